@@ -1,0 +1,654 @@
+//! Campaigns: one registration window with its piece catalog, read from a TOML file.
+//!
+//! A [`Campaign`] only exists parsed and checked: ids and piece codes are slugs, piece codes
+//! are unique, kinds are known, conditions compile, `opens_at < closes_at`, each written
+//! offset matches the campaign's time zone at that instant (a summer `+02:00` on a winter
+//! date is the classic way to move a deadline by an hour), and document counts are
+//! consistent. Anything else is refused with a [`CampaignError`] naming the file, the
+//! 1-based line and the reason. Unknown fields are refused too: a misspelt `requried = true`
+//! must not silently make a piece optional.
+//!
+//! The source text and its origin are kept, so that a loaded campaign can be shown or stored
+//! exactly as written.
+
+use std::ops::Range;
+use std::str::FromStr;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset};
+use chrono_tz::Tz;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
+use toml::Spanned;
+
+use crate::piece::{Piece, RawPiece};
+
+/// The time zone of a campaign that names none.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::Paris;
+
+/// A campaign file refused, with where and why.
+///
+/// Displays as `campaigns/x.toml:12: unknown kind "docx" in accept (known: ...)`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{line}: {reason}")]
+pub struct CampaignError {
+    /// Where the source came from, usually a file name.
+    pub origin: String,
+    /// The 1-based line the problem was found on.
+    pub line: usize,
+    /// What is wrong, in one line.
+    pub reason: String,
+}
+
+impl CampaignError {
+    /// The stable code for API errors.
+    pub fn code(&self) -> &'static str {
+        "invalid_campaign"
+    }
+}
+
+/// A parsed and checked campaign.
+#[derive(Debug, Clone)]
+pub struct Campaign {
+    id: String,
+    title: String,
+    description: Option<String>,
+    opens_at: DateTime<FixedOffset>,
+    closes_at: DateTime<FixedOffset>,
+    timezone: Tz,
+    reference_date: NaiveDate,
+    pieces: Vec<Piece>,
+    origin: String,
+    source: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCampaign {
+    id: Spanned<String>,
+    title: Spanned<String>,
+    description: Option<Spanned<String>>,
+    // Values rather than strings: both `"2024-10-10T10:00:00+02:00"` and the bare TOML
+    // date-time are accepted, and a wrong type gets our message rather than serde's.
+    opens_at: Spanned<toml::Value>,
+    closes_at: Spanned<toml::Value>,
+    timezone: Option<Spanned<String>>,
+    reference_date: Spanned<toml::Value>,
+    #[serde(default)]
+    pieces: Vec<Spanned<RawPiece>>,
+}
+
+/// Turns byte offsets of the source into the lines errors report.
+pub(crate) struct SourceMap<'a> {
+    origin: &'a str,
+    source: &'a str,
+}
+
+impl SourceMap<'_> {
+    pub(crate) fn error(&self, span: Range<usize>, reason: impl Into<String>) -> CampaignError {
+        let end = span.start.min(self.source.len());
+        let line = self.source.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        CampaignError {
+            origin: self.origin.to_string(),
+            line,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Campaign {
+    /// Parses and checks a campaign file. `origin` names the source in errors (a file name).
+    pub fn parse(source: &str, origin: &str) -> Result<Campaign, CampaignError> {
+        let map = SourceMap { origin, source };
+        let raw: RawCampaign = toml::from_str(source).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            // toml's messages may span lines (a hint under the reason); errors are one line.
+            let mut reason = e.message().trim().replace('\n', "; ");
+            if reason == "duplicate key" {
+                // The span covers the key; name it.
+                if let Some(key) = source.get(span.clone()) {
+                    reason = format!("duplicate key `{}`", key.trim());
+                }
+            }
+            map.error(span, reason)
+        })?;
+
+        let id = slug(&map, "id", raw.id)?;
+        let title = non_empty(&map, "title", raw.title)?;
+        let description = raw.description.map(Spanned::into_inner);
+        let timezone = match raw.timezone {
+            None => DEFAULT_TIMEZONE,
+            Some(name) => Tz::from_str(name.get_ref()).map_err(|_| {
+                map.error(
+                    name.span(),
+                    format!(
+                        "unknown time zone {:?} (an IANA name such as \"Europe/Paris\")",
+                        name.get_ref()
+                    ),
+                )
+            })?,
+        };
+        let opens_at = instant(&map, "opens_at", &raw.opens_at, timezone)?;
+        let closes_at = instant(&map, "closes_at", &raw.closes_at, timezone)?;
+        if closes_at <= opens_at {
+            return Err(map.error(
+                raw.closes_at.span(),
+                format!("closes_at ({closes_at}) must be after opens_at ({opens_at})"),
+            ));
+        }
+        let reference_date = date(&map, "reference_date", &raw.reference_date)?;
+
+        if raw.pieces.is_empty() {
+            return Err(map.error(
+                source.len()..source.len(),
+                "a campaign needs at least one [[pieces]] entry",
+            ));
+        }
+        let mut pieces: Vec<Piece> = Vec::with_capacity(raw.pieces.len());
+        for raw_piece in raw.pieces {
+            let code_span = raw_piece.get_ref().code.span();
+            let piece = Piece::from_raw(&map, raw_piece.into_inner())?;
+            if pieces.iter().any(|p| p.code() == piece.code()) {
+                return Err(map.error(
+                    code_span,
+                    format!("duplicate piece code {:?}", piece.code()),
+                ));
+            }
+            pieces.push(piece);
+        }
+
+        Ok(Campaign {
+            id,
+            title,
+            description,
+            opens_at,
+            closes_at,
+            timezone,
+            reference_date,
+            pieces,
+            origin: origin.to_string(),
+            source: source.to_string(),
+        })
+    }
+
+    /// The campaign's slug, e.g. `cap-2025-poitiers`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The campaign's name as shown to candidates.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// Free text shown with the title, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The first instant of the window (inclusive), with the offset written in the file.
+    pub fn opens_at(&self) -> DateTime<FixedOffset> {
+        self.opens_at
+    }
+
+    /// The first instant after the window (exclusive), with the offset written in the file.
+    pub fn closes_at(&self) -> DateTime<FixedOffset> {
+        self.closes_at
+    }
+
+    /// The time zone deadlines are shown in (`Europe/Paris` unless the file names another).
+    pub fn timezone(&self) -> Tz {
+        self.timezone
+    }
+
+    /// The date at which candidates' ages are computed.
+    pub fn reference_date(&self) -> NaiveDate {
+        self.reference_date
+    }
+
+    /// The piece catalog, in file order.
+    pub fn pieces(&self) -> &[Piece] {
+        &self.pieces
+    }
+
+    /// The piece with this code.
+    pub fn piece(&self, code: &str) -> Option<&Piece> {
+        self.pieces.iter().find(|p| p.code() == code)
+    }
+
+    /// Where the campaign was read from, as given to [`Campaign::parse`].
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The TOML text as given to [`Campaign::parse`].
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+/// The JSON shape of `GET /api/v1/campaigns/{id}`: the definition, without the source text.
+impl Serialize for Campaign {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("Campaign", 8)?;
+        s.serialize_field("id", &self.id)?;
+        s.serialize_field("title", &self.title)?;
+        s.serialize_field("description", &self.description)?;
+        s.serialize_field("opens_at", &self.opens_at)?;
+        s.serialize_field("closes_at", &self.closes_at)?;
+        s.serialize_field("timezone", self.timezone.name())?;
+        s.serialize_field("reference_date", &self.reference_date)?;
+        s.serialize_field("pieces", &self.pieces)?;
+        s.end()
+    }
+}
+
+/// `[a-z0-9-]`, 1 to 64 characters, not starting or ending with `-`: safe in URLs, file
+/// names and log lines as is.
+pub(crate) fn is_slug(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && !text.starts_with('-')
+        && !text.ends_with('-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+pub(crate) fn slug(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: Spanned<String>,
+) -> Result<String, CampaignError> {
+    if is_slug(value.get_ref()) {
+        Ok(value.into_inner())
+    } else {
+        Err(map.error(
+            value.span(),
+            format!(
+                "{field} {:?} must be a slug: lowercase letters, digits and '-', \
+                 at most 64 characters, not starting or ending with '-'",
+                value.get_ref()
+            ),
+        ))
+    }
+}
+
+pub(crate) fn non_empty(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: Spanned<String>,
+) -> Result<String, CampaignError> {
+    if value.get_ref().trim().is_empty() {
+        Err(map.error(value.span(), format!("{field} must not be empty")))
+    } else {
+        Ok(value.into_inner())
+    }
+}
+
+fn instant(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: &Spanned<toml::Value>,
+    timezone: Tz,
+) -> Result<DateTime<FixedOffset>, CampaignError> {
+    let example = "\"2024-10-10T10:00:00+02:00\"";
+    let text = match value.get_ref() {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Datetime(datetime) => datetime.to_string(),
+        other => {
+            return Err(map.error(
+                value.span(),
+                format!(
+                    "{field} must be a date-time with an offset like {example}, found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let instant = DateTime::parse_from_rfc3339(&text).map_err(|e| {
+        map.error(
+            value.span(),
+            format!(
+                "{field} {text:?} is not an RFC 3339 date-time with an offset ({e}); \
+                 write it like {example}"
+            ),
+        )
+    })?;
+    // A UTC time (Z or +00:00) is unambiguous; any other offset is a local time and must be
+    // the zone's offset at that instant.
+    let written = *instant.offset();
+    let expected = instant.with_timezone(&timezone).offset().fix();
+    if written.local_minus_utc() != 0 && written != expected {
+        return Err(map.error(
+            value.span(),
+            format!(
+                "{field} {text:?} has offset {written} but {} is at {expected} on {}; \
+                 write the local time with {expected}, or the time in UTC with Z",
+                timezone.name(),
+                instant.with_timezone(&timezone).date_naive()
+            ),
+        ));
+    }
+    Ok(instant)
+}
+
+fn date(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: &Spanned<toml::Value>,
+) -> Result<NaiveDate, CampaignError> {
+    let text = match value.get_ref() {
+        toml::Value::String(text) => text.clone(),
+        toml::Value::Datetime(datetime) => datetime.to_string(),
+        other => {
+            return Err(map.error(
+                value.span(),
+                format!(
+                    "{field} must be a date like \"2025-06-01\", found {}",
+                    other.type_str()
+                ),
+            ));
+        }
+    };
+    let well_formed = text.len() == 10;
+    match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+        Ok(date) if well_formed => Ok(date),
+        _ => Err(map.error(
+            value.span(),
+            format!("{field} {text:?} is not a date written YYYY-MM-DD"),
+        )),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::Kind;
+    use crate::piece::{Necessity, ReviewPolicy};
+
+    /// The campaign of the specification, verbatim.
+    pub(crate) const SPEC_SAMPLE: &str = r#"id = "cap-2025-poitiers"
+title = "CAP session juin 2025 — candidats individuels"
+opens_at = "2024-10-10T10:00:00+02:00"
+closes_at = "2024-11-13T19:00:00+01:00"
+reference_date = "2025-06-01"          # ages in conditions are computed at this date
+
+[[pieces]]
+code = "identite"
+label = "Pièce d'identité en cours de validité (CNI, passeport, titre de séjour)"
+accept = ["pdf", "jpeg", "png"]        # kinds, detected from content, never from the name
+max_bytes = "10MiB"
+max_pages = 4
+min_documents = 1                      # recto and verso may come as two documents
+max_documents = 2
+review = "staff"                       # "staff": a reviewer decides; "auto": a passing verdict accepts
+required = true
+
+[[pieces]]
+code = "jdc"
+label = "Certificat de participation à la JDC ou attestation de recensement"
+required_when = "candidate.age < 25 && candidate.nationality == 'FR'"
+"#;
+
+    pub(crate) fn sample() -> Campaign {
+        Campaign::parse(SPEC_SAMPLE, "samples/campaigns/cap-2025-poitiers.toml")
+            .expect("the spec's sample parses")
+    }
+
+    /// A minimal valid header followed by `pieces`; the header takes lines 1 to 5.
+    fn with_pieces(pieces: &str) -> String {
+        format!(
+            "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
+             closes_at = \"2024-11-13T19:00:00+01:00\"\nreference_date = \"2025-06-01\"\n{pieces}"
+        )
+    }
+
+    fn error(source: &str) -> CampaignError {
+        Campaign::parse(source, "campaigns/x.toml").expect_err("refused")
+    }
+
+    fn assert_error(source: &str, line: usize, fragment: &str) {
+        let error = error(source);
+        assert_eq!(error.origin, "campaigns/x.toml");
+        assert_eq!(error.line, line, "{error}");
+        assert!(
+            error.reason.contains(fragment),
+            "{error} lacks {fragment:?}"
+        );
+        assert!(!error.reason.contains('\n'), "{error:?} spans lines");
+    }
+
+    #[test]
+    fn spec_sample_parses_with_its_values() {
+        let campaign = sample();
+        assert_eq!(campaign.id(), "cap-2025-poitiers");
+        assert_eq!(campaign.timezone(), chrono_tz::Europe::Paris);
+        assert_eq!(
+            campaign.reference_date(),
+            NaiveDate::from_ymd_opt(2025, 6, 1).expect("valid")
+        );
+        assert_eq!(
+            campaign.opens_at().to_rfc3339(),
+            "2024-10-10T10:00:00+02:00"
+        );
+        assert_eq!(campaign.pieces().len(), 2);
+
+        let identite = campaign.piece("identite").expect("identite");
+        assert_eq!(identite.accept(), &[Kind::Pdf, Kind::Jpeg, Kind::Png]);
+        assert_eq!(identite.max_bytes(), 10 * 1024 * 1024);
+        assert_eq!(identite.max_pages(), Some(4));
+        assert_eq!((identite.min_documents(), identite.max_documents()), (1, 2));
+        assert_eq!(identite.review(), ReviewPolicy::Staff);
+        assert!(matches!(identite.necessity(), Necessity::Required));
+
+        let jdc = campaign.piece("jdc").expect("jdc");
+        assert_eq!(
+            jdc.condition().map(|c| c.source()),
+            Some("candidate.age < 25 && candidate.nationality == 'FR'")
+        );
+        // Defaults.
+        assert_eq!(jdc.accept(), &[Kind::Pdf, Kind::Jpeg, Kind::Png]);
+        assert_eq!(jdc.max_bytes(), 10 * 1024 * 1024);
+        assert_eq!(jdc.max_pages(), None);
+        assert_eq!((jdc.min_documents(), jdc.max_documents()), (1, 5));
+        assert_eq!(jdc.review(), ReviewPolicy::Staff);
+
+        assert_eq!(campaign.source(), SPEC_SAMPLE);
+        assert_eq!(
+            campaign.origin(),
+            "samples/campaigns/cap-2025-poitiers.toml"
+        );
+    }
+
+    #[test]
+    fn serializes_the_definition() {
+        let json = serde_json::to_value(sample()).expect("serializes");
+        assert_eq!(json["timezone"], "Europe/Paris");
+        assert_eq!(json["reference_date"], "2025-06-01");
+        assert_eq!(json["pieces"][0]["required"], true);
+        assert_eq!(json["pieces"][0]["accept"][1], "jpeg");
+        assert_eq!(json["pieces"][1]["required"], false);
+        assert_eq!(
+            json["pieces"][1]["required_when"],
+            "candidate.age < 25 && candidate.nationality == 'FR'"
+        );
+        assert_eq!(json["pieces"][1]["review"], "staff");
+    }
+
+    #[test]
+    fn bare_toml_datetimes_and_timezone_are_accepted() {
+        let source = "id = \"c\"\ntitle = \"T\"\ntimezone = \"America/Cayenne\"\n\
+                      opens_at = 2024-10-10T10:00:00-03:00\ncloses_at = 2024-11-13T19:00:00Z\n\
+                      reference_date = 2025-06-01\n[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n";
+        let campaign = Campaign::parse(source, "x").expect("parses");
+        assert_eq!(campaign.timezone(), chrono_tz::America::Cayenne);
+        assert_eq!(
+            campaign.closes_at().to_rfc3339(),
+            "2024-11-13T19:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn toml_syntax_error_has_its_line() {
+        assert_error(
+            &with_pieces("[[pieces]]\ncode = \"a\nlabel = \"A\"\n"),
+            7,
+            "",
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_their_line() {
+        assert_error(
+            &with_pieces("[[pieces]]\ncode = \"a\"\nlabel = \"A\"\nrequried = true\n"),
+            9,
+            "unknown field `requried`",
+        );
+        assert_error(
+            "id = \"c\"\ncolour = \"blue\"\n",
+            2,
+            "unknown field `colour`",
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_refused() {
+        assert_error("id = \"c\"\n", 1, "missing field");
+        assert_error(
+            &with_pieces("[[pieces]]\ncode = \"a\"\n"),
+            6,
+            "missing field `label`",
+        );
+    }
+
+    #[test]
+    fn unknown_kind_names_the_known_ones() {
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\naccept = [\n  \"pdf\",\n  \"docx\",\n]\n",
+        );
+        let error = error(&source);
+        assert_eq!(
+            error.to_string(),
+            "campaigns/x.toml:11: unknown kind \"docx\" in accept \
+             (known: pdf, jpeg, png, tiff, webp, gif, bmp, heic, avif, jp2)"
+        );
+        assert_error(
+            &with_pieces("[[pieces]]\ncode = \"a\"\nlabel = \"A\"\naccept = []\n"),
+            9,
+            "at least one kind",
+        );
+    }
+
+    #[test]
+    fn condition_that_does_not_compile_is_refused_at_its_line() {
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n\n# why\nrequired_when = \"candidate.age <\"\n",
+        );
+        assert_error(&source, 11, "does not parse");
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\nrequired_when = \"candiate.age < 25\"\n",
+        );
+        assert_error(&source, 9, "unknown name `candiate`");
+    }
+
+    #[test]
+    fn required_and_required_when_together_are_refused() {
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\nrequired = true\nrequired_when = \"candidate.age < 25\"\n",
+        );
+        assert_error(&source, 10, "either `required` or `required_when`");
+    }
+
+    #[test]
+    fn duplicate_piece_code_is_refused_at_the_second() {
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n[[pieces]]\ncode = \"b\"\nlabel = \"B\"\n\
+             [[pieces]]\ncode = \"a\"\nlabel = \"A again\"\n",
+        );
+        assert_error(&source, 13, "duplicate piece code \"a\"");
+    }
+
+    #[test]
+    fn window_and_dates_are_checked() {
+        let reversed = "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-11-13T19:00:00+01:00\"\n\
+                        closes_at = \"2024-10-10T10:00:00+02:00\"\nreference_date = \"2025-06-01\"\n";
+        assert_error(reversed, 4, "must be after opens_at");
+        let opening = |value: &str| {
+            format!(
+                "id = \"c\"\ntitle = \"T\"\nopens_at = {value}\n\
+                 closes_at = \"2024-11-13T19:00:00+01:00\"\nreference_date = \"2025-06-01\"\n\
+                 [[pieces]]\ncode = \"a\"\nlabel = \"A\"\n"
+            )
+        };
+        assert_error(&opening("\"2024-10-10T10:00:00\""), 3, "RFC 3339");
+        assert_error(&opening("2024-10-10T10:00:00"), 3, "RFC 3339");
+        assert_error(&opening("\"10/10/2024 10:00\""), 3, "RFC 3339");
+        assert_error(&opening("12"), 3, "found integer");
+        let bad_date = "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
+                        closes_at = \"2024-11-13T19:00:00+01:00\"\nreference_date = \"2025-6-1\"\n";
+        assert_error(bad_date, 5, "YYYY-MM-DD");
+        let bad_zone = format!("timezone = \"Europe/Poitiers\"\n{}", with_pieces(""));
+        assert_error(&bad_zone, 1, "unknown time zone");
+    }
+
+    #[test]
+    fn a_summer_offset_on_a_winter_date_is_refused() {
+        let source = "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
+                      closes_at = \"2024-11-13T19:00:00+02:00\"\nreference_date = \"2025-06-01\"\n";
+        assert_error(source, 4, "Europe/Paris is at +01:00 on 2024-11-13");
+    }
+
+    #[test]
+    fn slugs_are_checked() {
+        assert_error(
+            "id = \"CAP 2025\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
+                      closes_at = \"2024-11-13T19:00:00+01:00\"\nreference_date = \"2025-06-01\"\n\
+                      [[pieces]]\ncode = \"a\"\nlabel = \"A\"\n",
+            1,
+            "must be a slug",
+        );
+        assert_error(
+            &with_pieces("[[pieces]]\ncode = \"Pièce\"\nlabel = \"A\"\n"),
+            7,
+            "must be a slug",
+        );
+        assert!(is_slug("cap-2025-poitiers"));
+        assert!(!is_slug("-a") && !is_slug("a-") && !is_slug("") && !is_slug("a_b"));
+    }
+
+    #[test]
+    fn document_counts_and_sizes_are_checked() {
+        let piece = |extra: &str| {
+            with_pieces(&format!(
+                "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n{extra}\n"
+            ))
+        };
+        assert_error(
+            &piece("min_documents = 3\nmax_documents = 2"),
+            10,
+            "max_documents (2) must be at least min_documents (3)",
+        );
+        assert_error(
+            &piece("min_documents = 6"),
+            9,
+            "max_documents (5, the default)",
+        );
+        assert_error(&piece("min_documents = 0"), 9, "at least 1");
+        assert_error(&piece("max_documents = -1"), 9, "");
+        assert_error(&piece("max_pages = 0"), 9, "at least 1");
+        assert_error(&piece("max_bytes = \"10 potatoes\""), 9, "max_bytes");
+        assert_error(&piece("max_bytes = 0"), 9, "at least 1 byte");
+        assert_error(&piece("max_bytes = 1.5"), 9, "max_bytes");
+        assert_error(&piece("review = \"robot\""), 9, "unknown variant `robot`");
+        assert_error(&piece("label = \"again\""), 9, "duplicate key `label`");
+    }
+
+    #[test]
+    fn empty_catalog_is_refused() {
+        let source = with_pieces("");
+        assert_error(&source, 6, "at least one [[pieces]]");
+    }
+}

@@ -1,0 +1,21 @@
+//! Where guichet keeps things.
+//!
+//! Two traits, each with backends that slot in without touching the pipeline:
+//! - [`BlobStore`]: content-addressed objects (`sha256/<2 hex>/<hex>`), written once whatever
+//!   the number of references. Bytes always arrive through local [`Staging`] first, where they
+//!   are hashed and counted while streaming, so every backend receives a file whose digest is
+//!   already known and checked against the key.
+//! - [`Repository`]: the metadata (campaigns, tokens, dossiers, documents, events), with its
+//!   migrations. Changes to one dossier are applied atomically with optimistic concurrency
+//!   (a version per dossier), so several processes may share one database.
+
+pub mod blob;
+pub mod repository;
+pub mod staging;
+
+pub use blob::{BlobStore, ContentKey, FsBlobStore, Put, StoreError};
+pub use repository::{
+    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, NewEvent, RepoError,
+    Repository, ReviewChange, SqliteRepository, TokenRecord,
+};
+pub use staging::{StagedFile, Staging, StagingError, StagingWriter};
