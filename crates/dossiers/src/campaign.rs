@@ -246,15 +246,16 @@ impl Serialize for Campaign {
     }
 }
 
-/// `[a-z0-9-]`, 1 to 64 characters, not starting or ending with `-`: safe in URLs, file
-/// names and log lines as is.
+/// `[a-z0-9_-]`, 1 to 64 characters, not starting or ending with `-` or `_`: safe in URLs,
+/// file names and log lines as is.
 pub(crate) fn is_slug(text: &str) -> bool {
+    let edge = |b: u8| b == b'-' || b == b'_';
     (1..=64).contains(&text.len())
-        && !text.starts_with('-')
-        && !text.ends_with('-')
+        && !text.bytes().next().is_some_and(edge)
+        && !text.bytes().last().is_some_and(edge)
         && text
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || edge(b))
 }
 
 pub(crate) fn slug(
@@ -268,8 +269,8 @@ pub(crate) fn slug(
         Err(map.error(
             value.span(),
             format!(
-                "{field} {:?} must be a slug: lowercase letters, digits and '-', \
-                 at most 64 characters, not starting or ending with '-'",
+                "{field} {:?} must be a slug: lowercase letters, digits, '-' and '_', \
+                 at most 64 characters, not starting or ending with '-' or '_'",
                 value.get_ref()
             ),
         ))
@@ -616,7 +617,8 @@ required_when = "candidate.age < 25 && candidate.nationality == 'FR'"
             "must be a slug",
         );
         assert!(is_slug("cap-2025-poitiers"));
-        assert!(!is_slug("-a") && !is_slug("a-") && !is_slug("") && !is_slug("a_b"));
+        assert!(!is_slug("-a") && !is_slug("a-") && !is_slug("") && !is_slug("_a"));
+        assert!(is_slug("experience_pro") && !is_slug("A") && !is_slug("a/b"));
     }
 
     #[test]

@@ -1,1 +1,406 @@
+//! Pure checks of guichet: bytes in, verdict out.
+//!
+//! [`detect`] names the kind of a content from its bytes (never from its name); [`validate`]
+//! verifies it in depth (PDF parsed with `lopdf`, images decoded with `image` under pixel and
+//! memory limits), compares it with what the sender declared and with the piece's [`Policy`],
+//! and returns a [`Verdict`]: refused when it has [`Verdict::reasons`], each a stable
+//! [`ReasonCode`] with a French message for the candidate.
+//!
+//! Invariants: no I/O, no async, no panic on any input (decoders run under `catch_unwind` as a
+//! last line of defence), every limit of [`Limits`] enforced while parsing, where the parser
+//! allows it, rather than after.
 
+mod declared;
+mod detect;
+mod guard;
+mod jpeg;
+mod pdf;
+mod raster;
+mod reason;
+mod tiff;
+
+use dossiers::Kind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use declared::Declared;
+pub use detect::{Detected, HEADER_SEARCH_WINDOW, detect};
+pub use reason::{Reason, ReasonCode, reasons_table_markdown};
+
+/// What a piece accepts (from the campaign's piece definition).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// Accepted kinds; `None` accepts any kind guichet supports.
+    pub accept: Option<Vec<Kind>>,
+    /// Largest accepted size in bytes.
+    pub max_bytes: Option<u64>,
+    /// Most pages accepted (PDF pages, TIFF pages; other images count one).
+    pub max_pages: Option<u32>,
+}
+
+/// Safety limits of the verification itself, whatever the piece: they bound the time and
+/// memory spent on one document. Loadable from configuration; missing keys take the default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Most pixels of an image (width × height), checked from the header before decoding.
+    /// Also applies to each image of a PDF, read from its dictionary. Default 100 Mpx
+    /// (an A4 page scanned at 1200 dpi is 140 Mpx; at 600 dpi, 35 Mpx).
+    pub max_pixels: u64,
+    /// Longest side of an image, in pixels. Default 40 000.
+    pub max_image_side: u32,
+    /// Most memory a decoder may allocate for one image, in bytes. Default 1 GiB.
+    pub max_image_alloc: u64,
+    /// Shortest readable side of an image, in pixels; below it the image is refused as too
+    /// small to read. Default 100; 0 disables the check.
+    pub min_image_side: u32,
+    /// Most indirect objects in a PDF. Default 500 000.
+    pub max_pdf_objects: usize,
+    /// Deepest nesting of arrays and dictionaries in a PDF object, and of the page tree.
+    /// Default 64.
+    pub max_nesting: usize,
+    /// Most pages in a PDF or TIFF, whatever the piece allows. Default 5 000.
+    pub max_pdf_pages: u32,
+    /// Most bytes one PDF stream may inflate to when it is decoded. Default 256 MiB.
+    pub max_stream_bytes: usize,
+    /// Most bytes all decoded PDF page contents may add up to. Default 1 GiB.
+    pub max_decoded_bytes: u64,
+    /// Most frames decoded from a TIFF. Default 512.
+    pub max_frames: u32,
+    /// Accept a PDF that reads only after lopdf repaired it (broken cross-reference table,
+    /// trailer, stream lengths), with the note `pdf_repaired`, when every other check passes.
+    /// Default `false`: such files are refused as `pdf_malformed` (or `pdf_truncated`) and the
+    /// candidate is asked for a fresh export.
+    pub accept_repaired_pdf: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_pixels: 100_000_000,
+            max_image_side: 40_000,
+            max_image_alloc: 1 << 30,
+            min_image_side: 100,
+            max_pdf_objects: 500_000,
+            max_nesting: 64,
+            max_pdf_pages: 5_000,
+            max_stream_bytes: 256 << 20,
+            max_decoded_bytes: 1 << 30,
+            max_frames: 512,
+            accept_repaired_pdf: false,
+        }
+    }
+}
+
+/// The machine's result on one content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// The detected type's name (`pdf`, `jpeg`..., or `docx`, `elf`, `unknown`...).
+    pub kind: String,
+    /// The detected media type.
+    pub mime: String,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    /// Pages of a PDF or TIFF; 1 for other images; `None` when not known.
+    pub pages: Option<u32>,
+    /// Dimensions of an image (the first page of a TIFF).
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Why the document is refused; empty when it is accepted.
+    pub reasons: Vec<Reason>,
+    /// Observations that do not refuse it (a repaired PDF, an uninformative name...).
+    pub notes: Vec<Reason>,
+}
+
+impl Verdict {
+    /// Whether the document passed every check.
+    pub fn accepted(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// Whether one of the reasons has this code.
+    pub fn has_reason(&self, code: ReasonCode) -> bool {
+        self.reasons.iter().any(|r| r.code == code)
+    }
+
+    /// The detected kind, if one guichet knows.
+    pub fn detected_kind(&self) -> Option<Kind> {
+        self.kind.parse().ok()
+    }
+}
+
+/// What an in-depth check of one kind found.
+#[derive(Debug, Default)]
+pub(crate) struct Findings {
+    pub pages: Option<u32>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub reasons: Vec<Reason>,
+    pub notes: Vec<Reason>,
+}
+
+impl Findings {
+    pub(crate) fn refuse(&mut self, code: ReasonCode, detail: impl Into<String>) {
+        self.reasons.push(Reason::with_detail(code, detail));
+    }
+
+    pub(crate) fn note(&mut self, code: ReasonCode, detail: impl Into<String>) {
+        self.notes.push(Reason::with_detail(code, detail));
+    }
+
+    pub(crate) fn refused(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}
+
+/// Verifies `content` against what was declared, the piece's policy and the safety limits.
+pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &Limits) -> Verdict {
+    let found = detect(content);
+    let mut verdict = Verdict {
+        kind: found.name.clone(),
+        mime: found.mime.clone(),
+        sha256: hex::encode(Sha256::digest(content)),
+        size: content.len() as u64,
+        pages: None,
+        width: None,
+        height: None,
+        reasons: Vec::new(),
+        notes: Vec::new(),
+    };
+    if content.is_empty() {
+        verdict.reasons.push(Reason::new(ReasonCode::Empty));
+        return verdict;
+    }
+    if let Some(max) = policy.max_bytes
+        && verdict.size > max
+    {
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::TooLarge,
+            format!("{} bytes, the piece allows {max}", verdict.size),
+        ));
+    }
+
+    let (mismatch, name_notes) = declared::check(declared, &found);
+    verdict.reasons.extend(mismatch);
+    verdict.notes.extend(name_notes);
+
+    if found.offset > 0 {
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::DataBeforeHeader,
+            format!("{} bytes before the {} signature", found.offset, found.name),
+        ));
+    }
+
+    let Some(kind) = found.kind else {
+        verdict.reasons.push(unhandled_type(&found));
+        scan_for_script(content, &mut verdict.reasons);
+        return verdict;
+    };
+
+    if let Some(accept) = &policy.accept
+        && !accept.contains(&kind)
+    {
+        let names: Vec<&str> = accept.iter().map(|k| k.name()).collect();
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::KindNotAccepted,
+            format!("found {kind}, the piece accepts {}", names.join(", ")),
+        ));
+    }
+
+    let findings = match kind {
+        Kind::Pdf => pdf::check(&content[found.offset..], limits),
+        Kind::Heic | Kind::Avif | Kind::Jp2 => {
+            let mut f = Findings::default();
+            f.refuse(
+                ReasonCode::KindNotSupported,
+                format!("{kind}: guichet cannot decode this kind to verify it"),
+            );
+            f
+        }
+        _ => raster::check(kind, content, limits),
+    };
+    if kind != Kind::Pdf {
+        scan_for_script(content, &mut verdict.reasons);
+    }
+
+    verdict.pages = findings.pages;
+    verdict.width = findings.width;
+    verdict.height = findings.height;
+    verdict.reasons.extend(findings.reasons);
+    verdict.notes.extend(findings.notes);
+
+    if let (Some(max), Some(pages)) = (policy.max_pages, verdict.pages)
+        && pages > max
+    {
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::TooManyPages,
+            format!("{pages} pages, the piece allows {max}"),
+        ));
+    }
+    dedup(&mut verdict.reasons);
+    verdict
+}
+
+/// The reason for content that is not one of the kinds.
+fn unhandled_type(found: &Detected) -> Reason {
+    if found.executable {
+        Reason::with_detail(ReasonCode::Executable, format!("found {}", found.name))
+    } else if matches!(found.name.as_str(), "unknown" | "text") {
+        Reason::with_detail(ReasonCode::KindUnknown, format!("found {}", found.name))
+    } else {
+        Reason::with_detail(
+            ReasonCode::KindNotSupported,
+            format!("found {} ({})", found.name, found.mime),
+        )
+    }
+}
+
+/// Script markers that have no business in an image or an unhandled file: PHP openers and
+/// HTML script tags (web-shell uploads hide them in image metadata).
+fn scan_for_script(content: &[u8], reasons: &mut Vec<Reason>) {
+    const MARKERS: [&[u8]; 2] = [b"<?php", b"<script"];
+    for marker in MARKERS {
+        let hit = content
+            .windows(marker.len())
+            .position(|w| w.eq_ignore_ascii_case(marker));
+        if let Some(at) = hit {
+            reasons.push(Reason::with_detail(
+                ReasonCode::EmbeddedScript,
+                format!("`{}` at byte {at}", String::from_utf8_lossy(marker)),
+            ));
+            return;
+        }
+    }
+}
+
+/// Keeps the first reason of each code (details of later ones are dropped).
+fn dedup(reasons: &mut Vec<Reason>) {
+    let mut seen = std::collections::HashSet::new();
+    reasons.retain(|r| seen.insert(r.code));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| {
+            image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode png");
+        out.into_inner()
+    }
+
+    #[test]
+    fn empty_is_refused() {
+        let v = validate(
+            b"",
+            &Declared::default(),
+            &Policy::default(),
+            &Limits::default(),
+        );
+        assert!(!v.accepted());
+        assert!(v.has_reason(ReasonCode::Empty));
+        assert_eq!(
+            v.sha256,
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn a_good_png_is_accepted_and_described() {
+        let bytes = png(300, 200);
+        let v = validate(
+            &bytes,
+            &Declared::named("scan.png"),
+            &Policy::default(),
+            &Limits::default(),
+        );
+        assert!(v.accepted(), "{:?}", v.reasons);
+        assert_eq!((v.kind.as_str(), v.mime.as_str()), ("png", "image/png"));
+        assert_eq!(
+            (v.width, v.height, v.pages),
+            (Some(300), Some(200), Some(1))
+        );
+        assert_eq!(v.size, bytes.len() as u64);
+    }
+
+    #[test]
+    fn policy_kind_size_and_name_are_enforced() {
+        let bytes = png(300, 200);
+        let policy = Policy {
+            accept: Some(vec![Kind::Pdf]),
+            max_bytes: Some(10),
+            max_pages: None,
+        };
+        let v = validate(
+            &bytes,
+            &Declared::named("scan.pdf"),
+            &policy,
+            &Limits::default(),
+        );
+        for code in [
+            ReasonCode::KindNotAccepted,
+            ReasonCode::TooLarge,
+            ReasonCode::KindMismatch,
+        ] {
+            assert!(v.has_reason(code), "{code}: {:?}", v.reasons);
+        }
+        let detail = v
+            .reasons
+            .iter()
+            .find(|r| r.code == ReasonCode::KindNotAccepted);
+        assert!(
+            detail
+                .and_then(|r| r.detail.clone())
+                .unwrap_or_default()
+                .contains("png")
+        );
+    }
+
+    #[test]
+    fn other_types_get_specific_codes() {
+        let l = Limits::default();
+        let p = Policy::default();
+        let d = Declared::default();
+        let elf = validate(
+            b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0\x02\0\x03\0",
+            &d,
+            &p,
+            &l,
+        );
+        assert!(elf.has_reason(ReasonCode::Executable));
+        let zip = validate(b"PK\x03\x04\x14\0\0\0\0\0", &d, &p, &l);
+        assert!(zip.has_reason(ReasonCode::KindNotSupported));
+        let html = validate(b"<html><script>alert(1)</script></html>", &d, &p, &l);
+        assert!(html.has_reason(ReasonCode::KindNotSupported));
+        assert!(html.has_reason(ReasonCode::EmbeddedScript));
+    }
+
+    #[test]
+    fn limits_deserialize_with_defaults() {
+        let l: Limits = serde_json::from_str(r#"{"max_pixels": 5}"#).expect("limits");
+        assert_eq!(l.max_pixels, 5);
+        assert_eq!(l.max_nesting, Limits::default().max_nesting);
+    }
+
+    #[test]
+    fn verdict_serializes_reasons_as_code_and_message() {
+        let v = validate(
+            b"",
+            &Declared::default(),
+            &Policy::default(),
+            &Limits::default(),
+        );
+        let json = serde_json::to_value(&v).expect("serialize");
+        assert_eq!(json["reasons"][0]["code"], "empty");
+        assert!(
+            json["reasons"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("vide"))
+        );
+    }
+}

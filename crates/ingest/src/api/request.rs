@@ -1,0 +1,88 @@
+//! Request parsing shared by the handlers: JSON bodies and declared file names.
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+
+/// Parses a JSON body into `T`, answering `malformed_request` with serde's reason.
+pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Malformed(format!("invalid JSON body: {e}")))
+}
+
+/// The file name declared by an uploader, checked: it is evidence shown to staff, never a
+/// path. Names with path separators or control characters are refused; markup is kept as
+/// text (every view escapes it).
+pub fn declared_filename(name: Option<String>) -> Result<Option<String>, Error> {
+    let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return Err(Error::InvalidFilename(
+            "file names may not contain path separators or control characters".into(),
+        ));
+    }
+    if name == "." || name == ".." || name.chars().count() > 255 {
+        return Err(Error::InvalidFilename("not a file name".into()));
+    }
+    Ok(Some(name))
+}
+
+/// The `filename` of a `Content-Disposition` header, preferring the RFC 5987 `filename*`
+/// form (UTF-8, percent-encoded) that browsers and curl send for non-ASCII names.
+pub fn content_disposition_filename(header: &str) -> Option<String> {
+    let params = header.split(';').skip(1).filter_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        Some((key.trim().to_ascii_lowercase(), value.trim()))
+    });
+    let mut plain = None;
+    for (key, value) in params {
+        match key.as_str() {
+            "filename*" => {
+                let (charset, rest) = value.split_once('\'')?;
+                let (_language, encoded) = rest.split_once('\'')?;
+                if charset.eq_ignore_ascii_case("utf-8") {
+                    return percent_encoding::percent_decode_str(encoded)
+                        .decode_utf8()
+                        .ok()
+                        .map(|name| name.into_owned());
+                }
+            }
+            "filename" => plain = Some(value.trim_matches('"').replace("\\\"", "\"")),
+            _ => {}
+        }
+    }
+    plain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_filename_forms() {
+        assert_eq!(
+            content_disposition_filename("attachment; filename=\"carte.pdf\""),
+            Some("carte.pdf".into())
+        );
+        assert_eq!(
+            content_disposition_filename(
+                "attachment; filename=\"x.pdf\"; filename*=UTF-8''pi%C3%A8ce.pdf"
+            ),
+            Some("pièce.pdf".into())
+        );
+        assert_eq!(content_disposition_filename("inline"), None);
+    }
+
+    #[test]
+    fn refuses_paths_and_control_characters_but_keeps_markup() {
+        assert!(declared_filename(Some("../../etc/passwd".into())).is_err());
+        assert!(declared_filename(Some("a\\b.pdf".into())).is_err());
+        assert!(declared_filename(Some("a\u{7}.pdf".into())).is_err());
+        assert_eq!(
+            declared_filename(Some("<b>x</b>.pdf".into())).expect("markup is text"),
+            Some("<b>x</b>.pdf".into())
+        );
+        assert_eq!(declared_filename(Some("  ".into())).expect("blank"), None);
+    }
+}

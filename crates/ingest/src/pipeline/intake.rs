@@ -1,0 +1,242 @@
+//! Intake: one document through the pipeline.
+//!
+//! receive (stream to staging, hash, count, limit) → detect and verify (validators, on a
+//! bounded pool) → store (content-addressed, once) → match (the piece named by the upload)
+//! → decide (the verdict; `review = "auto"` accepts a passing one) → recompute the dossier
+//! and emit events, in one transaction.
+//!
+//! Crash safety: the staged file removes itself unless stored; the object is durable before
+//! the document row is written; the row, the dossier's new state and the events commit
+//! together. A crash at any point leaves either nothing acknowledged or everything.
+
+use bytes::Bytes;
+use chrono::Utc;
+use futures::Stream;
+use serde_json::json;
+
+use dossiers::{Change, Kind, Piece, ReviewPolicy};
+use storage::{DocumentRecord, StagedFile};
+use validators::{Declared, Policy, Verdict};
+
+use super::actions::check_window;
+use super::dossier::{self, Plan, Snapshot};
+use super::receive::receive;
+use crate::app::App;
+use crate::error::Error;
+
+/// How a document arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Upload,
+    Mailroom,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Upload => "upload",
+            Channel::Mailroom => "mailroom",
+        }
+    }
+}
+
+/// What the uploader told us; evidence only, never trusted for the kind.
+#[derive(Debug, Clone, Default)]
+pub struct Upload {
+    pub reference: String,
+    pub piece: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+}
+
+/// The document the intake ended with; `created` is false for a repeat of the same bytes.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub document: DocumentRecord,
+    pub created: bool,
+}
+
+pub async fn intake<S, E>(app: &App, upload: Upload, body: S) -> Result<Intake, Error>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    // Refuse what can be refused before reading a byte.
+    let before = Snapshot::read(app, &upload.reference).await?;
+    let piece = piece_of(&before, &upload.piece)?.clone();
+    check_candidate_may_change(&before)?;
+    let limit = piece.max_bytes().min(app.settings.max_body_bytes);
+    if upload.content_length.is_some_and(|length| length > limit) {
+        return Err(Error::TooLarge { limit });
+    }
+
+    let staged = receive(app, body, limit).await?;
+    let verdict = verify(app, &staged, &upload, &piece).await?;
+    if !verdict.accepted() {
+        tracing::info!(
+            dossier = %upload.reference, piece = %upload.piece, kind = %verdict.kind,
+            reasons = ?verdict.reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            "document rejected"
+        );
+        return Err(Error::Rejected {
+            reasons: verdict.reasons,
+        });
+    }
+
+    // A repeat of bytes already on file needs no second copy.
+    if let Some(existing) = same_content(&before, &upload.piece, staged.key().hex()) {
+        return Ok(Intake {
+            document: existing.clone(),
+            created: false,
+        });
+    }
+    check_room(&before, &piece)?;
+    let (sha256, size) = (staged.key().hex().to_string(), staged.size());
+    app.blobs.put(staged).await?;
+
+    let document = new_document(&upload, &verdict, &piece, sha256, size);
+    dossier::change(app, &upload.reference, |snapshot| {
+        check_candidate_may_change(snapshot)?;
+        if let Some(existing) = same_content(snapshot, &upload.piece, &document.sha256) {
+            return Ok(Plan::nothing(Intake {
+                document: existing.clone(),
+                created: false,
+            }));
+        }
+        check_room(snapshot, &piece)?;
+        let mut plan = Plan::nothing(Intake {
+            document: document.clone(),
+            created: true,
+        });
+        plan.change.new_documents.push(document.clone());
+        plan.change.events.push(snapshot.event(
+            "document.received",
+            Some(&document.id),
+            json!({"piece": document.piece, "sha256": document.sha256, "kind": document.kind,
+                   "channel": document.channel}),
+        ));
+        if document.review.is_some() {
+            plan.change.events.push(snapshot.event(
+                "document.accepted",
+                Some(&document.id),
+                json!({"piece": document.piece, "by": "auto", "review": false}),
+            ));
+        }
+        let next = dossiers::state::after_change(
+            snapshot.state,
+            &snapshot.assessment_after(&plan.change),
+            Change::DocumentReceived,
+        );
+        snapshot.move_to(&mut plan.change, next, None);
+        Ok(plan)
+    })
+    .await
+}
+
+fn piece_of<'a>(snapshot: &'a Snapshot, code: &str) -> Result<&'a Piece, Error> {
+    snapshot
+        .campaign
+        .piece(code)
+        .ok_or_else(|| Error::UnknownPiece {
+            campaign: snapshot.campaign.id().to_string(),
+            piece: code.to_string(),
+        })
+}
+
+fn check_candidate_may_change(snapshot: &Snapshot) -> Result<(), Error> {
+    check_window(snapshot)?;
+    dossiers::state::candidate_may_change(snapshot.state)?;
+    Ok(())
+}
+
+fn same_content<'a>(
+    snapshot: &'a Snapshot,
+    piece: &str,
+    sha256: &str,
+) -> Option<&'a DocumentRecord> {
+    snapshot
+        .active_documents()
+        .find(|d| d.piece.as_deref() == Some(piece) && d.sha256 == sha256)
+}
+
+/// A piece holds at most `max_documents` documents that staff have not rejected.
+fn check_room(snapshot: &Snapshot, piece: &Piece) -> Result<(), Error> {
+    let held = snapshot
+        .active_documents()
+        .filter(|d| d.piece.as_deref() == Some(piece.code()))
+        .filter(|d| d.review.as_deref() != Some("rejected"))
+        .count();
+    if held >= piece.max_documents() as usize {
+        return Err(Error::TooManyDocuments {
+            piece: piece.code().to_string(),
+            max: piece.max_documents(),
+        });
+    }
+    Ok(())
+}
+
+/// Detects and verifies the staged bytes against the piece, on the bounded verify pool.
+async fn verify(
+    app: &App,
+    staged: &StagedFile,
+    upload: &Upload,
+    piece: &Piece,
+) -> Result<Verdict, Error> {
+    let _slot = app
+        .verify_slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("verify pool closed".into()))?;
+    // Bounded by the piece's max_bytes, already enforced while staging.
+    let content = tokio::fs::read(staged.path())
+        .await
+        .map_err(|e| Error::Internal(format!("reading staged content: {e}")))?;
+    let declared = Declared {
+        filename: upload.filename.clone(),
+        content_type: upload.content_type.clone(),
+    };
+    let policy = Policy {
+        accept: Some(piece.accept().to_vec()),
+        max_bytes: Some(piece.max_bytes()),
+        max_pages: piece.max_pages(),
+    };
+    let limits = app.settings.limits.clone();
+    tokio::task::spawn_blocking(move || validators::validate(&content, &declared, &policy, &limits))
+        .await
+        .map_err(|e| Error::Internal(format!("verification task failed: {e}")))
+}
+
+fn new_document(
+    upload: &Upload,
+    verdict: &Verdict,
+    piece: &Piece,
+    sha256: String,
+    size: u64,
+) -> DocumentRecord {
+    let kind: Option<Kind> = verdict.kind.parse().ok();
+    let auto = piece.review() == ReviewPolicy::Auto;
+    let now = Utc::now();
+    DocumentRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        dossier: upload.reference.clone(),
+        piece: Some(upload.piece.clone()),
+        filename: upload.filename.clone(),
+        declared_type: upload.content_type.clone(),
+        sha256,
+        size,
+        kind: verdict.kind.clone(),
+        mime: kind.map_or_else(|| verdict.mime.clone(), |k| k.mime().to_string()),
+        pages: verdict.pages,
+        channel: Channel::Upload.as_str().to_string(),
+        verdict: "accepted".into(),
+        reasons: json!({"reasons": verdict.reasons, "notes": verdict.notes}),
+        review: auto.then(|| "accepted".to_string()),
+        review_reason: None,
+        reviewed_by: auto.then(|| "auto".to_string()),
+        reviewed_at: auto.then_some(now),
+        withdrawn_at: None,
+        late: false,
+        received_at: now,
+    }
+}

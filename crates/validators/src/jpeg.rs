@@ -1,0 +1,182 @@
+//! A walk over the marker segments of a JPEG, up to the first scan, before any decoding.
+//!
+//! It tells what the decoder cannot: whether the coding is one `image` does not decode
+//! (12-bit precision, arithmetic or lossless coding, which are valid JPEG and must not be called
+//! corrupt), and whether the header is malformed in ways decoders silently skip (a stray
+//! `FF 00` where a marker belongs, EXIF or MPF blocks without a valid TIFF header, several
+//! EXIF blocks) — the usual hiding places of payloads.
+
+/// What the header walk found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct JpegHeader {
+    /// Why `image` cannot decode this (valid) coding, if so.
+    pub unsupported: Option<String>,
+    /// A malformation of the header, if any.
+    pub malformed: Option<String>,
+    /// The file ends inside the header.
+    pub truncated: Option<String>,
+}
+
+/// A TIFF header (as EXIF and MPF blocks start with) is `II*\0` or `MM\0*`.
+pub(crate) fn valid_tiff_header(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*")
+}
+
+pub(crate) fn walk(data: &[u8]) -> JpegHeader {
+    let mut out = JpegHeader::default();
+    let mut exif_blocks = 0;
+    let mut i = 2; // after SOI
+    loop {
+        if i + 1 >= data.len() {
+            out.truncated = Some(format!("the header stops at byte {i}"));
+            return out;
+        }
+        if data[i] != 0xFF {
+            out.malformed = Some(format!(
+                "byte {i}: {:#04x} where a marker was expected",
+                data[i]
+            ));
+            return out;
+        }
+        let marker = data[i + 1];
+        match marker {
+            0xFF => {
+                i += 1; // fill byte
+                continue;
+            }
+            0x00 => {
+                out.malformed = Some(format!("byte {i}: FF 00 where a marker was expected"));
+                return out;
+            }
+            0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            0xD8 | 0xD9 => {
+                out.malformed = Some(format!(
+                    "byte {i}: marker {marker:#04x} before the first scan"
+                ));
+                return out;
+            }
+            _ => {}
+        }
+        if i + 4 > data.len() {
+            out.truncated = Some(format!("the header stops at byte {i}"));
+            return out;
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        if len < 2 {
+            out.malformed = Some(format!("byte {i}: segment length {len}"));
+            return out;
+        }
+        let body_start = i + 4;
+        let body_end = i + 2 + len;
+        if body_end > data.len() {
+            out.truncated = Some(format!(
+                "segment {marker:#04x} at byte {i} runs past the end"
+            ));
+            return out;
+        }
+        let body = &data[body_start..body_end];
+        match marker {
+            0xE1 if body.starts_with(b"Exif\0") => {
+                exif_blocks += 1;
+                let tiff = body.get(6..).unwrap_or(&[]);
+                if !valid_tiff_header(tiff) {
+                    out.malformed =
+                        Some(format!("byte {i}: EXIF block without a valid TIFF header"));
+                    return out;
+                }
+                if exif_blocks > 1 {
+                    out.malformed = Some(format!("byte {i}: a second EXIF block"));
+                    return out;
+                }
+            }
+            0xE2 if body.starts_with(b"MPF\0") && !valid_tiff_header(&body[4..]) => {
+                out.malformed = Some(format!("byte {i}: MPF block without a valid TIFF header"));
+                return out;
+            }
+            0xC1 | 0xC0 if body.first().is_some_and(|&p| p != 8) => {
+                out.unsupported = Some(format!("{}-bit precision JPEG", body[0]));
+            }
+            0xC3 | 0xC7 | 0xCB | 0xCF => {
+                out.unsupported = Some("lossless JPEG".to_string());
+            }
+            0xC9..=0xCB | 0xCD..=0xCF => {
+                out.unsupported = Some("arithmetic-coded JPEG".to_string());
+            }
+            0xC2 | 0xC6 if body.first().is_some_and(|&p| p != 8) => {
+                out.unsupported = Some(format!("{}-bit precision progressive JPEG", body[0]));
+            }
+            0xDA => break,
+            _ => {}
+        }
+        i = body_end;
+    }
+    // A missing end-of-image marker is left to the decoder: multi-picture files (MPO, Ultra
+    // HDR) legitimately end differently.
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![0xFF, marker];
+        out.extend_from_slice(&((body.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn jpeg(segments: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = vec![0xFF, 0xD8];
+        for s in segments {
+            out.extend_from_slice(s);
+        }
+        out.extend_from_slice(&segment(0xDA, &[1, 1, 0, 0, 63, 0]));
+        out.extend_from_slice(&[0x12, 0x34, 0xFF, 0xD9]);
+        out
+    }
+
+    #[test]
+    fn a_plain_header_passes() {
+        let data = jpeg(&[
+            segment(0xE0, b"JFIF\0\x01\x01"),
+            segment(0xC0, &[8, 0, 10, 0, 10, 1]),
+        ]);
+        assert_eq!(walk(&data), JpegHeader::default());
+    }
+
+    #[test]
+    fn valid_but_undecodable_codings_are_named() {
+        let twelve = jpeg(&[segment(0xC1, &[12, 0, 10, 0, 10, 1])]);
+        assert!(
+            walk(&twelve)
+                .unsupported
+                .is_some_and(|u| u.contains("12-bit"))
+        );
+        let arith = jpeg(&[segment(0xC9, &[8, 0, 10, 0, 10, 1])]);
+        assert!(
+            walk(&arith)
+                .unsupported
+                .is_some_and(|u| u.contains("arithmetic"))
+        );
+    }
+
+    #[test]
+    fn malformed_headers_are_caught() {
+        let bad_exif = jpeg(&[segment(0xE1, b"Exif\0\0\xff\xff\xff\xff")]);
+        assert!(walk(&bad_exif).malformed.is_some());
+        let two = jpeg(&[
+            segment(0xE1, b"Exif\0\0MM\0*"),
+            segment(0xE1, b"Exif\0\0MM\0*"),
+        ]);
+        assert!(walk(&two).malformed.is_some());
+        let mut stuffed = jpeg(&[]);
+        stuffed.splice(2..2, [0xFF, 0x00, 0x00, 0x02]);
+        assert!(walk(&stuffed).malformed.is_some());
+        let cut = jpeg(&[segment(0xE0, b"JFIF\0\x01\x01")]);
+        assert!(walk(&cut[..8]).truncated.is_some());
+    }
+}

@@ -1,0 +1,312 @@
+//! Images: dimensions from the header first (a pixel bomb is refused before any pixel is
+//! decoded), then a full decode under `image::Limits` to catch corruption and truncation.
+//!
+//! Decisions:
+//! - A valid coding that `image` cannot decode (12-bit or arithmetic JPEG, old-style JPEG or
+//!   CCITT G3 TIFF) is `kind_not_supported`, never corrupt. The same holds for whatever the
+//!   decoder reports as unsupported.
+//! - A TIFF is walked directory by directory (loops refused), and every page is decoded with the
+//!   `tiff` crate, since `image` reads only the first.
+//! - Animated GIF/WebP/APNG: the header and first frame are checked (what `image` decodes).
+
+use std::io::Cursor;
+
+use dossiers::Kind;
+use image::{ImageError, ImageReader};
+
+use crate::guard::no_panic;
+use crate::reason::ReasonCode;
+use crate::{Findings, Limits, jpeg, tiff};
+
+pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
+    let mut f = Findings::default();
+    match kind {
+        Kind::Jpeg => {
+            let header = jpeg::walk(content);
+            if let Some(why) = header.malformed {
+                f.refuse(ReasonCode::ImageStructure, why);
+            }
+            if let Some(why) = header.truncated {
+                f.refuse(ReasonCode::ImageTruncated, why);
+            }
+            if let Some(why) = header.unsupported {
+                f.refuse(
+                    ReasonCode::KindNotSupported,
+                    format!("jpeg: {why}, which guichet cannot decode"),
+                );
+            }
+            if f.refused() {
+                // Still report the size when the header gives it.
+                if let Ok(Ok((w, h))) = no_panic(|| header_dimensions(content)) {
+                    (f.width, f.height, f.pages) = (Some(w), Some(h), Some(1));
+                }
+                return f;
+            }
+            decode_with_image(content, limits, &mut f);
+        }
+        Kind::Tiff => check_tiff(content, limits, &mut f),
+        _ => decode_with_image(content, limits, &mut f),
+    }
+    f
+}
+
+fn header_dimensions(content: &[u8]) -> Result<(u32, u32), ImageError> {
+    ImageReader::new(Cursor::new(content))
+        .with_guessed_format()
+        .map_err(ImageError::IoError)?
+        .into_dimensions()
+}
+
+/// Refuses dimensions above the limits or below the readable minimum; `true` if too large.
+fn check_dimensions(
+    width: u32,
+    height: u32,
+    limits: &Limits,
+    f: &mut Findings,
+    what: &str,
+) -> bool {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels || width.max(height) > limits.max_image_side {
+        f.refuse(
+            ReasonCode::ImageTooLarge,
+            format!(
+                "{what}{width}x{height} ({pixels} pixels; the limit is {} pixels, {} a side)",
+                limits.max_pixels, limits.max_image_side
+            ),
+        );
+        return true;
+    }
+    if width == 0 || height == 0 {
+        f.refuse(
+            ReasonCode::ImageCorrupt,
+            format!("{what}{width}x{height}: empty image"),
+        );
+        return true;
+    }
+    if width.min(height) < limits.min_image_side {
+        f.refuse(
+            ReasonCode::ImageTooSmall,
+            format!(
+                "{what}{width}x{height}; the shorter side must be at least {}",
+                limits.min_image_side
+            ),
+        );
+    }
+    false
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_image_width = Some(limits.max_image_side);
+    l.max_image_height = Some(limits.max_image_side);
+    l.max_alloc = Some(limits.max_image_alloc);
+    l
+}
+
+fn decode_with_image(content: &[u8], limits: &Limits, f: &mut Findings) {
+    let reader = |content| -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
+        let mut r = ImageReader::new(Cursor::new(content))
+            .with_guessed_format()
+            .map_err(ImageError::IoError)?;
+        r.limits(image_limits(limits));
+        Ok(r)
+    };
+    let dims = no_panic(|| reader(content)?.into_dimensions());
+    let (width, height) = match dims {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return refuse_image_error(&e, f),
+        Err(panic) => return f.refuse(ReasonCode::ImageCorrupt, panic),
+    };
+    (f.width, f.height, f.pages) = (Some(width), Some(height), Some(1));
+    if check_dimensions(width, height, limits, f, "") {
+        return;
+    }
+    match no_panic(|| reader(content)?.decode().map(|_| ())) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => refuse_image_error(&e, f),
+        Err(panic) => f.refuse(ReasonCode::ImageCorrupt, panic),
+    }
+}
+
+fn looks_truncated(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "eof",
+        "end of",
+        "truncat",
+        "unexpected end",
+        "no more data",
+        "not enough data",
+        "too short",
+    ]
+    .iter()
+    .any(|k| m.contains(k))
+}
+
+fn refuse_image_error(e: &ImageError, f: &mut Findings) {
+    let detail = e.to_string();
+    let code = match e {
+        ImageError::Limits(_) => ReasonCode::ImageTooLarge,
+        ImageError::Unsupported(_) => ReasonCode::KindNotSupported,
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ReasonCode::ImageTruncated
+        }
+        _ if looks_truncated(&detail) => ReasonCode::ImageTruncated,
+        _ => ReasonCode::ImageCorrupt,
+    };
+    f.refuse(code, detail);
+}
+
+fn check_tiff(content: &[u8], limits: &Limits, f: &mut Findings) {
+    let max_ifds = limits.max_frames as usize * 4;
+    let layout = match tiff::walk(content, max_ifds) {
+        Ok(layout) => layout,
+        Err(tiff::TiffWalkError::Truncated(why)) => {
+            return f.refuse(ReasonCode::ImageTruncated, why);
+        }
+        Err(tiff::TiffWalkError::Structure(why)) => {
+            return f.refuse(ReasonCode::ImageStructure, why);
+        }
+        Err(tiff::TiffWalkError::TooMany(n)) => {
+            return f.refuse(
+                ReasonCode::ImageStructure,
+                format!("more than {n} directories"),
+            );
+        }
+    };
+    let pages = u32::try_from(layout.pages.len()).unwrap_or(u32::MAX);
+    f.pages = Some(pages);
+    let first = &layout.pages[0];
+    (f.width, f.height) = (Some(first.width), Some(first.height));
+    if pages > limits.max_pdf_pages.min(limits.max_frames) {
+        return f.refuse(
+            ReasonCode::TooManyPages,
+            format!(
+                "{pages} pages, more than the {} verified",
+                limits.max_frames
+            ),
+        );
+    }
+    for (n, page) in layout.pages.iter().enumerate() {
+        let what = format!("page {}: ", n + 1);
+        if check_dimensions(page.width, page.height, limits, f, &what) {
+            return;
+        }
+        if !tiff::compression_supported(page.compression) {
+            return f.refuse(
+                ReasonCode::KindNotSupported,
+                format!(
+                    "tiff {what}{}, which guichet cannot decode",
+                    tiff::compression_name(page.compression)
+                ),
+            );
+        }
+    }
+    match no_panic(|| decode_tiff_pages(content, limits)) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => refuse_tiff_error(e, f),
+        Err(panic) => f.refuse(ReasonCode::ImageCorrupt, panic),
+    }
+}
+
+fn decode_tiff_pages(content: &[u8], limits: &Limits) -> ::tiff::TiffResult<()> {
+    let mut l = ::tiff::decoder::Limits::default();
+    let alloc = usize::try_from(limits.max_image_alloc).unwrap_or(usize::MAX);
+    l.decoding_buffer_size = alloc;
+    l.intermediate_buffer_size = alloc;
+    let mut decoder = ::tiff::decoder::Decoder::new(Cursor::new(content))?.with_limits(l);
+    for _ in 0..limits.max_frames {
+        decoder.read_image()?;
+        if !decoder.more_images() {
+            break;
+        }
+        decoder.next_image()?;
+    }
+    Ok(())
+}
+
+fn refuse_tiff_error(e: ::tiff::TiffError, f: &mut Findings) {
+    use ::tiff::TiffError;
+    let detail = e.to_string();
+    let code = match &e {
+        TiffError::UnsupportedError(_) => ReasonCode::KindNotSupported,
+        TiffError::LimitsExceeded => ReasonCode::ImageTooLarge,
+        TiffError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ReasonCode::ImageTruncated
+        }
+        _ if looks_truncated(&detail) => ReasonCode::ImageTruncated,
+        _ => ReasonCode::ImageCorrupt,
+    };
+    f.refuse(code, format!("tiff: {detail}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::png;
+
+    fn codes(f: &Findings) -> Vec<ReasonCode> {
+        f.reasons.iter().map(|r| r.code).collect()
+    }
+
+    #[test]
+    fn a_good_png_passes() {
+        let f = check(Kind::Png, &png(200, 150), &Limits::default());
+        assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+        assert_eq!((f.width, f.height), (Some(200), Some(150)));
+    }
+
+    #[test]
+    fn pixel_bombs_are_refused_from_the_header() {
+        let limits = Limits {
+            max_pixels: 10_000,
+            ..Limits::default()
+        };
+        assert_eq!(
+            codes(&check(Kind::Png, &png(200, 150), &limits)),
+            vec![ReasonCode::ImageTooLarge]
+        );
+    }
+
+    #[test]
+    fn small_images_are_unreadable() {
+        assert_eq!(
+            codes(&check(Kind::Png, &png(40, 300), &Limits::default())),
+            vec![ReasonCode::ImageTooSmall]
+        );
+    }
+
+    #[test]
+    fn truncated_and_corrupt_images_are_told_apart() {
+        let good = png(200, 150);
+        let cut = &good[..good.len() / 2];
+        assert_eq!(
+            codes(&check(Kind::Png, cut, &Limits::default())),
+            vec![ReasonCode::ImageTruncated]
+        );
+        let mut bad = good.clone();
+        let mid = bad.len() / 2;
+        for b in &mut bad[mid..mid + 40] {
+            *b ^= 0x5A;
+        }
+        let c = codes(&check(Kind::Png, &bad, &Limits::default()));
+        assert!(
+            c == vec![ReasonCode::ImageCorrupt] || c == vec![ReasonCode::ImageTruncated],
+            "{c:?}"
+        );
+    }
+
+    #[test]
+    fn a_tiff_is_decoded_page_by_page() {
+        let img = image::GrayImage::from_fn(120, 130, |x, _| image::Luma([(x % 256) as u8]));
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Tiff)
+            .expect("encode tiff");
+        let f = check(Kind::Tiff, out.get_ref(), &Limits::default());
+        assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+        assert_eq!(
+            (f.pages, f.width, f.height),
+            (Some(1), Some(120), Some(130))
+        );
+    }
+}

@@ -1,0 +1,4 @@
+pub mod campaign;
+pub mod serve;
+pub mod token;
+pub mod validate;

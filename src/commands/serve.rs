@@ -1,0 +1,124 @@
+//! `guichet serve`: the API and the background work, until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use ingest::{App, Role};
+
+use super::token;
+use crate::config::{Config, ConfigArgs};
+use crate::wiring;
+
+/// The sample campaigns, for `--demo` when run outside a checkout.
+const SAMPLE_CAMPAIGNS: &[(&str, &str)] = &[
+    (
+        "cap-2025-poitiers.toml",
+        include_str!("../../samples/campaigns/cap-2025-poitiers.toml"),
+    ),
+    (
+        "demonstration.toml",
+        include_str!("../../samples/campaigns/demonstration.toml"),
+    ),
+];
+
+pub async fn run(
+    args: &ConfigArgs,
+    listen: Option<SocketAddr>,
+    demo: bool,
+) -> anyhow::Result<ExitCode> {
+    init_logs();
+    let mut config = Config::load(args)?;
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    let app = wiring::open(&config).await?;
+    config.secret()?;
+    if demo {
+        load_demo(&app).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data = %config.data_dir.display(), "guichet listening");
+    println!("guichet listening on http://{address}");
+    axum::serve(listener, ingest::router(app))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GUICHET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Loads `samples/campaigns/*.toml` (from the working directory when present, else the copies
+/// built in) and prints a new token for each role.
+async fn load_demo(app: &App) -> anyhow::Result<()> {
+    for (origin, source) in sample_campaigns()? {
+        let campaign = app
+            .load_campaign(&source, &origin)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        println!(
+            "demo: campaign {} loaded ({})",
+            campaign.id(),
+            campaign.title()
+        );
+    }
+    for role in Role::ALL {
+        let token = token::issue(app, role, &format!("demo-{role}")).await?;
+        println!("demo: {role:<7} token {token}");
+    }
+    Ok(())
+}
+
+fn sample_campaigns() -> anyhow::Result<Vec<(String, String)>> {
+    let dir = Path::new("samples/campaigns");
+    if !dir.is_dir() {
+        return Ok(SAMPLE_CAMPAIGNS
+            .iter()
+            .map(|(name, source)| (format!("samples/campaigns/{name}"), source.to_string()))
+            .collect());
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let source = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Ok((path.display().to_string(), source))
+        })
+        .collect()
+}
+
+async fn shutdown() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,101 @@
+//! `guichet validate FILE...`: the verdict on local files, offline.
+//!
+//! Exit status: 0 when every file passes, 1 when any is rejected, 2 on usage errors
+//! (an unreadable file, a campaign that does not parse, an unknown piece).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use dossiers::Campaign;
+use validators::{Declared, Limits, Policy, Verdict};
+
+pub fn run(
+    files: &[std::path::PathBuf],
+    campaign: Option<&Path>,
+    piece: Option<&str>,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let policy = policy_for(campaign, piece)?;
+    let limits = Limits::default();
+    let mut all_accepted = true;
+    for path in files {
+        let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let declared = Declared {
+            filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+            content_type: None,
+        };
+        let verdict = validators::validate(&content, &declared, &policy, &limits);
+        all_accepted &= verdict.accepted();
+        if as_json {
+            println!("{}", json_line(path, &verdict));
+        } else {
+            print_human(path, &verdict);
+        }
+    }
+    Ok(if all_accepted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The piece's limits when `--campaign` and `--piece` are given; any supported kind otherwise.
+fn policy_for(campaign: Option<&Path>, piece: Option<&str>) -> anyhow::Result<Policy> {
+    let (Some(file), Some(code)) = (campaign, piece) else {
+        return Ok(Policy {
+            accept: None,
+            max_bytes: None,
+            max_pages: None,
+        });
+    };
+    let source =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let campaign = Campaign::parse(&source, &file.display().to_string())?;
+    let Some(piece) = campaign.piece(code) else {
+        let known: Vec<&str> = campaign.pieces().iter().map(|p| p.code()).collect();
+        bail!(
+            "campaign {} has no piece {code:?} (pieces: {})",
+            campaign.id(),
+            known.join(", ")
+        );
+    };
+    Ok(Policy {
+        accept: Some(piece.accept().to_vec()),
+        max_bytes: Some(piece.max_bytes()),
+        max_pages: piece.max_pages(),
+    })
+}
+
+fn json_line(path: &Path, verdict: &Verdict) -> serde_json::Value {
+    json!({
+        "path": path.display().to_string(),
+        "kind": verdict.kind,
+        "verdict": if verdict.accepted() { "accepted" } else { "rejected" },
+        "reasons": verdict.reasons,
+        "notes": verdict.notes,
+        "sha256": verdict.sha256,
+        "size": verdict.size,
+        "pages": verdict.pages,
+    })
+}
+
+fn print_human(path: &Path, verdict: &Verdict) {
+    let pages = verdict
+        .pages
+        .map(|p| format!(", {p} page(s)"))
+        .unwrap_or_default();
+    if verdict.accepted() {
+        println!("{}: accepted ({}{pages})", path.display(), verdict.kind);
+    } else {
+        println!("{}: rejected ({}{pages})", path.display(), verdict.kind);
+    }
+    for reason in &verdict.reasons {
+        println!("  - {}: {}", reason.code.as_str(), reason.message);
+    }
+    for note in &verdict.notes {
+        println!("  · {}: {}", note.code.as_str(), note.message);
+    }
+}

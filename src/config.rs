@@ -1,0 +1,255 @@
+//! The configuration of guichet: one typed structure, read from a TOML file (`--config`),
+//! then environment variables, then command-line flags, and validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use ingest::IntakeSettings;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the API and staff interface listen on (`GUICHET_LISTEN`).
+    pub listen: SocketAddr,
+    /// Where the embedded default keeps its database, objects, staging and secret
+    /// (`GUICHET_DATA`).
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    pub clamav: ClamavConfig,
+    /// Signs cover sheets and webhooks; shared by every process of one deployment
+    /// (`GUICHET_SECRET`). Generated and kept under `data_dir` when absent.
+    pub secret: Option<String>,
+    /// Intake limits and concurrency.
+    pub intake: IntakeSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://<path>` (default `sqlite://<data_dir>/guichet.db`) or `postgres://...`
+    /// (`GUICHET_DATABASE_URL`).
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `fs` (objects under `<data_dir>/objects`) or `s3` (`GUICHET_STORAGE`).
+    pub kind: StorageKind,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    #[default]
+    Fs,
+    S3,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// Custom endpoint for S3-compatible services (`GUICHET_S3_ENDPOINT`).
+    pub endpoint: Option<String>,
+    /// Bucket holding the objects (`GUICHET_S3_BUCKET`).
+    pub bucket: Option<String>,
+    /// Region (`GUICHET_S3_REGION`).
+    pub region: Option<String>,
+    /// Path-style addressing, as Garage, MinIO and Ceph expect (`GUICHET_S3_PATH_STYLE`).
+    pub path_style: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClamavConfig {
+    /// `tcp://host:port` or `unix:/path/clamd.sock`; none means no scan (`GUICHET_CLAMD`).
+    pub address: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./guichet-data"),
+            database: DatabaseConfig::default(),
+            storage: StorageConfig::default(),
+            clamav: ClamavConfig::default(),
+            secret: None,
+            intake: IntakeSettings::default(),
+        }
+    }
+}
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigArgs {
+    /// Configuration file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory of the embedded default.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(args: &ConfigArgs) -> anyhow::Result<Config> {
+        let mut config = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading configuration {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("configuration {} is not valid", path.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        if let Some(data) = &args.data {
+            config.data_dir = data.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(v) = var("GUICHET_LISTEN") {
+            self.listen = v
+                .parse()
+                .with_context(|| format!("GUICHET_LISTEN={v} is not an address"))?;
+        }
+        if let Some(v) = var("GUICHET_DATA") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = var("GUICHET_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = var("GUICHET_STORAGE") {
+            self.storage.kind = match v.as_str() {
+                "fs" => StorageKind::Fs,
+                "s3" => StorageKind::S3,
+                other => bail!("GUICHET_STORAGE={other}: expected fs or s3"),
+            };
+        }
+        let s3 = &mut self.storage.s3;
+        s3.endpoint = var("GUICHET_S3_ENDPOINT").or(s3.endpoint.take());
+        s3.bucket = var("GUICHET_S3_BUCKET").or(s3.bucket.take());
+        s3.region = var("GUICHET_S3_REGION").or(s3.region.take());
+        if let Some(v) = var("GUICHET_S3_PATH_STYLE") {
+            s3.path_style = Some(matches!(v.as_str(), "1" | "true" | "yes"));
+        }
+        self.clamav.address = var("GUICHET_CLAMD").or(self.clamav.address.take());
+        self.secret = var("GUICHET_SECRET").or(self.secret.take());
+        Ok(())
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let url = self.database_url();
+        if !url.starts_with("sqlite:") {
+            bail!(
+                "database.url {url:?}: this build runs on SQLite (sqlite://PATH); \
+                 PostgreSQL is not available yet"
+            );
+        }
+        if self.storage.kind == StorageKind::S3 {
+            bail!("storage.kind = \"s3\": this build stores objects on the filesystem only (fs)");
+        }
+        if self.clamav.address.is_some() {
+            bail!("clamav.address: virus scanning is not available in this build yet");
+        }
+        if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
+            bail!("secret: at least 32 characters");
+        }
+        if self.intake.max_body_bytes == 0 {
+            bail!("intake.max_body_bytes must be positive");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("guichet.db").display()))
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.data_dir.join("objects")
+    }
+
+    pub fn staging_dir(&self) -> PathBuf {
+        self.data_dir.join("staging")
+    }
+
+    /// The configured secret, or the one kept under `data_dir`, made on first start.
+    pub fn secret(&self) -> anyhow::Result<String> {
+        if let Some(secret) = &self.secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("secret");
+        match std::fs::read_to_string(&path) {
+            Ok(secret) => Ok(secret.trim().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_secret(&path),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+fn write_secret(path: &Path) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let secret = ingest::new_token();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[storage.s3]\nbucket = \"from-file\"\n")
+                .expect("valid file");
+        config
+            .apply_env(|name| match name {
+                "GUICHET_LISTEN" => Some("0.0.0.0:8081".into()),
+                "GUICHET_S3_REGION" => Some("garage".into()),
+                _ => None,
+            })
+            .expect("valid environment");
+        assert_eq!(config.listen.to_string(), "0.0.0.0:8081");
+        assert_eq!(config.storage.s3.bucket.as_deref(), Some("from-file"));
+        assert_eq!(config.storage.s3.region.as_deref(), Some("garage"));
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_default() {
+        let config = Config::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://./guichet-data/guichet.db");
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let mut config = Config::default();
+        assert!(
+            config
+                .apply_env(|n| (n == "GUICHET_STORAGE").then(|| "ftp".into()))
+                .is_err()
+        );
+    }
+}
