@@ -1,0 +1,192 @@
+//! Page contents: content streams decoded under bounds, the resources they use, images.
+
+use std::collections::HashSet;
+
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use super::object::{dict_of, name_is, number, resolve};
+use crate::Limits;
+use crate::reason::ReasonCode;
+
+/// What decoding the pages has cost so far, and what was already checked.
+pub(super) struct Budget {
+    pub(super) decoded: u64,
+    pub(super) seen_streams: HashSet<ObjectId>,
+    pub(super) seen_resources: HashSet<ObjectId>,
+}
+
+type Refusal = (ReasonCode, String);
+
+/// Decodes the page's content streams, and those of the form XObjects it uses (each once),
+/// and checks the declared size of its images.
+pub(super) fn check_page_content(
+    doc: &Document,
+    page: &Dictionary,
+    resources: Option<&Object>,
+    limits: &Limits,
+    budget: &mut Budget,
+) -> Result<(), Refusal> {
+    if let Ok(contents) = page.get(b"Contents") {
+        let streams: Vec<&Object> = match contents {
+            Object::Array(items) => items.iter().collect(),
+            Object::Reference(_) => match resolve(doc, contents) {
+                Some(Object::Array(items)) => items.iter().collect(),
+                _ => vec![contents],
+            },
+            other => vec![other],
+        };
+        for s in streams {
+            decode_stream(doc, s, limits, budget)?;
+        }
+    }
+    // Resources, then the resources of form XObjects, patterns and Type 3 fonts, as a worklist.
+    let mut work: Vec<&Object> = resources.into_iter().collect();
+    let mut steps = 0usize;
+    while let Some(res) = work.pop() {
+        steps += 1;
+        if steps > limits.max_pdf_objects {
+            return Err((
+                ReasonCode::PdfTooComplex,
+                "too many nested resources".into(),
+            ));
+        }
+        if let Object::Reference(id) = res
+            && !budget.seen_resources.insert(*id)
+        {
+            continue;
+        }
+        let Some(res) = dict_of(doc, res) else {
+            continue;
+        };
+        for category in [&b"XObject"[..], b"Pattern", b"Font"] {
+            let Some(entries) = res.get(category).ok().and_then(|o| dict_of(doc, o)) else {
+                continue;
+            };
+            for (_, entry) in entries.iter() {
+                if let Object::Reference(id) = entry
+                    && !budget.seen_resources.insert(*id)
+                {
+                    continue;
+                }
+                let Some(obj) = resolve(doc, entry) else {
+                    continue;
+                };
+                let dict = match obj {
+                    Object::Stream(s) => &s.dict,
+                    Object::Dictionary(d) => d,
+                    _ => continue,
+                };
+                if name_is(dict.get(b"Subtype").ok(), b"Image") {
+                    check_image_size(doc, dict, limits)?;
+                    continue;
+                }
+                if matches!(obj, Object::Stream(_)) && category != b"Font" {
+                    decode_stream(doc, entry, limits, budget)?;
+                }
+                if let Ok(inner) = dict.get(b"Resources") {
+                    work.push(inner);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Result<(), Refusal> {
+    let get = |k: &[u8]| {
+        dict.get(k)
+            .ok()
+            .and_then(|o| resolve(doc, o))
+            .and_then(number)
+    };
+    let (Some(w), Some(h)) = (get(b"Width"), get(b"Height")) else {
+        return Ok(());
+    };
+    let pixels = w.max(0.0) * h.max(0.0);
+    if pixels > limits.max_pixels as f64 || w.max(h) > f64::from(limits.max_image_side) {
+        return Err((
+            ReasonCode::ImageTooLarge,
+            format!(
+                "an image of {w:.0}x{h:.0} pixels (limit {} pixels)",
+                limits.max_pixels
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn decode_stream(
+    doc: &Document,
+    obj: &Object,
+    limits: &Limits,
+    budget: &mut Budget,
+) -> Result<(), Refusal> {
+    if let Object::Reference(id) = obj
+        && !budget.seen_streams.insert(*id)
+    {
+        return Ok(());
+    }
+    let Some(Object::Stream(stream)) = resolve(doc, obj) else {
+        return Ok(()); // A missing content stream draws nothing; lopdf already parsed the rest.
+    };
+    let decoded = if only_flate(&stream.dict) {
+        strict_inflate(&stream.content, limits.max_stream_bytes)
+    } else {
+        stream.decompressed_content_with_limit(limits.max_stream_bytes)
+    };
+    match decoded {
+        Ok(data) => {
+            budget.decoded += data.len() as u64;
+            if budget.decoded > limits.max_decoded_bytes {
+                return Err((
+                    ReasonCode::PdfDecompressionBomb,
+                    format!(
+                        "page contents decode to more than {} bytes",
+                        limits.max_decoded_bytes
+                    ),
+                ));
+            }
+            Ok(())
+        }
+        Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { limit })) => {
+            Err((
+                ReasonCode::PdfDecompressionBomb,
+                format!("a content stream inflates beyond {limit} bytes"),
+            ))
+        }
+        Err(e) => Err((
+            ReasonCode::PdfContentUnreadable,
+            format!("a content stream does not decode: {e}"),
+        )),
+    }
+}
+
+/// Whether the stream's only filter is FlateDecode (without predictor, as content streams are).
+fn only_flate(dict: &Dictionary) -> bool {
+    let flate = match dict.get(b"Filter") {
+        Ok(Object::Name(n)) => n == b"FlateDecode",
+        Ok(Object::Array(a)) => matches!(a.as_slice(), [Object::Name(n)] if n == b"FlateDecode"),
+        _ => false,
+    };
+    flate && !dict.has(b"DecodeParms")
+}
+
+/// Inflates a content stream, failing on corrupt data (lopdf keeps what it could read, and
+/// says nothing), and stopping at `limit`.
+fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    let result = flate2::read::ZlibDecoder::new(data)
+        .take(cap)
+        .read_to_end(&mut out);
+    if out.len() > limit {
+        return Err(lopdf::DecompressError::MemoryLimitExceeded { limit }.into());
+    }
+    match result {
+        Ok(_) => Ok(out),
+        Err(e) => Err(lopdf::Error::InvalidStream(format!(
+            "corrupt Flate data: {e}"
+        ))),
+    }
+}

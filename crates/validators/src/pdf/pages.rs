@@ -1,0 +1,235 @@
+//! The document structure: bookmarks and the page tree, walked iteratively, each node once.
+
+use std::collections::HashSet;
+
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use super::content::{Budget, check_page_content};
+use super::object::{dict_of, name_is, number, resolve};
+use crate::reason::ReasonCode;
+use crate::{Findings, Limits};
+
+/// The largest page side the PDF format allows, in default user space units (200 inches).
+const MAX_PAGE_SIDE: f64 = 14_400.0;
+
+/// The bookmarks: a tree linked by /First and /Next; a node reached twice is a loop.
+pub(super) fn check_outlines(
+    doc: &Document,
+    catalog: &Dictionary,
+    limits: &Limits,
+    f: &mut Findings,
+) {
+    let Ok(Object::Reference(root)) = catalog.get(b"Outlines") else {
+        return;
+    };
+    let mut seen = HashSet::new();
+    let mut stack = vec![*root];
+    while let Some(id) = stack.pop() {
+        if !seen.insert(id) {
+            return f.refuse(
+                ReasonCode::PdfStructure,
+                format!(
+                    "the bookmarks loop: object {} {} is reached twice",
+                    id.0, id.1
+                ),
+            );
+        }
+        if seen.len() > limits.max_pdf_objects {
+            return f.refuse(ReasonCode::PdfTooComplex, "too many bookmarks");
+        }
+        let Some(d) = doc.objects.get(&id).and_then(|o| dict_of(doc, o)) else {
+            continue;
+        };
+        for key in [&b"First"[..], b"Next"] {
+            if let Ok(Object::Reference(next)) = d.get(key) {
+                stack.push(*next);
+            }
+        }
+    }
+}
+
+/// A node of the page tree with what it inherits.
+struct Node<'a> {
+    id: ObjectId,
+    depth: usize,
+    media_box: Option<&'a Object>,
+    resources: Option<&'a Object>,
+    user_unit: Option<&'a Object>,
+}
+
+pub(super) fn check_pages(
+    doc: &Document,
+    catalog: &Dictionary,
+    has_eof: bool,
+    limits: &Limits,
+    f: &mut Findings,
+) {
+    let root = match catalog.get(b"Pages") {
+        Ok(Object::Reference(id)) => *id,
+        _ => {
+            let code = if has_eof {
+                ReasonCode::PdfStructure
+            } else {
+                ReasonCode::PdfTruncated
+            };
+            return f.refuse(code, "the catalog has no page tree");
+        }
+    };
+    let declared_count = doc
+        .objects
+        .get(&root)
+        .and_then(|o| dict_of(doc, o))
+        .and_then(|d| d.get(b"Count").ok())
+        .and_then(|c| c.as_i64().ok());
+
+    let mut budget = Budget {
+        decoded: 0,
+        seen_streams: HashSet::new(),
+        seen_resources: HashSet::new(),
+    };
+    let mut visited = HashSet::new();
+    let mut pages: u32 = 0;
+    let mut stack = vec![Node {
+        id: root,
+        depth: 0,
+        media_box: None,
+        resources: None,
+        user_unit: None,
+    }];
+    while let Some(node) = stack.pop() {
+        if !visited.insert(node.id) {
+            return f.refuse(
+                ReasonCode::PdfStructure,
+                format!(
+                    "the page tree loops: object {} {} is reached twice",
+                    node.id.0, node.id.1
+                ),
+            );
+        }
+        if node.depth > limits.max_nesting {
+            return f.refuse(
+                ReasonCode::PdfTooComplex,
+                format!("the page tree is deeper than {}", limits.max_nesting),
+            );
+        }
+        let Some(dict) = doc.objects.get(&node.id).and_then(|o| dict_of(doc, o)) else {
+            let code = if has_eof {
+                ReasonCode::PdfStructure
+            } else {
+                ReasonCode::PdfTruncated
+            };
+            return f.refuse(
+                code,
+                format!("page tree node {} {} is missing", node.id.0, node.id.1),
+            );
+        };
+        let media_box = dict.get(b"MediaBox").ok().or(node.media_box);
+        let resources = dict.get(b"Resources").ok().or(node.resources);
+        let user_unit = dict.get(b"UserUnit").ok().or(node.user_unit);
+        let is_pages = name_is(dict.get(b"Type").ok(), b"Pages") || dict.has(b"Kids");
+        if is_pages {
+            let kids = match dict.get(b"Kids").ok().and_then(|k| resolve(doc, k)) {
+                Some(Object::Array(kids)) => kids,
+                _ => {
+                    return f.refuse(
+                        ReasonCode::PdfStructure,
+                        "a page tree node has no /Kids array",
+                    );
+                }
+            };
+            // Pushed in reverse so pages come off the stack in document order.
+            for kid in kids.iter().rev() {
+                let Object::Reference(kid) = kid else {
+                    return f.refuse(ReasonCode::PdfStructure, "a /Kids entry is not a reference");
+                };
+                stack.push(Node {
+                    id: *kid,
+                    depth: node.depth + 1,
+                    media_box,
+                    resources,
+                    user_unit,
+                });
+            }
+            continue;
+        }
+        if !name_is(dict.get(b"Type").ok(), b"Page")
+            && !dict.has(b"Contents")
+            && !dict.has(b"MediaBox")
+        {
+            return f.refuse(
+                ReasonCode::PdfStructure,
+                format!(
+                    "page tree node {} {} is neither a page nor a page list",
+                    node.id.0, node.id.1
+                ),
+            );
+        }
+        pages += 1;
+        if pages > limits.max_pdf_pages {
+            return f.refuse(
+                ReasonCode::TooManyPages,
+                format!(
+                    "more than {} pages, the most guichet verifies",
+                    limits.max_pdf_pages
+                ),
+            );
+        }
+        check_page_size(doc, pages, media_box, user_unit, f);
+        if let Err((code, detail)) = check_page_content(doc, dict, resources, limits, &mut budget) {
+            f.refuse(code, format!("page {pages}: {detail}"));
+            if code == ReasonCode::PdfDecompressionBomb {
+                break;
+            }
+        }
+    }
+    f.pages = Some(pages);
+    if pages == 0 {
+        f.refuse(ReasonCode::PdfNoPages, "the page tree holds no page");
+    }
+    if let Some(count) = declared_count
+        && (count < 0 || count > i64::from(limits.max_pdf_pages))
+    {
+        f.refuse(
+            ReasonCode::PdfStructure,
+            format!("/Count says {count} pages, {pages} found"),
+        );
+    } else if let Some(count) = declared_count
+        && count != i64::from(pages)
+    {
+        f.note(
+            ReasonCode::PdfPageCountMismatch,
+            format!("/Count says {count}, {pages} pages found"),
+        );
+    }
+}
+
+fn check_page_size(
+    doc: &Document,
+    page: u32,
+    media_box: Option<&Object>,
+    unit: Option<&Object>,
+    f: &mut Findings,
+) {
+    let Some(Object::Array(corners)) = media_box.and_then(|m| resolve(doc, m)) else {
+        return;
+    };
+    let v: Vec<f64> = corners
+        .iter()
+        .filter_map(|c| resolve(doc, c).and_then(number))
+        .collect();
+    if v.len() != 4 {
+        return;
+    }
+    let unit = unit
+        .and_then(|u| resolve(doc, u))
+        .and_then(number)
+        .unwrap_or(1.0)
+        .max(1.0);
+    let (w, h) = ((v[2] - v[0]).abs() * unit, (v[3] - v[1]).abs() * unit);
+    if w > MAX_PAGE_SIDE || h > MAX_PAGE_SIDE {
+        f.refuse(
+            ReasonCode::PdfPageTooLarge,
+            format!("page {page} measures {w:.0} x {h:.0} units (at most {MAX_PAGE_SIDE} a side)"),
+        );
+    }
+}

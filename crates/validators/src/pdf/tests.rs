@@ -1,0 +1,189 @@
+use super::*;
+use lopdf::{Object, ObjectId, Stream, dictionary};
+
+/// A one-page PDF; `tweak` may edit the document before it is written.
+fn pdf_with(tweak: impl FnOnce(&mut Document, ObjectId, ObjectId)) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let content = Stream::new(
+        dictionary! {},
+        b"BT /F1 12 Tf 72 712 Td (Bonjour) Tj ET".to_vec(),
+    );
+    let content_id = doc.add_object(content);
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Contents" => content_id,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages",
+            "Kids" => vec![page_id.into()],
+            "Count" => 1,
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    tweak(&mut doc, catalog_id, page_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("write pdf");
+    out
+}
+
+fn codes(bytes: &[u8]) -> Vec<ReasonCode> {
+    check(bytes, &Limits::default())
+        .reasons
+        .iter()
+        .map(|r| r.code)
+        .collect()
+}
+
+fn set_in(doc: &mut Document, id: ObjectId, key: &str, value: Object) {
+    if let Ok(Object::Dictionary(d)) = doc.get_object_mut(id) {
+        d.set(key, value);
+    }
+}
+
+#[test]
+fn a_plain_pdf_passes_with_its_pages() {
+    let f = check(&pdf_with(|_, _, _| {}), &Limits::default());
+    assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+    assert_eq!(f.pages, Some(1));
+}
+
+#[test]
+fn open_action_javascript_and_launch_are_refused() {
+    let js = pdf_with(|doc, catalog, _| {
+        let action = doc.add_object(
+            dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)") },
+        );
+        set_in(doc, catalog, "OpenAction", action.into());
+    });
+    let c = codes(&js);
+    assert!(
+        c.contains(&ReasonCode::PdfOpenAction) && c.contains(&ReasonCode::PdfJavascript),
+        "{c:?}"
+    );
+
+    let launch = pdf_with(|doc, _, page| {
+        let action = dictionary! { "S" => "Launch", "F" => Object::string_literal("calc.exe") };
+        set_in(
+            doc,
+            page,
+            "AA",
+            Object::Dictionary(dictionary! { "O" => action }),
+        );
+    });
+    let c = codes(&launch);
+    assert!(
+        c.contains(&ReasonCode::PdfLaunch) && c.contains(&ReasonCode::PdfAdditionalActions),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn a_goto_open_action_is_harmless() {
+    let goto = pdf_with(|doc, catalog, page| {
+        set_in(
+            doc,
+            catalog,
+            "OpenAction",
+            Object::Array(vec![page.into(), "Fit".into()]),
+        );
+    });
+    assert_eq!(codes(&goto), vec![]);
+}
+
+#[test]
+fn embedded_files_and_xfa_are_refused() {
+    let embedded = pdf_with(|doc, catalog, _| {
+        let names =
+            dictionary! { "EmbeddedFiles" => dictionary! { "Names" => Object::Array(vec![]) } };
+        set_in(doc, catalog, "Names", Object::Dictionary(names));
+    });
+    assert_eq!(codes(&embedded), vec![ReasonCode::PdfEmbeddedFile]);
+    let xfa = pdf_with(|doc, catalog, _| {
+        set_in(
+            doc,
+            catalog,
+            "AcroForm",
+            Object::Dictionary(dictionary! { "XFA" => Object::Array(vec![]) }),
+        );
+    });
+    assert_eq!(codes(&xfa), vec![ReasonCode::PdfXfa]);
+}
+
+#[test]
+fn a_password_is_told_from_an_owner_only_protection() {
+    // An /Encrypt entry whose dictionary lopdf cannot authenticate with an empty password.
+    let locked = pdf_with(|doc, _, _| {
+        let enc = doc.add_object(dictionary! {
+                "Filter" => "Standard", "V" => 2, "R" => 3, "Length" => 128, "P" => -4,
+                "O" => Object::string_literal(vec![1u8; 32]), "U" => Object::string_literal(vec![2u8; 32]),
+            });
+        doc.trailer.set("Encrypt", enc);
+        doc.trailer.set(
+            "ID",
+            Object::Array(vec![
+                Object::string_literal(vec![3u8; 16]),
+                Object::string_literal(vec![3u8; 16]),
+            ]),
+        );
+    });
+    assert_eq!(codes(&locked), vec![ReasonCode::PdfEncrypted]);
+}
+
+#[test]
+fn loops_depth_and_damage_are_refused() {
+    let looping = pdf_with(|doc, _, page| {
+        if let Ok(Object::Dictionary(d)) = doc.get_object_mut(page) {
+            d.set("Type", "Pages");
+            d.set("Kids", Object::Array(vec![page.into()]));
+        }
+    });
+    assert!(
+        codes(&looping).contains(&ReasonCode::PdfStructure),
+        "{:?}",
+        codes(&looping)
+    );
+
+    let deep = pdf_with(|doc, catalog, _| {
+        let mut o = Object::Null;
+        for _ in 0..90 {
+            o = Object::Array(vec![o]);
+        }
+        set_in(doc, catalog, "Deep", o);
+    });
+    assert_eq!(codes(&deep), vec![ReasonCode::PdfTooComplex]);
+
+    let good = pdf_with(|_, _, _| {});
+    assert_eq!(
+        codes(&good[..good.len() / 3]),
+        vec![ReasonCode::PdfTruncated]
+    );
+    let mut junk = good.clone();
+    junk.extend_from_slice(b"PK\x03\x04 payload");
+    assert_eq!(codes(&junk), vec![ReasonCode::DataAfterEnd]);
+}
+
+#[test]
+fn a_decompression_bomb_is_refused() {
+    let bomb = pdf_with(|doc, _, page| {
+        let mut s = Stream::new(dictionary! {}, vec![b' '; 4 << 20]);
+        s.compress().expect("compress");
+        let id = doc.add_object(s);
+        set_in(doc, page, "Contents", id.into());
+    });
+    let limits = Limits {
+        max_stream_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let c: Vec<_> = check(&bomb, &limits)
+        .reasons
+        .iter()
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(c, vec![ReasonCode::PdfDecompressionBomb]);
+}

@@ -1,0 +1,247 @@
+//! Bad input over HTTP: each gets a clear error with a stable code, and loses nothing.
+
+mod common;
+
+use common::{Server, corpus_file, error_code, open_campaign, sample};
+use serde_json::{Value, json};
+
+async fn server_with_dossier(reference: &str) -> Server {
+    let server = Server::start();
+    server.load_campaign(&open_campaign("bad-input")).await;
+    server
+        .create_dossier(
+            "bad-input",
+            reference,
+            json!({"birth_date": "1990-01-01", "nationality": "FR", "amenagement": false}),
+        )
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_mislabeled_file_is_rejected_with_its_reasons_and_not_attached() {
+    let server = server_with_dossier("BAD-1").await;
+    let response = server
+        .upload("BAD-1", "identite", "carte.pdf", sample("faux-pdf.pdf"))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "document_rejected");
+    let reasons = body["error"]["details"]["reasons"]
+        .as_array()
+        .expect("reasons");
+    assert!(
+        reasons.iter().any(|r| r["code"] == "kind_mismatch"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r["message"].as_str().is_some_and(|m| !m.is_empty()))
+    );
+    let dossier = server.dossier("BAD-1").await;
+    assert_eq!(dossier["pieces"][0]["documents"], json!([]));
+}
+
+#[tokio::test]
+async fn a_kind_the_piece_does_not_accept_is_rejected() {
+    let server = server_with_dossier("BAD-2").await;
+    let response = server
+        .upload(
+            "BAD-2",
+            "jdc",
+            "jdc.jpg",
+            sample("carte-identite-recto.jpg"),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    let reasons = body["error"]["details"]["reasons"]
+        .as_array()
+        .expect("reasons");
+    assert!(
+        reasons.iter().any(|r| r["code"] == "kind_not_accepted"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_password_protected_pdf_is_rejected() {
+    let Some(encrypted) = corpus_file("pdf-hostile/paperless_password-is-test.pdf") else {
+        return;
+    };
+    let server = server_with_dossier("BAD-3").await;
+    let response = server
+        .upload("BAD-3", "identite", "carte.pdf", encrypted)
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    let reasons = body["error"]["details"]["reasons"]
+        .as_array()
+        .expect("reasons");
+    assert!(
+        reasons.iter().any(|r| r["code"] == "pdf_encrypted"),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_at_the_limit_without_reading_on() {
+    let server = server_with_dossier("BAD-4").await;
+    // 2 MiB limit on identite; send 64 MiB, declared and then streamed without a length.
+    let big = vec![0u8; 64 * 1024 * 1024];
+    let declared = server
+        .upload("BAD-4", "identite", "big.pdf", big.clone())
+        .await;
+    assert_eq!(declared.status(), 413);
+    assert_eq!(error_code(declared).await, "too_large");
+
+    let chunks = futures::stream::iter(
+        big.chunks(1024 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let streamed = server
+        .post(
+            "/api/v1/dossiers/BAD-4/pieces/identite/documents",
+            &server.tokens.portal,
+        )
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await;
+    // The server answers 413 and closes; a client may see the answer or a reset.
+    if let Ok(response) = streamed {
+        assert_eq!(response.status(), 413);
+    }
+    let staging = server.data.path().join("staging");
+    assert_eq!(
+        std::fs::read_dir(staging).expect("staging").count(),
+        0,
+        "nothing left in staging"
+    );
+    // Nothing already stored is lost; the service still answers.
+    let ok = server
+        .upload(
+            "BAD-4",
+            "identite",
+            "carte.pdf",
+            sample("carte-identite.pdf"),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn uploads_after_the_deadline_are_refused_with_campaign_closed() {
+    let server = Server::start();
+    server
+        .load_campaign(
+            &open_campaign("closed")
+                .replace("2099-06-30T18:00:00+02:00", "2024-11-13T19:00:00+01:00"),
+        )
+        .await;
+    server
+        .create_dossier("closed", "LATE-1", json!({"birth_date": "1990-01-01"}))
+        .await;
+    let response = server
+        .upload(
+            "LATE-1",
+            "identite",
+            "carte.pdf",
+            sample("carte-identite.pdf"),
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(error_code(response).await, "campaign_closed");
+    let submit = server
+        .post("/api/v1/dossiers/LATE-1/submit", &server.tokens.portal)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(submit.status(), 403);
+}
+
+#[tokio::test]
+async fn unknown_things_answer_404_with_their_code() {
+    let server = server_with_dossier("BAD-5").await;
+    let piece = server
+        .upload("BAD-5", "passeport", "x.pdf", sample("carte-identite.pdf"))
+        .await;
+    assert_eq!(piece.status(), 404);
+    assert_eq!(error_code(piece).await, "unknown_piece");
+    let dossier = server
+        .upload("NOPE", "identite", "x.pdf", sample("carte-identite.pdf"))
+        .await;
+    assert_eq!(dossier.status(), 404);
+    assert_eq!(error_code(dossier).await, "unknown_dossier");
+    let campaign = server
+        .post("/api/v1/dossiers", &server.tokens.portal)
+        .json(&json!({"campaign": "nope", "reference": "X-1", "candidate": {}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(campaign.status(), 404);
+    assert_eq!(error_code(campaign).await, "unknown_campaign");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_400_with_a_code() {
+    let server = server_with_dossier("BAD-6").await;
+    let bad_json = server
+        .post("/api/v1/dossiers", &server.tokens.portal)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad_json.status(), 400);
+    assert_eq!(error_code(bad_json).await, "malformed_request");
+
+    let control = server
+        .post(
+            "/api/v1/dossiers/BAD-6/pieces/identite/documents",
+            &server.tokens.portal,
+        )
+        .header(
+            "Content-Disposition",
+            "attachment; filename*=UTF-8''carte%0D%0A.pdf",
+        )
+        .body(sample("carte-identite.pdf"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(control.status(), 400);
+    assert_eq!(error_code(control).await, "invalid_filename");
+
+    let markup = server
+        .upload(
+            "BAD-6",
+            "identite",
+            "<img src=x onerror=alert(1)>.pdf",
+            sample("carte-identite.pdf"),
+        )
+        .await;
+    assert_eq!(markup.status(), 201);
+    let markup: Value = markup.json().await.expect("json");
+    assert_eq!(markup["filename"], "<img src=x onerror=alert(1)>.pdf");
+
+    let bad_birth = server
+        .post("/api/v1/dossiers", &server.tokens.portal)
+        .json(&json!({"campaign": "bad-input", "reference": "X-2", "candidate": {"birth_date": "31/12/2000"}}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad_birth.status(), 400);
+    assert_eq!(error_code(bad_birth).await, "invalid_birth_date");
+
+    let bad_campaign = server
+        .post("/api/v1/campaigns", &server.tokens.admin)
+        .body("id = \"x\"\ntitle = \"t\"\nopens_at = \"2024-01-01T00:00:00Z\"\ncloses_at = \"2025-01-01T00:00:00Z\"\nreference_date = \"2025-01-01\"\n\n[[pieces]]\ncode = \"a\"\nlabel = \"A\"\naccept = [\"docx\"]\n")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad_campaign.status(), 400);
+    let body: Value = bad_campaign.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_campaign");
+    assert_eq!(body["error"]["details"]["line"], 10);
+}
