@@ -108,13 +108,23 @@ pub(crate) fn walk(data: &[u8]) -> JpegHeader {
             0xC2 | 0xC6 if body.first().is_some_and(|&p| p != 8) => {
                 out.unsupported = Some(format!("{}-bit precision progressive JPEG", body[0]));
             }
-            0xDA => break,
+            0xDA => {
+                // The scan ends at an end-of-image marker: entropy-coded data escapes every
+                // 0xFF (FF 00, or a restart marker), so FF D9 after the scan header cannot be
+                // image data. Multi-picture files (MPO, Ultra HDR) end their first picture
+                // with it too, before the next one.
+                // A file that stops right after the scan header (Pillow's Ultra HDR fixture,
+                // cut to its metadata) is left to the decoder.
+                let scan = &data[body_end..];
+                if !scan.is_empty() && crate::detect::find(scan, &[0xFF, 0xD9]).is_none() {
+                    out.truncated = Some("no end-of-image marker after the first scan".into());
+                }
+                break;
+            }
             _ => {}
         }
         i = body_end;
     }
-    // A missing end-of-image marker is left to the decoder: multi-picture files (MPO, Ultra
-    // HDR) legitimately end differently.
     out
 }
 
@@ -176,6 +186,8 @@ mod tests {
         let mut stuffed = jpeg(&[]);
         stuffed.splice(2..2, [0xFF, 0x00, 0x00, 0x02]);
         assert!(walk(&stuffed).malformed.is_some());
+        let whole = jpeg(&[]);
+        assert!(walk(&whole[..whole.len() - 2]).truncated.is_some());
         let cut = jpeg(&[segment(0xE0, b"JFIF\0\x01\x01")]);
         assert!(walk(&cut[..8]).truncated.is_some());
     }

@@ -12,6 +12,7 @@
 
 mod declared;
 mod detect;
+mod gif;
 mod guard;
 mod jpeg;
 mod pdf;
@@ -25,7 +26,7 @@ use sha2::{Digest, Sha256};
 
 pub use declared::Declared;
 pub use detect::{Detected, HEADER_SEARCH_WINDOW, detect};
-pub use reason::{Reason, ReasonCode, reasons_table_markdown};
+pub use reason::{Reason, ReasonCode, reasons_document_markdown, reasons_table_markdown};
 
 /// What a piece accepts (from the campaign's piece definition).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,10 @@ pub struct Limits {
     pub min_image_side: u32,
     /// Most indirect objects in a PDF. Default 500 000.
     pub max_pdf_objects: usize,
+    /// Most values in one PDF object, nested arrays and dictionaries included. Default 100 000
+    /// (the largest objects of real documents, structure-tree or font-width arrays, hold a few
+    /// thousand).
+    pub max_pdf_object_values: usize,
     /// Deepest nesting of arrays and dictionaries in a PDF object, and of the page tree.
     /// Default 64.
     pub max_nesting: usize,
@@ -72,6 +77,15 @@ pub struct Limits {
     /// Default `false`: such files are refused as `pdf_malformed` (or `pdf_truncated`) and the
     /// candidate is asked for a fresh export.
     pub accept_repaired_pdf: bool,
+    /// Accept a PDF form whose only JavaScript sits on its fields' keystroke, format, validate
+    /// and calculate triggers (official forms format amounts and dates this way), with the note
+    /// `pdf_form_scripts`. Default `false`: any JavaScript refuses (`pdf_javascript`), since
+    /// Acrobat runs format and calculate scripts when it draws the form.
+    pub accept_form_scripts: bool,
+    /// Most bytes one image of a PDF may decode to (width × height × components × bits / 8),
+    /// from its dictionary, before anything is decoded. Default 128 MiB: an A4 or Letter page
+    /// in colour at 600 dpi is about 105 MB.
+    pub max_image_bytes: u64,
 }
 
 impl Default for Limits {
@@ -82,12 +96,15 @@ impl Default for Limits {
             max_image_alloc: 1 << 30,
             min_image_side: 100,
             max_pdf_objects: 500_000,
+            max_pdf_object_values: 100_000,
             max_nesting: 64,
             max_pdf_pages: 5_000,
             max_stream_bytes: 256 << 20,
             max_decoded_bytes: 1 << 30,
             max_frames: 512,
             accept_repaired_pdf: false,
+            accept_form_scripts: false,
+            max_image_bytes: 128 << 20,
         }
     }
 }

@@ -16,7 +16,7 @@ use image::{ImageError, ImageReader};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits, jpeg, tiff};
+use crate::{Findings, Limits, gif, jpeg, tiff};
 
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
@@ -45,6 +45,19 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
             decode_with_image(content, limits, &mut f);
         }
         Kind::Tiff => check_tiff(content, limits, &mut f),
+        Kind::Gif => {
+            if let Some(o) = gif::frame_overflow(content, limits.max_frames as usize) {
+                f.refuse(
+                    ReasonCode::ImageStructure,
+                    format!(
+                        "frame {} ({}x{} at {},{}) reaches beyond the {}x{} screen",
+                        o.frame, o.width, o.height, o.left, o.top, o.screen.0, o.screen.1
+                    ),
+                );
+                return f;
+            }
+            decode_with_image(content, limits, &mut f);
+        }
         _ => decode_with_image(content, limits, &mut f),
     }
     f

@@ -76,11 +76,12 @@ reason_codes! {
         staff: "The content is not a document or image guichet knows; ask for a PDF or a photo/scan.";
     /// The content is of a known type that guichet does not take or cannot verify
     /// (office documents, archives, HTML/SVG, HEIC, JPEG 2000, 12-bit or arithmetic JPEG,
-    /// old-style JPEG or fax-coded TIFF...). The detail names the type found.
+    /// old-style JPEG or fax-coded TIFF, dynamic XFA PDF forms...). The detail names the type
+    /// found.
     KindNotSupported = "kind_not_supported", blocking: true,
         fr: "Ce type de fichier n'est pas pris en charge. Enregistrez ou exportez le document au format PDF, JPEG ou PNG puis déposez-le à nouveau.",
         en: "The content is of a type guichet does not accept or cannot verify.",
-        staff: "The detail names the type found; the file may be genuine, ask for a PDF/JPEG/PNG copy or review it by other means.";
+        staff: "The detail names the type found; the file may be genuine, ask for a PDF/JPEG/PNG copy (a dynamic XFA form: \"print to PDF\" from Adobe Reader) or review it by other means.";
     /// A kind guichet handles, but not one this piece accepts. The detail names the kind.
     KindNotAccepted = "kind_not_accepted", blocking: true,
         fr: "Ce type de fichier n'est pas accepté pour cette pièce. Consultez les formats acceptés puis déposez le document dans l'un d'eux.",
@@ -150,10 +151,11 @@ reason_codes! {
         fr: "Le fichier contient des pièces jointes ou des médias intégrés. Déposez un PDF sans pièce jointe (par exemple avec « Imprimer en PDF »).",
         en: "The PDF carries embedded files, attachments or multimedia.",
         staff: "Attachments are not verified; ask for each document separately.";
-    /// A dynamic XFA form whose pages are only drawn by a few viewers.
+    /// A PDF that asks the viewer to draw its pages from an XFA form (`/NeedsRendering`) but
+    /// holds none. (A real dynamic XFA form is `kind_not_supported`.)
     PdfXfa = "pdf_xfa", blocking: true,
         fr: "Le fichier est un formulaire dynamique (XFA) qui ne s'affiche pas correctement. Remplissez-le puis enregistrez-le avec « Imprimer en PDF » avant de le déposer.",
-        en: "The PDF is a dynamic XFA form (content drawn by the viewer, not stored as pages).",
+        en: "The PDF asks the viewer to draw its pages from an XFA form (/NeedsRendering) that it does not contain.",
         staff: "Most viewers show an empty page or a warning; ask for a printed-to-PDF copy.";
     /// The PDF cannot be parsed (header, cross-reference table, trailer, objects).
     PdfMalformed = "pdf_malformed", blocking: true,
@@ -226,10 +228,11 @@ reason_codes! {
         staff: "Readers disagree on such files; ask for a fresh export.";
 
     // ---- notes: never refuse ---------------------------------------------------------------
-    /// The PDF's cross-reference data was damaged and rebuilt; every check then passed.
+    /// The PDF had a defect every viewer repairs (a cross-reference offset slightly off, a
+    /// stream without /Length); it was read and verified in full.
     PdfRepaired = "pdf_repaired", blocking: false,
         fr: "Le fichier PDF était légèrement endommagé ; il a pu être lu entièrement.",
-        en: "The PDF's cross-reference data was damaged and rebuilt; the document was then read and verified in full.",
+        en: "The PDF had a defect every viewer repairs (cross-reference offset slightly off, stream without /Length); it was then read and verified in full.",
         staff: "Nothing to do; if the document shows badly, ask for a fresh export.";
     /// The page tree's /Count disagrees with the pages found.
     PdfPageCountMismatch = "pdf_page_count_mismatch", blocking: false,
@@ -241,6 +244,12 @@ reason_codes! {
         fr: "Le formulaire contient une partie XFA, ignorée ; seules les pages du PDF sont prises en compte.",
         en: "The PDF carries a static or hybrid XFA form next to its pages; only the pages count.",
         staff: "Check that the pages show the filled fields.";
+    /// JavaScript attached only to the keystroke, format, validate or calculate triggers of
+    /// form fields (official forms format amounts and dates this way). Not run on opening.
+    PdfFormScripts = "pdf_form_scripts", blocking: false,
+        fr: "Le formulaire contient des scripts de saisie (mise en forme des champs) ; ils ont été ignorés.",
+        en: "The PDF form carries JavaScript on its fields' keystroke, format, validate or calculate triggers only; no script runs on opening.",
+        staff: "Nothing to do; open it in a browser or a viewer with JavaScript disabled as usual.";
     /// The file name has no extension, or one that names no known type.
     NameUninformative = "name_uninformative", blocking: false,
         fr: "Le nom du fichier n'indique pas son type ; le type a été reconnu d'après son contenu.",
@@ -299,6 +308,27 @@ impl fmt::Display for Reason {
     }
 }
 
+/// `docs/reasons.md`: a short introduction and [`reasons_table_markdown`]. A test keeps the
+/// file in sync with the codes.
+pub fn reasons_document_markdown() -> String {
+    format!(
+        "# Reason codes\n\n\
+<!-- Generated from `validators::reasons_document_markdown()`; do not edit by hand. \
+The validators test `docs_reasons_md_is_in_sync` fails when this file and the code differ. -->\n\n\
+Every verdict of guichet carries codes from this table. The codes are **stable**: the portal, \
+the staff interface and webhooks key on them, so a code is never renamed or given another \
+meaning; new codes may be added.\n\n\
+A verdict has two lists of `{{\"code\", \"message\", \"detail\"}}`:\n\n\
+- `reasons`: why the document is **refused**. Empty means accepted. Each is a blocking code \
+(\"refuses: yes\").\n\
+- `notes`: what was **noticed** without refusing (a repaired PDF, an uninformative file name...). \
+Only non-blocking codes (\"refuses: no\") appear there.\n\n\
+`message` is the French text shown to candidates (what is wrong and what to do); `detail`, when \
+present, is an English technical detail for staff and logs.\n\n{}",
+        reasons_table_markdown()
+    )
+}
+
 /// The table of every code as Markdown, for `docs/reasons.md`.
 pub fn reasons_table_markdown() -> String {
     let mut out = String::from(
@@ -348,6 +378,24 @@ mod tests {
         let r = Reason::with_detail(ReasonCode::KindNotAccepted, "found png");
         let v = serde_json::to_value(&r).expect("serialize");
         assert_eq!(v["detail"], "found png");
+    }
+
+    #[test]
+    fn docs_reasons_md_is_in_sync() {
+        // Regenerate with:
+        // `GUICHET_WRITE_REASONS=1 cargo test -p validators docs_reasons_md_is_in_sync`.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/reasons.md");
+        let expected = reasons_document_markdown();
+        if std::env::var_os("GUICHET_WRITE_REASONS").is_some() {
+            std::fs::write(&path, &expected).expect("write docs/reasons.md");
+        }
+        let found = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            found == expected,
+            "{} differs from reasons_document_markdown(); regenerate it with \
+             GUICHET_WRITE_REASONS=1 cargo test -p validators docs_reasons_md_is_in_sync",
+            path.display()
+        );
     }
 
     #[test]

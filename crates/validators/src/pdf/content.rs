@@ -102,7 +102,8 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
     let (Some(w), Some(h)) = (get(b"Width"), get(b"Height")) else {
         return Ok(());
     };
-    let pixels = w.max(0.0) * h.max(0.0);
+    let (w, h) = (w.max(0.0), h.max(0.0));
+    let pixels = w * h;
     if pixels > limits.max_pixels as f64 || w.max(h) > f64::from(limits.max_image_side) {
         return Err((
             ReasonCode::ImageTooLarge,
@@ -112,7 +113,57 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
             ),
         ));
     }
+    let mask = matches!(dict.get(b"ImageMask"), Ok(Object::Boolean(true)));
+    let bits = if mask {
+        1.0
+    } else {
+        get(b"BitsPerComponent").unwrap_or(8.0).clamp(1.0, 16.0)
+    };
+    let components = if mask {
+        1.0
+    } else {
+        dict.get(b"ColorSpace")
+            .ok()
+            .map_or(1.0, |cs| f64::from(components(doc, cs)))
+    };
+    let bytes = pixels * components * bits / 8.0;
+    if bytes > limits.max_image_bytes as f64 {
+        return Err((
+            ReasonCode::ImageTooLarge,
+            format!(
+                "an image of {w:.0}x{h:.0} pixels, {components} components, decodes to {:.0} MB (limit {} MB)",
+                bytes / 1e6,
+                limits.max_image_bytes / 1_000_000
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Colour components of a colour space; 1 when unknown (the lowest estimate never refuses a
+/// valid image).
+fn components(doc: &Document, cs: &Object) -> u8 {
+    let family = |n: &[u8]| match n {
+        b"DeviceRGB" | b"CalRGB" | b"Lab" | b"RGB" => 3,
+        b"DeviceCMYK" | b"CMYK" => 4,
+        _ => 1,
+    };
+    match resolve(doc, cs) {
+        Some(Object::Name(n)) => family(n),
+        Some(Object::Array(items)) => match items.first() {
+            Some(Object::Name(n)) if n == b"ICCBased" => items
+                .get(1)
+                .and_then(|s| dict_of(doc, s))
+                .and_then(|d| d.get(b"N").ok())
+                .and_then(|n| n.as_i64().ok())
+                .and_then(|n| u8::try_from(n.clamp(1, 4)).ok())
+                .unwrap_or(1),
+            Some(Object::Name(n)) if n == b"Indexed" || n == b"Separation" => 1,
+            Some(Object::Name(n)) => family(n),
+            _ => 1,
+        },
+        _ => 1,
+    }
 }
 
 fn decode_stream(

@@ -112,7 +112,12 @@ fn embedded_files_and_xfa_are_refused() {
             Object::Dictionary(dictionary! { "XFA" => Object::Array(vec![]) }),
         );
     });
-    assert_eq!(codes(&xfa), vec![ReasonCode::PdfXfa]);
+    // A real XFA form without fields is dynamic: a valid kind guichet does not support.
+    assert_eq!(codes(&xfa), vec![ReasonCode::KindNotSupported]);
+    let claim = pdf_with(|doc, catalog, _| {
+        set_in(doc, catalog, "NeedsRendering", Object::Boolean(true));
+    });
+    assert_eq!(codes(&claim), vec![ReasonCode::PdfXfa]);
 }
 
 #[test]
@@ -186,4 +191,113 @@ fn a_decompression_bomb_is_refused() {
         .map(|r| r.code)
         .collect();
     assert_eq!(c, vec![ReasonCode::PdfDecompressionBomb]);
+}
+
+/// A text field with a format script on its widget (the pdfium `annot_javascript.pdf` case).
+fn form_with_format_script(doc: &mut Document, catalog: ObjectId, page: ObjectId) {
+    let script = dictionary! {
+        "S" => "JavaScript",
+        "JS" => Object::string_literal("AFDate_FormatEx(\"yyyy-mm-dd\");"),
+    };
+    let field = doc.add_object(dictionary! {
+        "Type" => "Annot", "Subtype" => "Widget", "FT" => "Tx", "P" => page,
+        "Rect" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+        "AA" => dictionary! { "F" => script },
+    });
+    set_in(doc, page, "Annots", Object::Array(vec![field.into()]));
+    set_in(
+        doc,
+        catalog,
+        "AcroForm",
+        Object::Dictionary(dictionary! { "Fields" => vec![field.into()] }),
+    );
+}
+
+#[test]
+fn form_field_scripts_refuse_unless_the_limits_accept_them() {
+    let form = pdf_with(form_with_format_script);
+    let c = codes(&form);
+    assert!(c.contains(&ReasonCode::PdfJavascript), "{c:?}");
+    let lenient = Limits {
+        accept_form_scripts: true,
+        ..Limits::default()
+    };
+    let f = check(&form, &lenient);
+    assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+    assert!(f.notes.iter().any(|n| n.code == ReasonCode::PdfFormScripts));
+    // A page-open trigger still refuses.
+    let page_open = pdf_with(|doc, catalog, page| {
+        form_with_format_script(doc, catalog, page);
+        let js =
+            dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)") };
+        set_in(
+            doc,
+            page,
+            "AA",
+            Object::Dictionary(dictionary! { "O" => js }),
+        );
+    });
+    let c: Vec<_> = check(&page_open, &lenient)
+        .reasons
+        .iter()
+        .map(|r| r.code)
+        .collect();
+    assert!(c.contains(&ReasonCode::PdfJavascript), "{c:?}");
+}
+
+#[test]
+fn usage_rights_are_not_embedded_files() {
+    let signed = pdf_with(|doc, catalog, _| {
+        let rights = dictionary! { "EF" => vec![Object::Name(b"Create".to_vec())] };
+        set_in(doc, catalog, "Perms", Object::Dictionary(rights));
+    });
+    assert_eq!(codes(&signed), vec![]);
+}
+
+#[test]
+fn header_bytes_and_streams_without_length_are_read_like_viewers_do() {
+    let mut spaced = pdf_with(|_, _, _| {});
+    let eol = spaced
+        .iter()
+        .position(|b| *b == b'\n')
+        .expect("header line");
+    // `%PDF-1.5 %<binary>` on one line, as some generators write it; offsets unchanged.
+    spaced[eol] = b' ';
+    assert_eq!(codes(&spaced), vec![]);
+
+    let mut no_length = pdf_with(|_, _, _| {});
+    let at = crate::detect::find(&no_length, b"/Length").expect("a stream");
+    no_length[at + 1] = b'Q';
+    let f = check(&no_length, &Limits::default());
+    assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+    assert!(f.notes.iter().any(|n| n.code == ReasonCode::PdfRepaired));
+}
+
+#[test]
+fn huge_images_and_huge_objects_are_refused() {
+    let image = pdf_with(|doc, _, page| {
+        let img = doc.add_object(Stream::new(
+            dictionary! {
+                "Type" => "XObject", "Subtype" => "Image", "Width" => 9000, "Height" => 9000,
+                "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
+            },
+            vec![0; 16],
+        ));
+        set_in(
+            doc,
+            page,
+            "Resources",
+            Object::Dictionary(dictionary! { "XObject" => dictionary! { "Im0" => img } }),
+        );
+    });
+    assert_eq!(codes(&image), vec![ReasonCode::ImageTooLarge]);
+    let nulls = pdf_with(|doc, catalog, _| {
+        set_in(
+            doc,
+            catalog,
+            "Nulls",
+            Object::Array(vec![Object::Null; 100_001]),
+        );
+    });
+    assert_eq!(codes(&nulls), vec![ReasonCode::PdfTooComplex]);
 }
