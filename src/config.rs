@@ -56,12 +56,20 @@ pub enum StorageKind {
 pub struct S3Config {
     /// Custom endpoint for S3-compatible services (`GUICHET_S3_ENDPOINT`).
     pub endpoint: Option<String>,
-    /// Bucket holding the objects (`GUICHET_S3_BUCKET`).
+    /// Bucket holding the objects (`GUICHET_S3_BUCKET`); required with `kind = "s3"`.
     pub bucket: Option<String>,
     /// Region (`GUICHET_S3_REGION`).
     pub region: Option<String>,
     /// Path-style addressing, as Garage, MinIO and Ceph expect (`GUICHET_S3_PATH_STYLE`).
     pub path_style: Option<bool>,
+    /// A prefix for every key, so several deployments can share a bucket.
+    pub prefix: Option<String>,
+    /// Documents above this size go up in parts (bytes).
+    pub multipart_threshold: Option<u64>,
+    /// The size of each part (bytes, at least 5 MiB).
+    pub part_size: Option<u64>,
+    /// Parts in flight at once, per upload.
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -148,14 +156,12 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         let url = self.database_url();
-        if !url.starts_with("sqlite:") {
-            bail!(
-                "database.url {url:?}: this build runs on SQLite (sqlite://PATH); \
-                 PostgreSQL is not available yet"
-            );
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !known.iter().any(|scheme| url.starts_with(scheme)) {
+            bail!("database.url: expected sqlite://PATH or postgres://..., got {url:?}");
         }
         if self.storage.kind == StorageKind::S3 {
-            bail!("storage.kind = \"s3\": this build stores objects on the filesystem only (fs)");
+            self.s3_settings()?;
         }
         if self.clamav.address.is_some() {
             bail!("clamav.address: virus scanning is not available in this build yet");
@@ -167,6 +173,32 @@ impl Config {
             bail!("intake.max_body_bytes must be positive");
         }
         Ok(())
+    }
+
+    /// The S3 store's settings; the bucket is required.
+    pub fn s3_settings(&self) -> anyhow::Result<storage::S3Settings> {
+        let s3 = &self.storage.s3;
+        let Some(bucket) = s3.bucket.clone().filter(|b| !b.is_empty()) else {
+            bail!("storage.s3.bucket (GUICHET_S3_BUCKET) is required with storage.kind = \"s3\"");
+        };
+        let mut settings = storage::S3Settings::new(bucket);
+        settings.endpoint = s3.endpoint.clone();
+        settings.region = s3.region.clone();
+        settings.path_style = s3.path_style.unwrap_or(false);
+        if let Some(prefix) = &s3.prefix {
+            settings.prefix = prefix.clone();
+        }
+        if let Some(threshold) = s3.multipart_threshold {
+            settings.multipart_threshold = threshold;
+        }
+        if let Some(part_size) = s3.part_size {
+            settings.part_size = part_size;
+        }
+        if let Some(concurrency) = s3.concurrency {
+            settings.concurrency = concurrency;
+        }
+        settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(settings)
     }
 
     pub fn database_url(&self) -> String {

@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         action: CampaignAction,
     },
+    /// Re-read every stored object and check it against its SHA-256.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -120,6 +125,7 @@ fn main() -> ExitCode {
             Command::Campaign {
                 action: CampaignAction::Load { file, config },
             } => commands::campaign::load(&config, &file).await,
+            Command::Verify { config } => commands::verify::run(&config).await,
         }
     });
     match result {

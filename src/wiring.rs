@@ -6,22 +6,23 @@ use std::time::Duration;
 use anyhow::Context;
 
 use ingest::App;
-use storage::{FsBlobStore, SqliteRepository, Staging};
+use storage::{
+    BlobStore, FsBlobStore, PostgresRepository, Repository, S3BlobStore, SqliteRepository, Staging,
+};
 
-use crate::config::Config;
+use crate::config::{Config, StorageKind};
 
 /// Staged files older than this at start were left by a crash.
 const STAGING_LEFTOVER_AGE: Duration = Duration::from_secs(600);
 
+/// Multipart uploads older than this at start were abandoned by a crashed process.
+const MULTIPART_LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
+
 pub async fn open(config: &Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
-    let repo = SqliteRepository::connect(&config.database_url())
-        .await
-        .with_context(|| format!("opening the database {}", config.database_url()))?;
-    let blobs = FsBlobStore::open(config.objects_dir())
-        .await
-        .context("opening the object store")?;
+    let repo = repository(config).await?;
+    let blobs = blob_store(config).await?;
     let staging = Staging::open(config.staging_dir())
         .await
         .context("opening staging")?;
@@ -32,13 +33,66 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     if swept > 0 {
         tracing::info!(files = swept, "removed staging leftovers");
     }
-    let app = App::new(
-        Arc::new(repo),
-        Arc::new(blobs),
-        staging,
-        config.intake.clone(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+    let app = App::new(repo, blobs, staging, config.intake.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     Ok(app)
+}
+
+async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> {
+    let url = config.database_url();
+    let shown = redact(&url);
+    let repo: Arc<dyn Repository> =
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Arc::new(
+                PostgresRepository::connect(&url)
+                    .await
+                    .with_context(|| format!("opening the database {shown}"))?,
+            )
+        } else {
+            Arc::new(
+                SqliteRepository::connect(&url)
+                    .await
+                    .with_context(|| format!("opening the database {shown}"))?,
+            )
+        };
+    Ok(repo)
+}
+
+async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let blobs: Arc<dyn BlobStore> = match config.storage.kind {
+        StorageKind::Fs => Arc::new(
+            FsBlobStore::open(config.objects_dir())
+                .await
+                .context("opening the object store")?,
+        ),
+        StorageKind::S3 => {
+            let settings = config.s3_settings()?;
+            let bucket = settings.bucket.clone();
+            let store = S3BlobStore::connect(settings)
+                .await
+                .with_context(|| format!("opening the S3 bucket {bucket}"))?;
+            let aborted = store
+                .sweep(MULTIPART_LEFTOVER_AGE)
+                .await
+                .context("cleaning incomplete multipart uploads")?;
+            if aborted > 0 {
+                tracing::info!(uploads = aborted, "aborted incomplete multipart uploads");
+            }
+            Arc::new(store)
+        }
+    };
+    Ok(blobs)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
 }

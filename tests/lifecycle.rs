@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Server, error_code, open_campaign, sample};
+use common::{Backend, Server, error_code, open_campaign, sample};
 use serde_json::{Value, json};
 
 fn piece<'a>(dossier: &'a Value, code: &str) -> &'a Value {
@@ -14,9 +14,14 @@ fn piece<'a>(dossier: &'a Value, code: &str) -> &'a Value {
         .expect("piece present")
 }
 
-#[tokio::test]
-async fn a_dossier_goes_from_open_to_closed_and_survives_a_restart() {
-    let mut server = Server::start();
+on_every_backend!(
+    a_dossier_goes_from_open_to_closed_and_survives_a_restart,
+    withdrawn_documents_leave_the_piece_and_multipart_uploads_work,
+    a_missing_attribute_makes_a_conditional_piece_required_and_says_so,
+);
+
+async fn a_dossier_goes_from_open_to_closed_and_survives_a_restart(backend: Backend) {
+    let mut server = Server::start_on(backend).await;
     server.load_campaign(&open_campaign("bts-2027")).await;
 
     // Creation is idempotent on the reference.
@@ -261,9 +266,8 @@ async fn a_dossier_goes_from_open_to_closed_and_survives_a_restart() {
     );
 }
 
-#[tokio::test]
-async fn withdrawn_documents_leave_the_piece_and_multipart_uploads_work() {
-    let server = Server::start();
+async fn withdrawn_documents_leave_the_piece_and_multipart_uploads_work(backend: Backend) {
+    let server = Server::start_on(backend).await;
     server.load_campaign(&open_campaign("bts-mp")).await;
     server
         .create_dossier(
@@ -319,9 +323,8 @@ async fn withdrawn_documents_leave_the_piece_and_multipart_uploads_work() {
     assert_eq!(piece(&dossier, "identite")["documents"], json!([]));
 }
 
-#[tokio::test]
-async fn a_missing_attribute_makes_a_conditional_piece_required_and_says_so() {
-    let server = Server::start();
+async fn a_missing_attribute_makes_a_conditional_piece_required_and_says_so(backend: Backend) {
+    let server = Server::start_on(backend).await;
     server.load_campaign(&open_campaign("bts-missing")).await;
     let dossier = server
         .create_dossier(

@@ -2,13 +2,14 @@
 
 mod common;
 
-use common::{Server, open_campaign, sample};
+use common::{Backend, Server, open_campaign, sample};
 use reqwest::Method;
 use serde_json::json;
 
-#[tokio::test]
-async fn each_endpoint_admits_only_its_roles() {
-    let server = Server::start();
+on_every_backend!(each_endpoint_admits_only_its_roles);
+
+async fn each_endpoint_admits_only_its_roles(backend: Backend) {
+    let server = Server::start_on(backend).await;
     server.load_campaign(&open_campaign("roles")).await;
     server
         .create_dossier(

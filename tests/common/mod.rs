@@ -20,10 +20,115 @@ pub struct Tokens {
     pub admin: String,
 }
 
+/// Where a server keeps things: the embedded default, or PostgreSQL and S3 (Garage) as
+/// started by `scripts/test-all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Scaled,
+}
+
+/// Runs each named test (an `async fn(Backend)`) once per backend, as `embedded::NAME` and
+/// `scaled::NAME`: one suite, every backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Embedded).await
+                }
+            )*
+        }
+        mod scaled {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::common::scaled_available() {
+                        super::$name($crate::common::Backend::Scaled).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL and S3 are configured for the tests. Missing is a failure when
+/// `GUICHET_TEST_REQUIRE_ALL_BACKENDS=1` (as in `scripts/test-all`), a printed skip otherwise.
+pub fn scaled_available() -> bool {
+    let present = [
+        "GUICHET_TEST_DATABASE_URL",
+        "GUICHET_TEST_S3_ENDPOINT",
+        "GUICHET_TEST_S3_BUCKET",
+    ]
+    .iter()
+    .all(|name| std::env::var(name).is_ok());
+    if !present {
+        assert!(
+            std::env::var("GUICHET_TEST_REQUIRE_ALL_BACKENDS").as_deref() != Ok("1"),
+            "PostgreSQL and S3 are required but GUICHET_TEST_DATABASE_URL / GUICHET_TEST_S3_* are not set"
+        );
+        eprintln!("PostgreSQL and S3 not configured: the scaled variant is skipped");
+    }
+    present
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"))
+}
+
+/// A fresh PostgreSQL database on the test server, and its URL.
+pub async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = env("GUICHET_TEST_DATABASE_URL");
+    let name = format!("guichet_e2e_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("PostgreSQL answers");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .expect("create database");
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
+    format!("{base}/{name}")
+}
+
+/// The configuration of a scaled deployment: one database, one bucket prefix, one secret.
+pub async fn scaled_config() -> String {
+    format!(
+        r#"secret = "{secret}"
+
+[database]
+url = "{database}"
+
+[storage]
+kind = "s3"
+
+[storage.s3]
+endpoint = "{endpoint}"
+bucket = "{bucket}"
+region = "{region}"
+path_style = true
+prefix = "e2e-{prefix}/"
+"#,
+        secret = "e2e-shared-secret-0123456789abcdef0123456789",
+        database = fresh_database().await,
+        endpoint = env("GUICHET_TEST_S3_ENDPOINT"),
+        bucket = env("GUICHET_TEST_S3_BUCKET"),
+        region = std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
+        prefix = uuid::Uuid::new_v4().simple(),
+    )
+}
+
 pub struct Server {
     child: Option<Child>,
     pub base: String,
     pub data: tempfile::TempDir,
+    /// The configuration file, for the scaled backend.
+    pub config: Option<PathBuf>,
     pub tokens: Tokens,
     pub http: Client,
 }
@@ -38,28 +143,71 @@ pub fn guichet(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn create_token(data: &Path, role: &str) -> String {
-    let data = data.to_str().expect("utf-8 temp path");
-    let (code, out, err) = guichet(&[
-        "token", "create", "--data", data, "--role", role, "--name", role,
-    ]);
+/// The `--data` and `--config` arguments of a server.
+fn location(data: &Path, config: Option<&Path>) -> Vec<String> {
+    let mut args = vec!["--data".to_string(), data.display().to_string()];
+    if let Some(config) = config {
+        args.extend(["--config".to_string(), config.display().to_string()]);
+    }
+    args
+}
+
+fn create_token(location: &[String], role: &str) -> String {
+    let mut args = vec!["token", "create", "--role", role, "--name", role];
+    args.extend(location.iter().map(String::as_str));
+    let (code, out, err) = guichet(&args);
     assert_eq!(code, 0, "token create failed: {err}");
     out.lines().last().expect("a token line").trim().to_string()
 }
 
 impl Server {
+    /// A server on the embedded default.
     pub fn start() -> Server {
+        Server::with_config(None)
+    }
+
+    pub async fn start_on(backend: Backend) -> Server {
+        match backend {
+            Backend::Embedded => Server::start(),
+            Backend::Scaled => Server::with_config(Some(scaled_config().await)),
+        }
+    }
+
+    /// A second process sharing this one's database, object store and secret.
+    pub fn sibling(&self) -> Server {
+        let config = self
+            .config
+            .as_ref()
+            .map(|path| std::fs::read_to_string(path).expect("config"));
+        let mut sibling = Server::with_config(config);
+        sibling.tokens = Tokens {
+            portal: self.tokens.portal.clone(),
+            station: self.tokens.station.clone(),
+            staff: self.tokens.staff.clone(),
+            admin: self.tokens.admin.clone(),
+        };
+        sibling
+    }
+
+    fn with_config(config: Option<String>) -> Server {
         let data = tempfile::tempdir().expect("temp dir");
+        let config = config.map(|text| {
+            let path = data.path().join("guichet.toml");
+            std::fs::write(&path, text).expect("write config");
+            path
+        });
+        let location = location(data.path(), config.as_deref());
         let tokens = Tokens {
-            portal: create_token(data.path(), "portal"),
-            station: create_token(data.path(), "station"),
-            staff: create_token(data.path(), "staff"),
-            admin: create_token(data.path(), "admin"),
+            portal: create_token(&location, "portal"),
+            station: create_token(&location, "station"),
+            staff: create_token(&location, "staff"),
+            admin: create_token(&location, "admin"),
         };
         let mut server = Server {
             child: None,
             base: String::new(),
             data,
+            config,
             tokens,
             http: Client::new(),
         };
@@ -67,10 +215,17 @@ impl Server {
         server
     }
 
+    /// `guichet verify` on this server's data.
+    pub fn verify(&self) -> (i32, String, String) {
+        let mut args = vec!["verify".to_string()];
+        args.extend(location(self.data.path(), self.config.as_deref()));
+        guichet(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
     fn spawn(&mut self) {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(self.data.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(location(self.data.path(), self.config.as_deref()))
             .env("GUICHET_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -257,10 +412,75 @@ review = "auto"
 required = true
 
 [[pieces]]
+code = "dossier_scanne"
+label = "Dossier scanné complet"
+accept = ["pdf"]
+max_bytes = "90MiB"
+max_documents = 1
+
+[[pieces]]
 code = "amenagement"
 label = "Avis médical"
 accept = ["pdf"]
 required_when = "candidate.amenagement == true"
 "#
     )
+}
+
+impl Server {
+    /// Replaces (or, with `None`, deletes) the stored object of `sha256` behind guichet's
+    /// back, as a failing disk or a careless operator would.
+    pub async fn tamper(&self, sha256: &str, replacement: Option<&[u8]>) {
+        let key = format!("sha256/{}/{sha256}", &sha256[..2]);
+        let Some(config) = &self.config else {
+            let path = self.data.path().join("objects").join(&key);
+            match replacement {
+                Some(bytes) => {
+                    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+                    std::fs::write(&path, bytes).expect("overwrite object")
+                }
+                None => std::fs::remove_file(&path).expect("delete object"),
+            }
+            return;
+        };
+        let text = std::fs::read_to_string(config).expect("config");
+        let prefix = text
+            .lines()
+            .find_map(|l| l.strip_prefix("prefix = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default();
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(
+                std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
+            ))
+            .endpoint_url(env("GUICHET_TEST_S3_ENDPOINT"))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(true)
+                .build(),
+        );
+        let bucket = env("GUICHET_TEST_S3_BUCKET");
+        let object = format!("{prefix}{key}");
+        match replacement {
+            Some(bytes) => {
+                s3.put_object()
+                    .bucket(bucket)
+                    .key(object)
+                    .body(bytes.to_vec().into())
+                    .send()
+                    .await
+                    .expect("overwrite object");
+            }
+            None => {
+                s3.delete_object()
+                    .bucket(bucket)
+                    .key(object)
+                    .send()
+                    .await
+                    .expect("delete object");
+            }
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct IntakeSettings {
 impl Default for IntakeSettings {
     fn default() -> Self {
         IntakeSettings {
-            max_body_bytes: 100 * 1024 * 1024,
+            max_body_bytes: 1024 * 1024 * 1024,
             verify_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             limits: Limits::default(),
         }

@@ -13,9 +13,12 @@ pub mod blob;
 pub mod repository;
 pub mod staging;
 
-pub use blob::{BlobStore, ContentKey, FsBlobStore, Put, StoreError};
+pub use blob::{
+    Blob, BlobStore, ContentKey, FsBlobStore, Put, S3BlobStore, S3Settings, StoreError,
+};
 pub use repository::{
-    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, NewEvent, RepoError,
-    Repository, ReviewChange, SqliteRepository, TokenRecord,
+    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
+    NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange, SqliteRepository,
+    TokenRecord,
 };
 pub use staging::{StagedFile, Staging, StagingError, StagingWriter};

@@ -173,57 +173,14 @@ impl Findings {
 
 /// Verifies `content` against what was declared, the piece's policy and the safety limits.
 pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &Limits) -> Verdict {
-    let found = detect(content);
-    let mut verdict = Verdict {
-        kind: found.name.clone(),
-        mime: found.mime.clone(),
-        sha256: hex::encode(Sha256::digest(content)),
-        size: content.len() as u64,
-        pages: None,
-        width: None,
-        height: None,
-        reasons: Vec::new(),
-        notes: Vec::new(),
-    };
-    if content.is_empty() {
-        verdict.reasons.push(Reason::new(ReasonCode::Empty));
-        return verdict;
-    }
-    if let Some(max) = policy.max_bytes
-        && verdict.size > max
-    {
-        verdict.reasons.push(Reason::with_detail(
-            ReasonCode::TooLarge,
-            format!("{} bytes, the piece allows {max}", verdict.size),
-        ));
-    }
-
-    let (mismatch, name_notes) = declared::check(declared, &found);
-    verdict.reasons.extend(mismatch);
-    verdict.notes.extend(name_notes);
-
-    if found.offset > 0 {
-        verdict.reasons.push(Reason::with_detail(
-            ReasonCode::DataBeforeHeader,
-            format!("{} bytes before the {} signature", found.offset, found.name),
-        ));
-    }
-
-    let Some(kind) = found.kind else {
-        verdict.reasons.push(unhandled_type(&found));
-        scan_for_script(content, &mut verdict.reasons);
+    let sha256 = hex::encode(Sha256::digest(content));
+    let (mut verdict, found) = first_look(content, content.len() as u64, sha256, declared, policy);
+    let Some(kind) = found.kind.filter(|_| !content.is_empty()) else {
+        if !content.is_empty() {
+            scan_for_script(content, &mut verdict.reasons);
+        }
         return verdict;
     };
-
-    if let Some(accept) = &policy.accept
-        && !accept.contains(&kind)
-    {
-        let names: Vec<&str> = accept.iter().map(|k| k.name()).collect();
-        verdict.reasons.push(Reason::with_detail(
-            ReasonCode::KindNotAccepted,
-            format!("found {kind}, the piece accepts {}", names.join(", ")),
-        ));
-    }
 
     let findings = match kind {
         Kind::Pdf => pdf::check(&content[found.offset..], limits),
@@ -260,6 +217,83 @@ pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &L
 }
 
 /// The reason for content that is not one of the kinds.
+/// The verdict on what the first bytes alone can tell, for content too large to load at
+/// once: `Some` rejection when its kind, name or size already refuse it, `None` when it
+/// needs the full verification of [`validate`]. `head` is the start of the content (a few
+/// KiB suffice), `size` its whole length and `sha256` its digest, computed while receiving.
+pub fn prescreen(
+    head: &[u8],
+    size: u64,
+    sha256: String,
+    declared: &Declared,
+    policy: &Policy,
+) -> Option<Verdict> {
+    let (verdict, _) = first_look(head, size, sha256, declared, policy);
+    (!verdict.accepted()).then_some(verdict)
+}
+
+/// The checks shared by [`validate`] and [`prescreen`]: emptiness, size, the declared name
+/// and type against the content, bytes before the signature, the kind and the piece's kinds.
+fn first_look(
+    head: &[u8],
+    size: u64,
+    sha256: String,
+    declared: &Declared,
+    policy: &Policy,
+) -> (Verdict, Detected) {
+    let found = detect(head);
+    let mut verdict = Verdict {
+        kind: found.name.clone(),
+        mime: found.mime.clone(),
+        sha256,
+        size,
+        pages: None,
+        width: None,
+        height: None,
+        reasons: Vec::new(),
+        notes: Vec::new(),
+    };
+    if size == 0 {
+        verdict.reasons.push(Reason::new(ReasonCode::Empty));
+        return (verdict, found);
+    }
+    if let Some(max) = policy.max_bytes
+        && size > max
+    {
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::TooLarge,
+            format!("{size} bytes, the piece allows {max}"),
+        ));
+    }
+
+    let (mismatch, name_notes) = declared::check(declared, &found);
+    verdict.reasons.extend(mismatch);
+    verdict.notes.extend(name_notes);
+
+    if found.offset > 0 {
+        verdict.reasons.push(Reason::with_detail(
+            ReasonCode::DataBeforeHeader,
+            format!("{} bytes before the {} signature", found.offset, found.name),
+        ));
+    }
+
+    match found.kind {
+        None => verdict.reasons.push(unhandled_type(&found)),
+        Some(kind) => {
+            if let Some(accept) = &policy.accept
+                && !accept.contains(&kind)
+            {
+                let names: Vec<&str> = accept.iter().map(|k| k.name()).collect();
+                verdict.reasons.push(Reason::with_detail(
+                    ReasonCode::KindNotAccepted,
+                    format!("found {kind}, the piece accepts {}", names.join(", ")),
+                ));
+            }
+        }
+    }
+    (verdict, found)
+}
+
 fn unhandled_type(found: &Detected) -> Reason {
     if found.executable {
         Reason::with_detail(ReasonCode::Executable, format!("found {}", found.name))
@@ -309,6 +343,45 @@ mod tests {
         img.write_to(&mut out, image::ImageFormat::Png)
             .expect("encode png");
         out.into_inner()
+    }
+
+    #[test]
+    fn prescreen_refuses_on_the_head_and_defers_the_rest() {
+        let pdf_only = Policy {
+            accept: Some(vec![Kind::Pdf]),
+            ..Policy::default()
+        };
+        let head = png(300, 200);
+        let refused = prescreen(
+            &head[..64],
+            200 << 20,
+            "ab".repeat(32),
+            &Declared::named("x.png"),
+            &pdf_only,
+        )
+        .expect("a PNG where only PDFs go is refused on its head");
+        assert!(refused.has_reason(ReasonCode::KindNotAccepted));
+        assert_eq!(refused.size, 200 << 20);
+        let zip = prescreen(
+            b"PK\x03\x04rest",
+            1 << 30,
+            String::new(),
+            &Declared::default(),
+            &Policy::default(),
+        )
+        .expect("an archive is refused on its head");
+        assert!(!zip.accepted());
+        assert!(
+            prescreen(
+                b"%PDF-1.7\n",
+                1 << 30,
+                String::new(),
+                &Declared::named("a.pdf"),
+                &pdf_only
+            )
+            .is_none(),
+            "a PDF needs the full verification"
+        );
     }
 
     #[test]

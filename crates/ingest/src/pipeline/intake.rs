@@ -13,6 +13,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::Stream;
 use serde_json::json;
+use tokio::io::AsyncReadExt;
 
 use dossiers::{Change, Kind, Piece, ReviewPolicy};
 use storage::{DocumentRecord, StagedFile};
@@ -23,6 +24,12 @@ use super::dossier::{self, Plan, Snapshot};
 use super::receive::receive;
 use crate::app::App;
 use crate::error::Error;
+
+/// Content up to this size is verified in one pass; above, its first bytes are judged first.
+const LOAD_WITHOUT_PRESCREEN: u64 = 16 * 1024 * 1024;
+
+/// How many first bytes the prescreen reads: enough for every signature and leading junk.
+const PRESCREEN_HEAD: usize = 64 * 1024;
 
 /// How a document arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,15 +190,6 @@ async fn verify(
     upload: &Upload,
     piece: &Piece,
 ) -> Result<Verdict, Error> {
-    let _slot = app
-        .verify_slots
-        .acquire()
-        .await
-        .map_err(|_| Error::Internal("verify pool closed".into()))?;
-    // Bounded by the piece's max_bytes, already enforced while staging.
-    let content = tokio::fs::read(staged.path())
-        .await
-        .map_err(|e| Error::Internal(format!("reading staged content: {e}")))?;
     let declared = Declared {
         filename: upload.filename.clone(),
         content_type: upload.content_type.clone(),
@@ -201,6 +199,30 @@ async fn verify(
         max_bytes: Some(piece.max_bytes()),
         max_pages: piece.max_pages(),
     };
+    let read_error = |e: std::io::Error| Error::Internal(format!("reading staged content: {e}"));
+    // Large content is judged on its first bytes before anything loads it whole: a 200 MB
+    // body of the wrong kind never costs 200 MB of memory.
+    if staged.size() > LOAD_WITHOUT_PRESCREEN {
+        let mut head = vec![0u8; PRESCREEN_HEAD];
+        let mut file = tokio::fs::File::open(staged.path())
+            .await
+            .map_err(read_error)?;
+        let read = file.read(&mut head).await.map_err(read_error)?;
+        head.truncate(read);
+        let sha256 = staged.key().hex().to_string();
+        if let Some(verdict) =
+            validators::prescreen(&head, staged.size(), sha256, &declared, &policy)
+        {
+            return Ok(verdict);
+        }
+    }
+    let _slot = app
+        .verify_slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("verify pool closed".into()))?;
+    // Bounded by the piece's max_bytes, already enforced while staging.
+    let content = tokio::fs::read(staged.path()).await.map_err(read_error)?;
     let limits = app.settings.limits.clone();
     tokio::task::spawn_blocking(move || validators::validate(&content, &declared, &policy, &limits))
         .await

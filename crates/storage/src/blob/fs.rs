@@ -4,6 +4,7 @@
 //! the directory so the rename itself survives a power cut. An object is never rewritten.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -39,6 +40,10 @@ async fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
 impl BlobStore for FsBlobStore {
     fn name(&self) -> &'static str {
         "fs"
+    }
+
+    fn describe(&self) -> String {
+        format!("fs at {}", self.root.display())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -127,5 +132,10 @@ impl BlobStore for FsBlobStore {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    /// A put is a single rename: it leaves no partial object to clean up.
+    async fn sweep(&self, _older_than: Duration) -> Result<usize, StoreError> {
+        Ok(0)
     }
 }

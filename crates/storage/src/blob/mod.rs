@@ -5,14 +5,17 @@
 //! never write an object that is already present.
 
 mod fs;
+mod s3;
 
 use std::path::Path;
 use std::pin::Pin;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::io::AsyncRead;
 
 pub use fs::FsBlobStore;
+pub use s3::{S3BlobStore, S3Settings};
 
 use crate::staging::StagedFile;
 
@@ -77,8 +80,20 @@ pub struct Blob {
 pub enum StoreError {
     #[error("staged content does not match its key {key}")]
     DigestMismatch { key: ContentKey },
+    /// No answer (connection refused, timeout) or a failure on the store's side.
     #[error("object store unavailable: {0}")]
     Unavailable(String),
+    /// The store answered and refused: its error code and message, kept for the operator.
+    #[error("object store refused {operation} on {target}: {code} (HTTP {status}): {message}")]
+    Service {
+        operation: &'static str,
+        target: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("object store configuration: {0}")]
+    Config(String),
     #[error("object store i/o on {path}: {source}")]
     Io {
         path: String,
@@ -101,6 +116,11 @@ pub trait BlobStore: Send + Sync {
     /// A short name for logs and readiness (`fs`, `s3`).
     fn name(&self) -> &'static str;
 
+    /// Where the objects are, for logs (`fs at /var/lib/guichet/objects`, `s3://bucket/...`).
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
+
     /// Reachable and writable enough to take intake.
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -114,6 +134,11 @@ pub trait BlobStore: Send + Sync {
 
     /// Every key present in the store (for `guichet verify`).
     async fn keys(&self) -> Result<Vec<ContentKey>, StoreError>;
+
+    /// Cleans up the store's own leftovers of interrupted writes begun more than `older_than`
+    /// ago (S3: incomplete multipart uploads), at start. Returns how many went. Staging
+    /// leftovers are [`crate::Staging::sweep`]'s.
+    async fn sweep(&self, older_than: Duration) -> Result<usize, StoreError>;
 }
 
 #[cfg(test)]

@@ -3,41 +3,29 @@
 //!
 //! Writes take the database lock at `BEGIN IMMEDIATE`, so a read-modify-write never fails
 //! half-way on a lock upgrade; the dossier version check still guards against a change
-//! computed from a stale read.
+//! computed from a stale read. Since writers are serialised, event ids are visible in
+//! increasing order and a claimed job is nobody else's. Job leases use this machine's clock:
+//! an SQLite database is only ever shared by the processes of one machine.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
 
+use super::columns::{RecordBinds, RecordRow};
 use super::{
-    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, NewEvent, RepoError,
-    Repository, TokenRecord,
+    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
+    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
 };
 
 pub struct SqliteRepository {
     pool: SqlitePool,
-}
-
-impl From<sqlx::Error> for RepoError {
-    fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                RepoError::Unavailable(e.to_string())
-            }
-            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
-                RepoError::Corrupt(e.to_string())
-            }
-            other => RepoError::Database(other.to_string()),
-        }
-    }
 }
 
 impl SqliteRepository {
@@ -64,105 +52,59 @@ impl SqliteRepository {
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, RepoError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
-}
 
-fn json_text(value: &Value) -> String {
-    value.to_string()
-}
-
-fn parse_json(text: &str) -> Result<Value, RepoError> {
-    serde_json::from_str(text).map_err(|e| RepoError::Corrupt(format!("json column: {e}")))
-}
-
-fn dossier_from(row: &SqliteRow) -> Result<DossierRecord, RepoError> {
-    Ok(DossierRecord {
-        reference: row.try_get("reference")?,
-        campaign: row.try_get("campaign")?,
-        candidate: parse_json(row.try_get("candidate")?)?,
-        state: row.try_get("state")?,
-        state_reason: row.try_get("state_reason")?,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-    })
-}
-
-fn document_from(row: &SqliteRow) -> Result<DocumentRecord, RepoError> {
-    let size: i64 = row.try_get("size")?;
-    let pages: Option<i64> = row.try_get("pages")?;
-    Ok(DocumentRecord {
-        id: row.try_get("id")?,
-        dossier: row.try_get("dossier")?,
-        piece: row.try_get("piece")?,
-        filename: row.try_get("filename")?,
-        declared_type: row.try_get("declared_type")?,
-        sha256: row.try_get("sha256")?,
-        size: u64::try_from(size).map_err(|_| RepoError::Corrupt("negative size".into()))?,
-        kind: row.try_get("kind")?,
-        mime: row.try_get("mime")?,
-        pages: pages.and_then(|p| u32::try_from(p).ok()),
-        channel: row.try_get("channel")?,
-        verdict: row.try_get("verdict")?,
-        reasons: parse_json(row.try_get("reasons")?)?,
-        review: row.try_get("review")?,
-        review_reason: row.try_get("review_reason")?,
-        reviewed_by: row.try_get("reviewed_by")?,
-        reviewed_at: row.try_get("reviewed_at")?,
-        withdrawn_at: row.try_get("withdrawn_at")?,
-        late: row.try_get("late")?,
-        received_at: row.try_get("received_at")?,
-    })
-}
-
-async fn insert_event(
-    tx: &mut Transaction<'static, Sqlite>,
-    event: &NewEvent,
-    at: DateTime<Utc>,
-) -> Result<(), RepoError> {
-    sqlx::query("INSERT INTO events (type, dossier, document, at, data) VALUES (?, ?, ?, ?, ?)")
-        .bind(&event.kind)
-        .bind(&event.dossier)
-        .bind(&event.document)
-        .bind(at)
-        .bind(json_text(&event.data))
-        .execute(&mut **tx)
+    /// Moves a job of `owner`'s out of `running`; `false` when it is no longer theirs.
+    async fn finish_job(
+        &self,
+        id: i64,
+        owner: &str,
+        state: JobState,
+        error: Option<&str>,
+    ) -> Result<bool, RepoError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, last_error = coalesce($2, last_error),
+                lease_until = NULL, updated_at = $3
+             WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(Utc::now())
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
         .await?;
-    Ok(())
+        Ok(done.rows_affected() == 1)
+    }
 }
 
-async fn insert_document(
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + TimeDelta::milliseconds(lease_millis(lease))
+}
+
+async fn enqueue(
     tx: &mut Transaction<'static, Sqlite>,
-    doc: &DocumentRecord,
-) -> Result<(), RepoError> {
-    sqlx::query(
-        "INSERT INTO documents (id, dossier, piece, filename, declared_type, sha256, size, kind,
-            mime, pages, channel, verdict, reasons, review, review_reason, reviewed_by,
-            reviewed_at, withdrawn_at, late, received_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    job: &NewJob,
+    now: DateTime<Utc>,
+) -> Result<i64, RepoError> {
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, key, payload, state, attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', 0, $4, $4)
+         ON CONFLICT (kind, key) DO NOTHING RETURNING id",
     )
-    .bind(&doc.id)
-    .bind(&doc.dossier)
-    .bind(&doc.piece)
-    .bind(&doc.filename)
-    .bind(&doc.declared_type)
-    .bind(&doc.sha256)
-    .bind(i64::try_from(doc.size).unwrap_or(i64::MAX))
-    .bind(&doc.kind)
-    .bind(&doc.mime)
-    .bind(doc.pages.map(i64::from))
-    .bind(&doc.channel)
-    .bind(&doc.verdict)
-    .bind(json_text(&doc.reasons))
-    .bind(&doc.review)
-    .bind(&doc.review_reason)
-    .bind(&doc.reviewed_by)
-    .bind(doc.reviewed_at)
-    .bind(doc.withdrawn_at)
-    .bind(doc.late)
-    .bind(doc.received_at)
-    .execute(&mut **tx)
+    .bind(&job.kind)
+    .bind(&job.key)
+    .bind(&job.payload)
+    .bind(now)
+    .fetch_optional(&mut **tx)
     .await?;
-    Ok(())
+    match inserted {
+        Some(id) => Ok(id),
+        None => Ok(sqlx::query_scalar(sql::JOB_ID)
+            .bind(&job.kind)
+            .bind(&job.key)
+            .fetch_one(&mut **tx)
+            .await?),
+    }
 }
 
 #[async_trait]
@@ -177,50 +119,32 @@ impl Repository for SqliteRepository {
     }
 
     async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<(), RepoError> {
-        sqlx::query(
-            "INSERT INTO campaigns (id, source, loaded_at) VALUES (?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET source = excluded.source, loaded_at = excluded.loaded_at",
-        )
-        .bind(&campaign.id)
-        .bind(&campaign.source)
-        .bind(campaign.loaded_at)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(sql::UPSERT_CAMPAIGN)
+            .bind(&campaign.id)
+            .bind(&campaign.source)
+            .bind(campaign.loaded_at)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, RepoError> {
-        let row = sqlx::query("SELECT id, source, loaded_at FROM campaigns WHERE id = ?")
+        let row = sqlx::query(sql::SELECT_CAMPAIGN)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(CampaignRecord {
-                id: row.try_get("id")?,
-                source: row.try_get("source")?,
-                loaded_at: row.try_get("loaded_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(RecordRow::campaign).transpose()
     }
 
     async fn campaigns(&self) -> Result<Vec<CampaignRecord>, RepoError> {
-        let rows = sqlx::query("SELECT id, source, loaded_at FROM campaigns ORDER BY id")
+        let rows = sqlx::query(sql::SELECT_CAMPAIGNS)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CampaignRecord {
-                    id: row.try_get("id")?,
-                    source: row.try_get("source")?,
-                    loaded_at: row.try_get("loaded_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(RecordRow::campaign).collect()
     }
 
     async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError> {
-        sqlx::query("INSERT INTO tokens (hash, role, name, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query(sql::INSERT_TOKEN)
             .bind(hash)
             .bind(&token.role)
             .bind(&token.name)
@@ -231,7 +155,7 @@ impl Repository for SqliteRepository {
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError> {
-        let row = sqlx::query("SELECT role, name FROM tokens WHERE hash = ?")
+        let row = sqlx::query(sql::SELECT_TOKEN)
             .bind(hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -250,74 +174,66 @@ impl Repository for SqliteRepository {
         event: NewEvent,
     ) -> Result<(DossierRecord, bool), RepoError> {
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query("SELECT * FROM dossiers WHERE reference = ?")
-            .bind(&dossier.reference)
+        let inserted = sqlx::query(sql::INSERT_DOSSIER)
+            .bind_dossier(dossier)
             .fetch_optional(&mut *tx)
             .await?;
-        if let Some(row) = existing {
-            return Ok((dossier_from(&row)?, false));
-        }
-        sqlx::query(
-            "INSERT INTO dossiers (reference, campaign, candidate, state, state_reason, version,
-                created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&dossier.reference)
-        .bind(&dossier.campaign)
-        .bind(json_text(&dossier.candidate))
-        .bind(&dossier.state)
-        .bind(&dossier.state_reason)
-        .bind(dossier.version)
-        .bind(dossier.created_at)
-        .bind(dossier.updated_at)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(&mut tx, &event, dossier.created_at).await?;
+        let Some(created) = inserted else {
+            let existing = sqlx::query(sql::SELECT_DOSSIER)
+                .bind(&dossier.reference)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok((existing.dossier()?, false));
+        };
+        // The row as stored, the same as a later read returns.
+        let created = created.dossier()?;
+        sqlx::query(sql::INSERT_EVENT)
+            .bind_event(&event, dossier.created_at)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok((dossier.clone(), true))
+        Ok((created, true))
     }
 
     async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
-        let row = sqlx::query("SELECT * FROM dossiers WHERE reference = ?")
+        let row = sqlx::query(sql::SELECT_DOSSIER)
             .bind(reference)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(dossier_from).transpose()
+        row.as_ref().map(RecordRow::dossier).transpose()
     }
 
     async fn documents(&self, reference: &str) -> Result<Vec<DocumentRecord>, RepoError> {
         let rows =
-            sqlx::query("SELECT * FROM documents WHERE dossier = ? ORDER BY received_at, rowid")
+            sqlx::query("SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, rowid")
                 .bind(reference)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(document_from).collect()
+        rows.iter().map(RecordRow::document).collect()
     }
 
     async fn document(&self, id: &str) -> Result<Option<DocumentRecord>, RepoError> {
-        let row = sqlx::query("SELECT * FROM documents WHERE id = ?")
+        let row = sqlx::query(sql::SELECT_DOCUMENT)
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(document_from).transpose()
+        row.as_ref().map(RecordRow::document).transpose()
     }
 
     async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {
         let now = Utc::now();
         let mut tx = self.begin_write().await?;
-        let bumped = sqlx::query(
-            "UPDATE dossiers SET version = version + 1, updated_at = ?
-             WHERE reference = ? AND version = ?",
-        )
-        .bind(now)
-        .bind(reference)
-        .bind(change.expected_version)
-        .execute(&mut *tx)
-        .await?;
+        let bumped = sqlx::query(sql::BUMP_VERSION)
+            .bind(now)
+            .bind(reference)
+            .bind(change.expected_version)
+            .execute(&mut *tx)
+            .await?;
         if bumped.rows_affected() != 1 {
             return Err(RepoError::Conflict);
         }
         if let Some((state, reason)) = &change.state {
-            sqlx::query("UPDATE dossiers SET state = ?, state_reason = ? WHERE reference = ?")
+            sqlx::query(sql::SET_STATE)
                 .bind(state)
                 .bind(reason)
                 .bind(reference)
@@ -325,65 +241,170 @@ impl Repository for SqliteRepository {
                 .await?;
         }
         for doc in &change.new_documents {
-            insert_document(&mut tx, doc).await?;
+            sqlx::query(sql::INSERT_DOCUMENT)
+                .bind_document(doc)
+                .execute(&mut *tx)
+                .await?;
         }
         for review in &change.reviews {
-            sqlx::query(
-                "UPDATE documents SET review = ?, review_reason = ?, reviewed_by = ?, reviewed_at = ?
-                 WHERE id = ? AND dossier = ?",
-            )
-            .bind(&review.decision)
-            .bind(&review.reason)
-            .bind(&review.by)
-            .bind(now)
-            .bind(&review.document)
-            .bind(reference)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::REVIEW_DOCUMENT)
+                .bind(&review.decision)
+                .bind(&review.reason)
+                .bind(&review.by)
+                .bind(now)
+                .bind(&review.document)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
         }
         for id in &change.withdrawals {
-            sqlx::query(
-                "UPDATE documents SET withdrawn_at = ? WHERE id = ? AND dossier = ? AND withdrawn_at IS NULL",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(reference)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(sql::WITHDRAW_DOCUMENT)
+                .bind(now)
+                .bind(id)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for job in &change.jobs {
+            enqueue(&mut tx, job, now).await?;
         }
         for event in &change.events {
-            insert_event(&mut tx, event, now).await?;
+            sqlx::query(sql::INSERT_EVENT)
+                .bind_event(event, now)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>, RepoError> {
-        let rows = sqlx::query(
-            "SELECT id, type, dossier, document, at, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
-        )
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(EventRecord {
-                    id: row.try_get("id")?,
-                    kind: row.try_get("type")?,
-                    dossier: row.try_get("dossier")?,
-                    document: row.try_get("document")?,
-                    at: row.try_get("at")?,
-                    data: parse_json(row.try_get("data")?)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(sql::EVENTS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(RecordRow::event).collect()
     }
 
     async fn referenced_content(&self) -> Result<Vec<String>, RepoError> {
-        let rows = sqlx::query("SELECT DISTINCT sha256 FROM documents ORDER BY sha256")
+        Ok(sqlx::query_scalar(sql::REFERENCED_CONTENT)
             .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<i64, RepoError> {
+        let mut tx = self.begin_write().await?;
+        let id = enqueue(&mut tx, job, Utc::now()).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn claim_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, RepoError> {
+        let now = Utc::now();
+        let mut tx = self.begin_write().await?;
+        // `json_each` turns the list of kinds into rows, so the statement stays fixed.
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,
+                lease_until = $2, updated_at = $3
+             WHERE id = (
+                SELECT id FROM jobs
+                WHERE kind IN (SELECT value FROM json_each($4))
+                  AND (state = 'queued' OR (state = 'running' AND lease_until < $3))
+                ORDER BY id LIMIT 1)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(lease_end(now, lease))
+        .bind(now)
+        .bind(Value::from(kinds))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(RecordRow::job).transpose()
+    }
+
+    async fn renew_lease(&self, id: i64, owner: &str, lease: Duration) -> Result<bool, RepoError> {
+        let now = Utc::now();
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_until = $1, updated_at = $2
+             WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
+        )
+        .bind(lease_end(now, lease))
+        .bind(now)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError> {
+        self.finish_job(id, owner, JobState::Done, None).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry: bool,
+    ) -> Result<bool, RepoError> {
+        let state = if retry {
+            JobState::Queued
+        } else {
+            JobState::Failed
+        };
+        self.finish_job(id, owner, state, Some(error)).await
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {
+        let row = sqlx::query(sql::SELECT_JOB)
+            .bind(id)
+            .fetch_optional(&self.pool)
             .await?;
-        rows.iter().map(|row| Ok(row.try_get("sha256")?)).collect()
+        row.as_ref().map(RecordRow::job).transpose()
+    }
+
+    async fn outbox_cursor(&self, name: &str) -> Result<i64, RepoError> {
+        let last: Option<i64> = sqlx::query_scalar(sql::SELECT_OUTBOX_CURSOR)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    async fn advance_outbox_cursor(
+        &self,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, RepoError> {
+        let now = Utc::now();
+        let mut tx = self.begin_write().await?;
+        let mut moved = sqlx::query(sql::MOVE_OUTBOX_CURSOR)
+            .bind(to)
+            .bind(now)
+            .bind(name)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if moved == 0 && from == 0 {
+            moved = sqlx::query(sql::CREATE_OUTBOX_CURSOR)
+                .bind(name)
+                .bind(to)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(moved == 1)
     }
 }

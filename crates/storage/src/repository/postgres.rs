@@ -1,0 +1,454 @@
+//! The repository beyond one machine: PostgreSQL, shared by any number of `guichet serve`
+//! processes.
+//!
+//! Transactions run at READ COMMITTED. A dossier change is guarded by its version
+//! (`UPDATE ... WHERE version = $n`), so two processes changing one dossier never both win.
+//! Event ids come from an identity column, and event-emitting transactions commit in id
+//! order (see [`lock_event_order`]), so the feed never shows a later id before an earlier
+//! one. Jobs are claimed with `FOR UPDATE SKIP LOCKED`, and leases are measured on the
+//! server's clock, the one clock every process shares.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Row};
+
+use super::columns::{RecordBinds, RecordRow};
+use super::{
+    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
+    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
+};
+
+/// Connections per process. Requests hold one only for a transaction's length, so a few go
+/// a long way; with N processes the server needs N times this (its default allows 100).
+const POOL_SIZE: u32 = 10;
+/// How long a request waits for a free connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections are closed when idle this long, and renewed after `MAX_LIFETIME` in any case
+/// (so a failover or a server-side setting change reaches every connection).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// Session settings: no statement or lock wait runs away, and a process stuck inside a
+/// transaction (holding row locks, or the event-order lock) is cut off by the server.
+const SESSION_SETTINGS: [(&str, &str); 3] = [
+    ("statement_timeout", "30s"),
+    ("lock_timeout", "10s"),
+    ("idle_in_transaction_session_timeout", "60s"),
+];
+
+/// The key of the advisory lock that orders event-emitting transactions ("guichet" in ASCII).
+/// sqlx's migration lock is derived from the database name, so the two do not meet.
+const EVENT_ORDER_LOCK: i64 = 0x0067_7569_6368_6574;
+
+pub struct PostgresRepository {
+    pool: PgPool,
+}
+
+impl PostgresRepository {
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`) and
+    /// migrates the database. Several processes may start at once: sqlx holds an advisory
+    /// lock while it migrates, so one migrates and the others wait, then find nothing to do.
+    pub async fn connect(url: &str) -> Result<Self, RepoError> {
+        let options = PgConnectOptions::from_str(url)?
+            .application_name("guichet")
+            .options(SESSION_SETTINGS);
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(IDLE_TIMEOUT)
+            .max_lifetime(MAX_LIFETIME)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(e) => RepoError::from(e),
+                other => RepoError::Database(format!("migration failed: {other}")),
+            })?;
+        Ok(PostgresRepository { pool })
+    }
+
+    /// Moves a job of `owner`'s out of `running`; `false` when it is no longer theirs.
+    async fn finish_job(
+        &self,
+        id: i64,
+        owner: &str,
+        state: JobState,
+        error: Option<&str>,
+    ) -> Result<bool, RepoError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET state = $1, last_error = coalesce($2, last_error),
+                lease_until = NULL, updated_at = now()
+             WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// Makes the transaction's events visible in id order: call it just before inserting events,
+/// as the transaction's last work before commit.
+///
+/// An identity column hands out ids when rows are inserted, not when they commit: without
+/// this lock, a transaction could take id 7, another take id 8 and commit first, and a reader
+/// of `events_after(6)` would see 8, move its cursor past 7, and never see 7 when it commits.
+/// Holding one transaction-scoped advisory lock from the first event insert to the commit
+/// serialises those sections: a transaction takes its ids only after the previous holder has
+/// committed (PostgreSQL makes a commit visible before it releases the transaction's locks),
+/// so every id taken later is larger than every id already visible. Only event-emitting
+/// transactions wait, and only for each other's last few statements; the lock is released
+/// by commit or rollback, and a stuck holder is cut off by `idle_in_transaction_session_timeout`.
+async fn lock_event_order(conn: &mut PgConnection) -> Result<(), RepoError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENT_ORDER_LOCK)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_events(
+    conn: &mut PgConnection,
+    events: &[NewEvent],
+    at: chrono::DateTime<Utc>,
+) -> Result<(), RepoError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    lock_event_order(conn).await?;
+    for event in events {
+        sqlx::query(sql::INSERT_EVENT)
+            .bind_event(event, at)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<i64, RepoError> {
+    // ON CONFLICT waits for a concurrent insert of the same (kind, key) to commit, so the
+    // SELECT that follows (a new snapshot at READ COMMITTED) finds the row.
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, key, payload, state, attempts, created_at, updated_at)
+         VALUES ($1, $2, $3, 'queued', 0, now(), now())
+         ON CONFLICT (kind, key) DO NOTHING RETURNING id",
+    )
+    .bind(&job.kind)
+    .bind(&job.key)
+    .bind(&job.payload)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match inserted {
+        Some(id) => Ok(id),
+        None => Ok(sqlx::query_scalar(sql::JOB_ID)
+            .bind(&job.kind)
+            .bind(&job.key)
+            .fetch_one(&mut *conn)
+            .await?),
+    }
+}
+
+#[async_trait]
+impl Repository for PostgresRepository {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<(), RepoError> {
+        sqlx::query(sql::UPSERT_CAMPAIGN)
+            .bind(&campaign.id)
+            .bind(&campaign.source)
+            .bind(campaign.loaded_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, RepoError> {
+        let row = sqlx::query(sql::SELECT_CAMPAIGN)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordRow::campaign).transpose()
+    }
+
+    async fn campaigns(&self) -> Result<Vec<CampaignRecord>, RepoError> {
+        let rows = sqlx::query(sql::SELECT_CAMPAIGNS)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(RecordRow::campaign).collect()
+    }
+
+    async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError> {
+        sqlx::query(sql::INSERT_TOKEN)
+            .bind(hash)
+            .bind(&token.role)
+            .bind(&token.name)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError> {
+        let row = sqlx::query(sql::SELECT_TOKEN)
+            .bind(hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(TokenRecord {
+                role: row.try_get("role")?,
+                name: row.try_get("name")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_dossier(
+        &self,
+        dossier: &DossierRecord,
+        event: NewEvent,
+    ) -> Result<(DossierRecord, bool), RepoError> {
+        let mut tx = self.pool.begin().await?;
+        // A concurrent creation of the same reference makes this wait for its commit, then
+        // insert nothing; the SELECT then sees the winner's row.
+        let inserted = sqlx::query(sql::INSERT_DOSSIER)
+            .bind_dossier(dossier)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(created) = inserted else {
+            let existing = sqlx::query(sql::SELECT_DOSSIER)
+                .bind(&dossier.reference)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok((existing.dossier()?, false));
+        };
+        // As stored: PostgreSQL keeps times to the microsecond.
+        let created = created.dossier()?;
+        insert_events(&mut tx, std::slice::from_ref(&event), dossier.created_at).await?;
+        tx.commit().await?;
+        Ok((created, true))
+    }
+
+    async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
+        let row = sqlx::query(sql::SELECT_DOSSIER)
+            .bind(reference)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordRow::dossier).transpose()
+    }
+
+    async fn documents(&self, reference: &str) -> Result<Vec<DocumentRecord>, RepoError> {
+        let rows =
+            sqlx::query("SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, seq")
+                .bind(reference)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(RecordRow::document).collect()
+    }
+
+    async fn document(&self, id: &str) -> Result<Option<DocumentRecord>, RepoError> {
+        let row = sqlx::query(sql::SELECT_DOCUMENT)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordRow::document).transpose()
+    }
+
+    async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        // The row lock taken here holds off any other change to this dossier until commit;
+        // one computed from the same version then finds the version moved.
+        let bumped = sqlx::query(sql::BUMP_VERSION)
+            .bind(now)
+            .bind(reference)
+            .bind(change.expected_version)
+            .execute(&mut *tx)
+            .await?;
+        if bumped.rows_affected() != 1 {
+            return Err(RepoError::Conflict);
+        }
+        if let Some((state, reason)) = &change.state {
+            sqlx::query(sql::SET_STATE)
+                .bind(state)
+                .bind(reason)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for doc in &change.new_documents {
+            sqlx::query(sql::INSERT_DOCUMENT)
+                .bind_document(doc)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for review in &change.reviews {
+            sqlx::query(sql::REVIEW_DOCUMENT)
+                .bind(&review.decision)
+                .bind(&review.reason)
+                .bind(&review.by)
+                .bind(now)
+                .bind(&review.document)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for id in &change.withdrawals {
+            sqlx::query(sql::WITHDRAW_DOCUMENT)
+                .bind(now)
+                .bind(id)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for job in &change.jobs {
+            enqueue(&mut tx, job).await?;
+        }
+        // Last, so the event-order lock is held for as short a time as possible.
+        insert_events(&mut tx, &change.events, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>, RepoError> {
+        let rows = sqlx::query(sql::EVENTS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(RecordRow::event).collect()
+    }
+
+    async fn referenced_content(&self) -> Result<Vec<String>, RepoError> {
+        Ok(sqlx::query_scalar(sql::REFERENCED_CONTENT)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<i64, RepoError> {
+        let mut conn = self.pool.acquire().await?;
+        enqueue(&mut conn, job).await
+    }
+
+    async fn claim_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, RepoError> {
+        // SKIP LOCKED passes over a job another claimer is taking right now instead of
+        // waiting for it; a row that changed under the scan is checked again, so a job
+        // claimed a moment ago (its lease now fresh) is passed over too.
+        let row = sqlx::query(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = $1,
+                lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
+             WHERE id = (
+                SELECT id FROM jobs
+                WHERE kind = ANY($3)
+                  AND (state = 'queued' OR (state = 'running' AND lease_until < now()))
+                ORDER BY id LIMIT 1
+                FOR UPDATE SKIP LOCKED)
+             RETURNING *",
+        )
+        .bind(owner)
+        .bind(lease_millis(lease))
+        .bind(kinds)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(RecordRow::job).transpose()
+    }
+
+    async fn renew_lease(&self, id: i64, owner: &str, lease: Duration) -> Result<bool, RepoError> {
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_until = now() + $1 * interval '1 millisecond',
+                updated_at = now()
+             WHERE id = $2 AND lease_owner = $3 AND state = 'running'",
+        )
+        .bind(lease_millis(lease))
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() == 1)
+    }
+
+    async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError> {
+        self.finish_job(id, owner, JobState::Done, None).await
+    }
+
+    async fn fail_job(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry: bool,
+    ) -> Result<bool, RepoError> {
+        let state = if retry {
+            JobState::Queued
+        } else {
+            JobState::Failed
+        };
+        self.finish_job(id, owner, state, Some(error)).await
+    }
+
+    async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {
+        let row = sqlx::query(sql::SELECT_JOB)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(RecordRow::job).transpose()
+    }
+
+    async fn outbox_cursor(&self, name: &str) -> Result<i64, RepoError> {
+        let last: Option<i64> = sqlx::query_scalar(sql::SELECT_OUTBOX_CURSOR)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    async fn advance_outbox_cursor(
+        &self,
+        name: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<bool, RepoError> {
+        // Two movers from the same position: the second waits on the row lock, then finds
+        // the position changed and moves nothing. Two creators: the second's insert waits,
+        // then does nothing.
+        let now = Utc::now();
+        let mut moved = sqlx::query(sql::MOVE_OUTBOX_CURSOR)
+            .bind(to)
+            .bind(now)
+            .bind(name)
+            .bind(from)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if moved == 0 && from == 0 {
+            moved = sqlx::query(sql::CREATE_OUTBOX_CURSOR)
+                .bind(name)
+                .bind(to)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(moved == 1)
+    }
+}
