@@ -72,11 +72,28 @@ pub struct S3Config {
     pub concurrency: Option<usize>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClamavConfig {
     /// `tcp://host:port` or `unix:/path/clamd.sock`; none means no scan (`GUICHET_CLAMD`).
+    /// With an address, every document is scanned before it is accepted or served; while
+    /// clamd cannot answer, documents wait as `pending` and are scanned once it can.
     pub address: Option<String>,
+    /// Seconds to wait for a connection to clamd. Default 5.
+    pub connect_timeout_secs: u64,
+    /// Seconds a whole scan may take before it counts as failed (and is retried).
+    /// Default 120, clamd's own default limit.
+    pub scan_timeout_secs: u64,
+}
+
+impl Default for ClamavConfig {
+    fn default() -> Self {
+        ClamavConfig {
+            address: None,
+            connect_timeout_secs: 5,
+            scan_timeout_secs: 120,
+        }
+    }
 }
 
 impl Default for Config {
@@ -163,9 +180,7 @@ impl Config {
         if self.storage.kind == StorageKind::S3 {
             self.s3_settings()?;
         }
-        if self.clamav.address.is_some() {
-            bail!("clamav.address: virus scanning is not available in this build yet");
-        }
+        self.scanner()?;
         if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("secret: at least 32 characters");
         }
@@ -199,6 +214,24 @@ impl Config {
         }
         settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(settings)
+    }
+
+    /// The clamd client, when `clamav.address` is set.
+    pub fn scanner(&self) -> anyhow::Result<Option<validators::clamd::Clamd>> {
+        let clamav = &self.clamav;
+        let Some(address) = clamav.address.as_deref().filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        let address = address
+            .parse()
+            .map_err(|e| anyhow::anyhow!("clamav.address (GUICHET_CLAMD): {e}"))?;
+        if clamav.connect_timeout_secs == 0 || clamav.scan_timeout_secs == 0 {
+            bail!("clamav.connect_timeout_secs and clamav.scan_timeout_secs must be positive");
+        }
+        Ok(Some(validators::clamd::Clamd::new(address).with_timeouts(
+            std::time::Duration::from_secs(clamav.connect_timeout_secs),
+            std::time::Duration::from_secs(clamav.scan_timeout_secs),
+        )))
     }
 
     pub fn database_url(&self) -> String {
@@ -272,6 +305,18 @@ mod tests {
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(config.database_url(), "sqlite://./guichet-data/guichet.db");
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn clamav_address_is_checked() {
+        let mut config = Config::default();
+        config.clamav.address = Some("unix:/run/clamav/clamd.ctl".into());
+        assert!(config.validate().is_ok());
+        config.clamav.address = Some("tcp://127.0.0.1:3310".into());
+        assert!(config.scanner().expect("valid").is_some());
+        config.clamav.address = Some("127.0.0.1:3310".into());
+        let error = config.validate().expect_err("no scheme").to_string();
+        assert!(error.contains("clamav.address"), "{error}");
     }
 
     #[test]

@@ -33,7 +33,11 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     if swept > 0 {
         tracing::info!(files = swept, "removed staging leftovers");
     }
-    let app = App::new(repo, blobs, staging, config.intake.clone())
+    let scanner = config.scanner()?;
+    if let Some(scanner) = &scanner {
+        tracing::info!(clamd = %scanner.address(), "virus scanning with clamd");
+    }
+    let app = App::new(repo, blobs, staging, config.intake.clone(), scanner)
         .await
         .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     Ok(app)

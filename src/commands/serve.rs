@@ -42,6 +42,9 @@ pub async fn run(
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    if app.scanner.is_some() {
+        tokio::spawn(ingest::pipeline::scan::worker(app.clone()));
+    }
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data_dir.display(), "guichet listening");
     println!("guichet listening on http://{address}");

@@ -74,6 +74,23 @@ pub fn scaled_available() -> bool {
     present
 }
 
+/// The test clamd's addresses (`tcp://...`, `unix:...`), as started by
+/// `scripts/services/clamd-up`; `None` (a printed skip) when absent, a failure when
+/// `GUICHET_TEST_REQUIRE_ALL_BACKENDS=1`.
+pub fn clamd_addresses() -> Option<(String, String)> {
+    let tcp = std::env::var("GUICHET_TEST_CLAMD_TCP").ok();
+    let unix = std::env::var("GUICHET_TEST_CLAMD_UNIX").ok();
+    if let (Some(tcp), Some(unix)) = (tcp, unix) {
+        return Some((tcp, unix));
+    }
+    assert!(
+        std::env::var("GUICHET_TEST_REQUIRE_ALL_BACKENDS").as_deref() != Ok("1"),
+        "clamd is required but GUICHET_TEST_CLAMD_TCP / GUICHET_TEST_CLAMD_UNIX are not set"
+    );
+    eprintln!("clamd not configured (scripts/services/clamd-up): the scan tests are skipped");
+    None
+}
+
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"))
 }
@@ -171,6 +188,15 @@ impl Server {
             Backend::Embedded => Server::start(),
             Backend::Scaled => Server::with_config(Some(scaled_config().await)),
         }
+    }
+
+    /// A server on `backend` with more configuration: TOML tables appended to the backend's.
+    pub async fn start_with(backend: Backend, extra: &str) -> Server {
+        let base = match backend {
+            Backend::Embedded => String::new(),
+            Backend::Scaled => scaled_config().await,
+        };
+        Server::with_config(Some(format!("{base}\n{extra}\n")))
     }
 
     /// A second process sharing this one's database, object store and secret.

@@ -1,10 +1,10 @@
 //! Campaigns: one registration window with its piece catalog, read from a TOML file.
 //!
 //! A [`Campaign`] only exists parsed and checked: ids and piece codes are slugs, piece codes
-//! are unique, kinds are known, conditions compile, `opens_at < closes_at`, each written
-//! offset matches the campaign's time zone at that instant (a summer `+02:00` on a winter
-//! date is the classic way to move a deadline by an hour), and document counts are
-//! consistent. Anything else is refused with a [`CampaignError`] naming the file, the
+//! are unique, kinds are known, conditions compile, `opens_at < closes_at`, and document
+//! counts are consistent. Times are instants: whatever offset a file writes, the window is
+//! compared in absolute time, so the Europe/Paris daylight-saving change cannot move it; the
+//! campaign's `timezone` is for showing deadlines. Anything else is refused with a [`CampaignError`] naming the file, the
 //! 1-based line and the reason. Unknown fields are refused too: a misspelt `requried = true`
 //! must not silently make a piece optional.
 //!
@@ -14,7 +14,7 @@
 use std::ops::Range;
 use std::str::FromStr;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Offset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use chrono_tz::Tz;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
@@ -131,8 +131,8 @@ impl Campaign {
                 )
             })?,
         };
-        let opens_at = instant(&map, "opens_at", &raw.opens_at, timezone)?;
-        let closes_at = instant(&map, "closes_at", &raw.closes_at, timezone)?;
+        let opens_at = instant(&map, "opens_at", &raw.opens_at)?;
+        let closes_at = instant(&map, "closes_at", &raw.closes_at)?;
         if closes_at <= opens_at {
             return Err(map.error(
                 raw.closes_at.span(),
@@ -293,7 +293,6 @@ fn instant(
     map: &SourceMap<'_>,
     field: &str,
     value: &Spanned<toml::Value>,
-    timezone: Tz,
 ) -> Result<DateTime<FixedOffset>, CampaignError> {
     let example = "\"2024-10-10T10:00:00+02:00\"";
     let text = match value.get_ref() {
@@ -318,21 +317,6 @@ fn instant(
             ),
         )
     })?;
-    // A UTC time (Z or +00:00) is unambiguous; any other offset is a local time and must be
-    // the zone's offset at that instant.
-    let written = *instant.offset();
-    let expected = instant.with_timezone(&timezone).offset().fix();
-    if written.local_minus_utc() != 0 && written != expected {
-        return Err(map.error(
-            value.span(),
-            format!(
-                "{field} {text:?} has offset {written} but {} is at {expected} on {}; \
-                 write the local time with {expected}, or the time in UTC with Z",
-                timezone.name(),
-                instant.with_timezone(&timezone).date_naive()
-            ),
-        ));
-    }
     Ok(instant)
 }
 
@@ -596,10 +580,17 @@ required_when = "candidate.age < 25 && candidate.nationality == 'FR'"
     }
 
     #[test]
-    fn a_summer_offset_on_a_winter_date_is_refused() {
+    fn any_offset_names_an_instant() {
+        // +02:00 on a winter date is 17:00 UTC, an hour before the Paris 19:00 deadline:
+        // guichet compares instants and shows them in the campaign's zone.
         let source = "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
-                      closes_at = \"2024-11-13T19:00:00+02:00\"\nreference_date = \"2025-06-01\"\n";
-        assert_error(source, 4, "Europe/Paris is at +01:00 on 2024-11-13");
+                      closes_at = \"2024-11-13T19:00:00+02:00\"\nreference_date = \"2025-06-01\"\n\
+                      [[pieces]]\ncode = \"a\"\nlabel = \"A\"\n";
+        let campaign = Campaign::parse(source, "c.toml").expect("a valid campaign");
+        assert_eq!(
+            campaign.closes_at().to_rfc3339(),
+            "2024-11-13T19:00:00+02:00"
+        );
     }
 
     #[test]

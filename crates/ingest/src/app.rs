@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use dossiers::Campaign;
 use storage::{BlobStore, CampaignRecord, Repository, Staging};
 use validators::Limits;
+use validators::clamd::Clamd;
 
 use crate::error::Error;
 
@@ -47,6 +48,8 @@ pub struct Inner {
     pub staging: Staging,
     pub settings: IntakeSettings,
     pub verify_slots: Semaphore,
+    /// The virus scanner (`clamav.address`); `None`: documents are stored unscanned.
+    pub scanner: Option<Clamd>,
     campaigns: RwLock<HashMap<String, Arc<Campaign>>>,
 }
 
@@ -65,6 +68,7 @@ impl App {
         blobs: Arc<dyn BlobStore>,
         staging: Staging,
         settings: IntakeSettings,
+        scanner: Option<Clamd>,
     ) -> Result<App, Error> {
         let verify_slots = Semaphore::new(settings.verify_concurrency.max(1));
         let app = App {
@@ -74,6 +78,7 @@ impl App {
                 staging,
                 settings,
                 verify_slots,
+                scanner,
                 campaigns: RwLock::new(HashMap::new()),
             }),
         };

@@ -58,6 +58,12 @@ pub enum Error {
     Rejected { reasons: Vec<Reason> },
     #[error("the document content is missing from the store")]
     ContentMissing,
+    #[error("the document is infected and quarantined: it is never served nor accepted")]
+    Quarantined,
+    #[error("the document is waiting for its virus scan")]
+    ScanPending,
+    #[error("the virus scanner could not scan this document")]
+    ScanFailed,
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -90,6 +96,9 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::Rejected { .. } => "document_rejected",
             Error::ContentMissing => "content_missing",
+            Error::Quarantined => "document_quarantined",
+            Error::ScanPending => "scan_pending",
+            Error::ScanFailed => "scan_failed",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
@@ -98,9 +107,10 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::Forbidden | Error::CampaignClosed { .. } | Error::CampaignNotOpen { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            Error::Forbidden
+            | Error::CampaignClosed { .. }
+            | Error::CampaignNotOpen { .. }
+            | Error::Quarantined => StatusCode::FORBIDDEN,
             Error::Malformed(_)
             | Error::InvalidFilename(_)
             | Error::InvalidReference(_)
@@ -115,7 +125,9 @@ impl Error {
             Error::ReferenceTaken { .. }
             | Error::Transition(_)
             | Error::TooManyDocuments { .. }
-            | Error::DocumentWithdrawn => StatusCode::CONFLICT,
+            | Error::DocumentWithdrawn
+            | Error::ScanPending
+            | Error::ScanFailed => StatusCode::CONFLICT,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -6,10 +6,11 @@ use dossiers::PieceStatus;
 use storage::DocumentRecord;
 
 use crate::pipeline::dossier::Snapshot;
+use crate::pipeline::scan;
 
 pub fn document(doc: &DocumentRecord) -> Value {
     let empty = Value::Array(Vec::new());
-    json!({
+    let mut view = json!({
         "id": doc.id,
         "piece": doc.piece,
         "filename": doc.filename,
@@ -26,7 +27,12 @@ pub fn document(doc: &DocumentRecord) -> Value {
         "reviewed_at": doc.reviewed_at,
         "late": doc.late,
         "received_at": doc.received_at,
-    })
+        "scan": doc.scan,
+    });
+    if doc.scan.as_deref() == Some(scan::state::INFECTED) {
+        view["scan_signature"] = json!(doc.scan_signature);
+    }
+    view
 }
 
 /// The dossier with each piece's requirement, status and documents.

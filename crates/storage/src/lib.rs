@@ -18,7 +18,7 @@ pub use blob::{
 };
 pub use repository::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
-    NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange, SqliteRepository,
-    TokenRecord,
+    NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange, ScanChange,
+    SqliteRepository, TokenRecord,
 };
 pub use staging::{StagedFile, Staging, StagingError, StagingWriter};

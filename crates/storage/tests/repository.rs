@@ -18,7 +18,8 @@ use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, JobState, NewEvent, NewJob,
-    PostgresRepository, RepoError, Repository, ReviewChange, SqliteRepository, TokenRecord,
+    PostgresRepository, RepoError, Repository, ReviewChange, ScanChange, SqliteRepository,
+    TokenRecord,
 };
 
 type Repo = Arc<dyn Repository>;
@@ -60,6 +61,7 @@ backends!(
     change_is_written_atomically,
     failed_change_leaves_nothing_behind,
     reviews_and_withdrawals,
+    scan_outcomes_are_recorded,
     events_page_in_id_order,
     concurrent_writers_apply_each_change_once_in_feed_order,
     jobs_enqueue_is_idempotent,
@@ -191,7 +193,7 @@ async fn postgres_processes_starting_together_migrate_once() {
             .fetch_all(&mut conn)
             .await
             .expect("the migrations table");
-    assert_eq!(applied, [(1, true), (2, true)]);
+    assert_eq!(applied, [(1, true), (2, true), (3, true)]);
     conn.close().await.expect("close");
     database.drop_database().await;
 }
@@ -282,6 +284,8 @@ fn document(id: &str, dossier: &str) -> DocumentRecord {
         withdrawn_at: None,
         late: false,
         received_at: now(),
+        scan: Some("pending".into()),
+        scan_signature: None,
     }
 }
 
@@ -612,6 +616,66 @@ async fn reviews_and_withdrawals(repo: Repo) {
     .unwrap();
     let again = repo.document("doc-2").await.unwrap().unwrap();
     assert_eq!(again.withdrawn_at, Some(at));
+}
+
+async fn scan_outcomes_are_recorded(repo: Repo) {
+    with_dossier(&repo, "D-1").await;
+    let mut unscanned = document("doc-0", "D-1");
+    unscanned.scan = None;
+    repo.apply(
+        "D-1",
+        DossierChange {
+            expected_version: 0,
+            new_documents: vec![
+                unscanned,
+                document("doc-1", "D-1"),
+                document("doc-2", "D-1"),
+            ],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(repo.document("doc-0").await.unwrap().unwrap().scan, None);
+    let pending = repo.document("doc-1").await.unwrap().unwrap();
+    assert_eq!(pending.scan.as_deref(), Some("pending"));
+    let infected_reasons = json!({"reasons": [{"code": "infected"}], "notes": []});
+    repo.apply(
+        "D-1",
+        DossierChange {
+            expected_version: 1,
+            scans: vec![
+                ScanChange {
+                    document: "doc-1".into(),
+                    scan: "clean".into(),
+                    signature: None,
+                    verdict: None,
+                    reasons: None,
+                },
+                ScanChange {
+                    document: "doc-2".into(),
+                    scan: "infected".into(),
+                    signature: Some("Eicar.UNOFFICIAL".into()),
+                    verdict: Some("rejected".into()),
+                    reasons: Some(infected_reasons.clone()),
+                },
+            ],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let clean = repo.document("doc-1").await.unwrap().unwrap();
+    assert_eq!(clean.scan.as_deref(), Some("clean"));
+    assert_eq!(
+        (clean.verdict, clean.reasons),
+        (pending.verdict, pending.reasons)
+    );
+    let infected = repo.document("doc-2").await.unwrap().unwrap();
+    assert_eq!(infected.scan.as_deref(), Some("infected"));
+    assert_eq!(infected.scan_signature.as_deref(), Some("Eicar.UNOFFICIAL"));
+    assert_eq!(infected.verdict, "rejected");
+    assert_eq!(infected.reasons, infected_reasons);
 }
 
 async fn events_page_in_id_order(repo: Repo) {

@@ -121,13 +121,13 @@ fn by_magic(content: &[u8]) -> Option<Detected> {
         return None; // markup and scripts: told apart by `by_text`
     }
     if let Some(kind) = kind_from_infer(&t) {
-        // infer finds a PDF header a little after the start too; say where.
-        let offset = if kind == Kind::Pdf {
-            find(content, b"%PDF-").unwrap_or(0)
-        } else {
-            0
-        };
-        return Some(Detected::kind(kind, offset));
+        // infer takes `%PDF` anywhere in the first 1024 bytes for a PDF; a header is `%PDF-`
+        // within the same window as `after_junk`, and the offset is that one, never a later,
+        // embedded document's (a fuzz find: tests/fuzz-regressions/).
+        if kind == Kind::Pdf {
+            return after_junk(content).filter(|d| d.kind == Some(Kind::Pdf));
+        }
+        return Some(Detected::kind(kind, 0));
     }
     let name = match t.extension() {
         "tif" => "tiff",

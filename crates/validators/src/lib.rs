@@ -8,8 +8,11 @@
 //!
 //! Invariants: no I/O, no async, no panic on any input (decoders run under `catch_unwind` as a
 //! last line of defence), every limit of [`Limits`] enforced while parsing, where the parser
-//! allows it, rather than after.
+//! allows it, rather than after. The one exception is [`clamd`] (feature `clamd`), the async
+//! client of the ClamAV daemon that the pipeline's scan step uses.
 
+#[cfg(feature = "clamd")]
+pub mod clamd;
 mod declared;
 mod detect;
 mod gif;

@@ -102,6 +102,12 @@ reason_codes! {
         fr: "Le fichier contient du code informatique. Numérisez ou photographiez à nouveau le document puis déposez-le.",
         en: "The content carries script code (PHP, HTML script) inside an image or document.",
         staff: "Typical of a web-shell upload attempt; never serve the file to a browser. Report it if it looks deliberate.";
+    /// ClamAV (clamd) found a virus or malware signature; the detail names the signature.
+    /// Set by the pipeline's scan step, not by [`crate::validate`].
+    Infected = "infected", blocking: true,
+        fr: "Le fichier contient un virus ou un logiciel malveillant : il a été refusé et mis en quarantaine. Analysez votre ordinateur avec un antivirus, puis numérisez ou enregistrez à nouveau le document et déposez-le.",
+        en: "The antivirus (ClamAV) found a virus or malware signature in the content; the detail names the signature. The content is quarantined and never served.",
+        staff: "Never try to obtain or open the file by other means; it cannot be downloaded or accepted. Ask the candidate for a clean copy, and report it if it looks deliberate.";
     /// Bytes precede the format's signature (a file glued after other data).
     DataBeforeHeader = "data_before_header", blocking: true,
         fr: "Le fichier est mal formé (données parasites au début). Enregistrez à nouveau le document depuis le logiciel d'origine puis déposez-le.",

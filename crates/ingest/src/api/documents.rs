@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::auth::{Caller, Role};
 use crate::error::Error;
 use crate::pipeline::dossier::Snapshot;
-use crate::pipeline::{Upload, actions, intake};
+use crate::pipeline::{Upload, actions, intake, scan};
 use crate::views;
 
 pub async fn upload(
@@ -120,6 +120,7 @@ pub async fn content(
         .document(&id)
         .await?
         .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
+    scan::check_servable(&doc)?;
     let etag = format!("\"{}\"", doc.sha256);
     let mut response_headers = HeaderMap::new();
     let mut set = |name: header::HeaderName, value: &str| {

@@ -8,6 +8,7 @@ use dossiers::{Candidate, Change, DossierState, ReviewDecision, Window};
 use storage::{DossierRecord, NewEvent, ReviewChange};
 
 use super::dossier::{self, Plan, Snapshot, decision_name};
+use super::scan;
 use crate::app::App;
 use crate::error::Error;
 
@@ -160,6 +161,15 @@ pub async fn review(
         }
         if doc.withdrawn_at.is_some() {
             return Err(Error::DocumentWithdrawn);
+        }
+        // Read from the snapshot: the scan may have finished since `doc` was read.
+        let current = snapshot
+            .documents
+            .iter()
+            .find(|d| d.id == doc.id)
+            .unwrap_or(&doc);
+        if decision == ReviewDecision::Accepted {
+            scan::check_servable(current)?;
         }
         let mut plan = Plan::nothing(snapshot.state);
         plan.change.reviews.push(ReviewChange {

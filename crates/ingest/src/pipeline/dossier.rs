@@ -90,10 +90,17 @@ impl Snapshot {
                     .find(|r| r.document == doc.id)
                     .map(|r| r.decision.as_str())
                     .or(doc.review.as_deref());
+                let scan = change.scans.iter().rev().find(|s| s.document == doc.id);
+                let verdict = scan
+                    .and_then(|s| s.verdict.as_deref())
+                    .unwrap_or(&doc.verdict);
+                // Infected content is rejected whatever anyone decided about it.
+                let infected = scan.map(|s| s.scan.as_str()).or(doc.scan.as_deref())
+                    == Some(super::scan::state::INFECTED);
                 DocumentFacts {
                     piece: doc.piece.clone(),
-                    verdict_accepted: doc.verdict == "accepted",
-                    review: review.and_then(parse_decision),
+                    verdict_accepted: verdict == "accepted" && !infected,
+                    review: review.and_then(parse_decision).filter(|_| !infected),
                     withdrawn: doc.withdrawn_at.is_some() || change.withdrawals.contains(&doc.id),
                 }
             })

@@ -1,9 +1,10 @@
 //! Intake: one document through the pipeline.
 //!
 //! receive (stream to staging, hash, count, limit) → detect and verify (validators, on a
-//! bounded pool) → store (content-addressed, once) → match (the piece named by the upload)
-//! → decide (the verdict; `review = "auto"` accepts a passing one) → recompute the dossier
-//! and emit events, in one transaction.
+//! bounded pool) → scan (clamd, when configured; see [`super::scan`]) → store
+//! (content-addressed, once) → match (the piece named by the upload) → decide (the verdict;
+//! `review = "auto"` accepts a passing one that is not waiting for its scan) → recompute the
+//! dossier and emit events, in one transaction (with the rescan job of a pending scan).
 //!
 //! Crash safety: the staged file removes itself unless stored; the object is durable before
 //! the document row is written; the row, the dossier's new state and the events commit
@@ -22,6 +23,7 @@ use validators::{Declared, Policy, Verdict};
 use super::actions::check_window;
 use super::dossier::{self, Plan, Snapshot};
 use super::receive::receive;
+use super::scan::{self, Outcome};
 use crate::app::App;
 use crate::error::Error;
 
@@ -91,8 +93,14 @@ where
         });
     }
 
+    let scanned = scan_staged(app, &staged).await?;
+    if let Some(Outcome::Infected { signature }) = &scanned {
+        return Err(refuse_infected(app, &upload, &staged, signature).await);
+    }
+
     // A repeat of bytes already on file needs no second copy.
     if let Some(existing) = same_content(&before, &upload.piece, staged.key().hex()) {
+        check_not_infected(existing)?;
         return Ok(Intake {
             document: existing.clone(),
             created: false,
@@ -102,10 +110,11 @@ where
     let (sha256, size) = (staged.key().hex().to_string(), staged.size());
     app.blobs.put(staged).await?;
 
-    let document = new_document(&upload, &verdict, &piece, sha256, size);
+    let document = new_document(&upload, &verdict, &piece, sha256, size, scanned.as_ref());
     dossier::change(app, &upload.reference, |snapshot| {
         check_candidate_may_change(snapshot)?;
         if let Some(existing) = same_content(snapshot, &upload.piece, &document.sha256) {
+            check_not_infected(existing)?;
             return Ok(Plan::nothing(Intake {
                 document: existing.clone(),
                 created: false,
@@ -117,6 +126,9 @@ where
             created: true,
         });
         plan.change.new_documents.push(document.clone());
+        if document.scan.as_deref() == Some(scan::state::PENDING) {
+            plan.change.jobs.push(scan::job(&document));
+        }
         plan.change.events.push(snapshot.event(
             "document.received",
             Some(&document.id),
@@ -167,12 +179,26 @@ fn same_content<'a>(
         .find(|d| d.piece.as_deref() == Some(piece) && d.sha256 == sha256)
 }
 
-/// A piece holds at most `max_documents` documents that staff have not rejected.
+/// The same bytes found infected before are refused again, whatever clamd says now.
+fn check_not_infected(existing: &DocumentRecord) -> Result<(), Error> {
+    match (&existing.scan, &existing.scan_signature) {
+        (Some(state), signature) if state == scan::state::INFECTED => Err(Error::Rejected {
+            reasons: vec![scan::infected_reason(
+                signature.as_deref().unwrap_or("unknown"),
+            )],
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A piece holds at most `max_documents` documents that staff have not rejected (infected
+/// ones are rejected too).
 fn check_room(snapshot: &Snapshot, piece: &Piece) -> Result<(), Error> {
     let held = snapshot
         .active_documents()
         .filter(|d| d.piece.as_deref() == Some(piece.code()))
         .filter(|d| d.review.as_deref() != Some("rejected"))
+        .filter(|d| d.scan.as_deref() != Some(scan::state::INFECTED))
         .count();
     if held >= piece.max_documents() as usize {
         return Err(Error::TooManyDocuments {
@@ -229,15 +255,61 @@ async fn verify(
         .map_err(|e| Error::Internal(format!("verification task failed: {e}")))
 }
 
+/// Step 3 on the staged content, before anything is stored; `None` when no scanner is set.
+async fn scan_staged(app: &App, staged: &StagedFile) -> Result<Option<Outcome>, Error> {
+    if app.scanner.is_none() {
+        return Ok(None);
+    }
+    let file = tokio::fs::File::open(staged.path())
+        .await
+        .map_err(|e| Error::Internal(format!("reading staged content: {e}")))?;
+    Ok(scan::scan(app, file).await)
+}
+
+/// Infected content is refused and not stored (the staged file deletes itself); the event
+/// keeps the evidence. Returns the refusal to answer, even if the event could not be written.
+async fn refuse_infected(
+    app: &App,
+    upload: &Upload,
+    staged: &StagedFile,
+    signature: &str,
+) -> Error {
+    tracing::warn!(dossier = %upload.reference, piece = %upload.piece,
+        sha256 = %staged.key().hex(), signature, "infected upload refused");
+    let facts = json!({
+        "piece": upload.piece, "sha256": staged.key().hex(), "size": staged.size(),
+        "filename": upload.filename, "signature": signature,
+        "channel": Channel::Upload.as_str(), "stored": false,
+    });
+    let recorded = dossier::change(app, &upload.reference, |snapshot| {
+        let mut plan = Plan::nothing(());
+        plan.change
+            .events
+            .push(scan::infected_upload_event(snapshot, facts.clone()));
+        Ok(plan)
+    })
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!(dossier = %upload.reference, error = %e,
+            "could not record the document.infected event");
+    }
+    Error::Rejected {
+        reasons: vec![scan::infected_reason(signature)],
+    }
+}
+
 fn new_document(
     upload: &Upload,
     verdict: &Verdict,
     piece: &Piece,
     sha256: String,
     size: u64,
+    scanned: Option<&Outcome>,
 ) -> DocumentRecord {
     let kind: Option<Kind> = verdict.kind.parse().ok();
-    let auto = piece.review() == ReviewPolicy::Auto;
+    // A document waiting for its scan is not accepted yet, even on an automatic piece.
+    let scanned_clean = scanned.is_none_or(|o| *o == Outcome::Clean);
+    let auto = piece.review() == ReviewPolicy::Auto && scanned_clean;
     let now = Utc::now();
     DocumentRecord {
         id: uuid::Uuid::now_v7().to_string(),
@@ -260,5 +332,7 @@ fn new_document(
         withdrawn_at: None,
         late: false,
         received_at: now,
+        scan: scanned.map(|o| o.state().to_string()),
+        scan_signature: None,
     }
 }

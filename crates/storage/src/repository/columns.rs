@@ -92,6 +92,8 @@ where
             withdrawn_at: self.try_get("withdrawn_at")?,
             late: self.try_get("late")?,
             received_at: self.try_get("received_at")?,
+            scan: self.try_get("scan")?,
+            scan_signature: self.try_get("scan_signature")?,
         })
     }
 
@@ -180,6 +182,8 @@ where
             .bind(doc.withdrawn_at)
             .bind(doc.late)
             .bind(doc.received_at)
+            .bind(&doc.scan)
+            .bind(&doc.scan_signature)
     }
 
     fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self {

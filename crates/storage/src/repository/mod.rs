@@ -91,6 +91,11 @@ pub struct DocumentRecord {
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub late: bool,
     pub received_at: DateTime<Utc>,
+    /// The virus scan: `None` when no scanner was configured at intake, else `pending`,
+    /// `clean`, `infected` or `error`.
+    pub scan: Option<String>,
+    /// The signature clamd found, when `infected`.
+    pub scan_signature: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +124,17 @@ pub struct ReviewChange {
     pub by: String,
 }
 
+/// A virus scan's outcome on one document; with `verdict` and `reasons` when it changes them
+/// (an infected document becomes `rejected`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanChange {
+    pub document: String,
+    pub scan: String,
+    pub signature: Option<String>,
+    pub verdict: Option<String>,
+    pub reasons: Option<Value>,
+}
+
 /// Everything one action does to one dossier, applied atomically.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DossierChange {
@@ -128,6 +144,7 @@ pub struct DossierChange {
     pub new_documents: Vec<DocumentRecord>,
     pub reviews: Vec<ReviewChange>,
     pub withdrawals: Vec<String>,
+    pub scans: Vec<ScanChange>,
     pub events: Vec<NewEvent>,
     /// Background work that follows from the change, enqueued in the same transaction
     /// (idempotently: a job already there for its `(kind, key)` is left as it is).

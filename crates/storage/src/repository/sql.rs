@@ -36,12 +36,18 @@ pub(super) const SET_STATE: &str =
 /// Binds with [`super::columns::RecordBinds::bind_document`].
 pub(super) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, dossier, piece, filename,
         declared_type, sha256, size, kind, mime, pages, channel, verdict, reasons, review,
-        review_reason, reviewed_by, reviewed_at, withdrawn_at, late, received_at)
+        review_reason, reviewed_by, reviewed_at, withdrawn_at, late, received_at, scan,
+        scan_signature)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20)";
+        $19, $20, $21, $22)";
 pub(super) const SELECT_DOCUMENT: &str = "SELECT * FROM documents WHERE id = $1";
 pub(super) const REVIEW_DOCUMENT: &str = "UPDATE documents
     SET review = $1, review_reason = $2, reviewed_by = $3, reviewed_at = $4
+    WHERE id = $5 AND dossier = $6";
+/// A scan's outcome; the verdict and reasons change only when given.
+pub(super) const SCAN_DOCUMENT: &str = "UPDATE documents
+    SET scan = $1, scan_signature = $2, verdict = coalesce($3, verdict),
+        reasons = coalesce($4, reasons)
     WHERE id = $5 AND dossier = $6";
 pub(super) const WITHDRAW_DOCUMENT: &str = "UPDATE documents SET withdrawn_at = $1
     WHERE id = $2 AND dossier = $3 AND withdrawn_at IS NULL";

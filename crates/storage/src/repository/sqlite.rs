@@ -257,6 +257,17 @@ impl Repository for SqliteRepository {
                 .execute(&mut *tx)
                 .await?;
         }
+        for scan in &change.scans {
+            sqlx::query(sql::SCAN_DOCUMENT)
+                .bind(&scan.scan)
+                .bind(&scan.signature)
+                .bind(&scan.verdict)
+                .bind(&scan.reasons)
+                .bind(&scan.document)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
         for id in &change.withdrawals {
             sqlx::query(sql::WITHDRAW_DOCUMENT)
                 .bind(now)
