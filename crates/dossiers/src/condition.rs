@@ -10,7 +10,7 @@
 //!   `candidate` (and the loop variables of its own macros such as `exists`), calls only
 //!   functions the interpreter provides, and builds no struct. A typo is a load error, not a
 //!   surprise at evaluation.
-//! - Evaluation never panics on candidate input: the interpreter has a few `todo!()` paths
+//! - Evaluation never panics on candidate input: the interpreter has a few unimplemented (`todo` macro) paths
 //!   (e.g. `exists` over a string), so evaluation runs under `catch_unwind` and a panic is an
 //!   [`Outcome::Failed`].
 //! - Evaluation says when it could not decide ([`Outcome::MissingAttribute`],
@@ -447,7 +447,7 @@ mod tests {
 
     #[test]
     fn interpreter_panics_are_caught() {
-        // cel-interpreter 0.10 has `todo!()` for a comprehension over a string.
+        // cel-interpreter 0.10 leaves a comprehension over a string unimplemented (a `todo` macro).
         let outcome = eval(
             "candidate.diplomes.exists(d, d == 'CAP')",
             json!({"diplomes": "CAP"}),
