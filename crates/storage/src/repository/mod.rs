@@ -14,6 +14,8 @@
 //!
 //! Both backends run the same test suite (`tests/repository.rs`).
 
+#[macro_use]
+mod shared;
 mod columns;
 mod postgres;
 mod sql;

@@ -11,7 +11,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
@@ -157,65 +156,11 @@ async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<i64, RepoError
     }
 }
 
-#[async_trait]
-impl Repository for PostgresRepository {
+repository_impl! {
+    PostgresRepository;
+
     fn name(&self) -> &'static str {
         "postgres"
-    }
-
-    async fn ping(&self) -> Result<(), RepoError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<(), RepoError> {
-        sqlx::query(sql::UPSERT_CAMPAIGN)
-            .bind(&campaign.id)
-            .bind(&campaign.source)
-            .bind(campaign.loaded_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, RepoError> {
-        let row = sqlx::query(sql::SELECT_CAMPAIGN)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(RecordRow::campaign).transpose()
-    }
-
-    async fn campaigns(&self) -> Result<Vec<CampaignRecord>, RepoError> {
-        let rows = sqlx::query(sql::SELECT_CAMPAIGNS)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(RecordRow::campaign).collect()
-    }
-
-    async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError> {
-        sqlx::query(sql::INSERT_TOKEN)
-            .bind(hash)
-            .bind(&token.role)
-            .bind(&token.name)
-            .bind(Utc::now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError> {
-        let row = sqlx::query(sql::SELECT_TOKEN)
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(TokenRecord {
-                role: row.try_get("role")?,
-                name: row.try_get("name")?,
-            })
-        })
-        .transpose()
     }
 
     async fn create_dossier(
@@ -244,14 +189,6 @@ impl Repository for PostgresRepository {
         Ok((created, true))
     }
 
-    async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
-        let row = sqlx::query(sql::SELECT_DOSSIER)
-            .bind(reference)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(RecordRow::dossier).transpose()
-    }
-
     async fn documents(&self, reference: &str) -> Result<Vec<DocumentRecord>, RepoError> {
         let rows =
             sqlx::query("SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, seq")
@@ -259,14 +196,6 @@ impl Repository for PostgresRepository {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(RecordRow::document).collect()
-    }
-
-    async fn document(&self, id: &str) -> Result<Option<DocumentRecord>, RepoError> {
-        let row = sqlx::query(sql::SELECT_DOCUMENT)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(RecordRow::document).transpose()
     }
 
     async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {
@@ -336,21 +265,6 @@ impl Repository for PostgresRepository {
         Ok(())
     }
 
-    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>, RepoError> {
-        let rows = sqlx::query(sql::EVENTS_AFTER)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(RecordRow::event).collect()
-    }
-
-    async fn referenced_content(&self) -> Result<Vec<String>, RepoError> {
-        Ok(sqlx::query_scalar(sql::REFERENCED_CONTENT)
-            .fetch_all(&self.pool)
-            .await?)
-    }
-
     async fn enqueue_job(&self, job: &NewJob) -> Result<i64, RepoError> {
         let mut conn = self.pool.acquire().await?;
         enqueue(&mut conn, job).await
@@ -396,41 +310,6 @@ impl Repository for PostgresRepository {
         .execute(&self.pool)
         .await?;
         Ok(renewed.rows_affected() == 1)
-    }
-
-    async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError> {
-        self.finish_job(id, owner, JobState::Done, None).await
-    }
-
-    async fn fail_job(
-        &self,
-        id: i64,
-        owner: &str,
-        error: &str,
-        retry: bool,
-    ) -> Result<bool, RepoError> {
-        let state = if retry {
-            JobState::Queued
-        } else {
-            JobState::Failed
-        };
-        self.finish_job(id, owner, state, Some(error)).await
-    }
-
-    async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {
-        let row = sqlx::query(sql::SELECT_JOB)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(RecordRow::job).transpose()
-    }
-
-    async fn outbox_cursor(&self, name: &str) -> Result<i64, RepoError> {
-        let last: Option<i64> = sqlx::query_scalar(sql::SELECT_OUTBOX_CURSOR)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(last.unwrap_or(0))
     }
 
     async fn advance_outbox_cursor(

@@ -1,0 +1,141 @@
+//! The methods of [`Repository`](super::Repository) that read the same on every backend:
+//! one plain statement on the pool, the rows turned into records by the shared columns. Each
+//! backend's `impl Repository` expands them, so the SQL and the mapping are written once;
+//! what differs (transactions, locks, job claims) stays in the backend's own file.
+
+/// `impl Repository for TYPE` (a type with a `pool` field) with the methods shared by every
+/// backend, followed by the backend's own. Paths (`sql`, `RecordRow`, the records) resolve
+/// where it is expanded. The whole impl is generated so that `async_trait` sees every method.
+macro_rules! repository_impl {
+    ($backend:ty; $($own:tt)*) => {
+        #[async_trait::async_trait]
+        impl Repository for $backend {
+            $($own)*
+
+        async fn ping(&self) -> Result<(), RepoError> {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            Ok(())
+        }
+
+        async fn put_campaign(&self, campaign: &CampaignRecord) -> Result<(), RepoError> {
+            sqlx::query(sql::UPSERT_CAMPAIGN)
+                .bind(&campaign.id)
+                .bind(&campaign.source)
+                .bind(campaign.loaded_at)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, RepoError> {
+            let row = sqlx::query(sql::SELECT_CAMPAIGN)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(RecordRow::campaign).transpose()
+        }
+
+        async fn campaigns(&self) -> Result<Vec<CampaignRecord>, RepoError> {
+            let rows = sqlx::query(sql::SELECT_CAMPAIGNS)
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(RecordRow::campaign).collect()
+        }
+
+        async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError> {
+            sqlx::query(sql::INSERT_TOKEN)
+                .bind(hash)
+                .bind(&token.role)
+                .bind(&token.name)
+                .bind(Utc::now())
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError> {
+            let row = sqlx::query(sql::SELECT_TOKEN)
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.map(|row| {
+                Ok(TokenRecord {
+                    role: row.try_get("role")?,
+                    name: row.try_get("name")?,
+                })
+            })
+            .transpose()
+        }
+
+        async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
+            let row = sqlx::query(sql::SELECT_DOSSIER)
+                .bind(reference)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(RecordRow::dossier).transpose()
+        }
+
+        async fn document(&self, id: &str) -> Result<Option<DocumentRecord>, RepoError> {
+            let row = sqlx::query(sql::SELECT_DOCUMENT)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(RecordRow::document).transpose()
+        }
+
+        async fn events_after(
+            &self,
+            after: i64,
+            limit: u32,
+        ) -> Result<Vec<EventRecord>, RepoError> {
+            let rows = sqlx::query(sql::EVENTS_AFTER)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+            rows.iter().map(RecordRow::event).collect()
+        }
+
+        async fn referenced_content(&self) -> Result<Vec<String>, RepoError> {
+            Ok(sqlx::query_scalar(sql::REFERENCED_CONTENT)
+                .fetch_all(&self.pool)
+                .await?)
+        }
+
+        async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError> {
+            self.finish_job(id, owner, JobState::Done, None).await
+        }
+
+        async fn fail_job(
+            &self,
+            id: i64,
+            owner: &str,
+            error: &str,
+            retry: bool,
+        ) -> Result<bool, RepoError> {
+            let state = if retry {
+                JobState::Queued
+            } else {
+                JobState::Failed
+            };
+            self.finish_job(id, owner, state, Some(error)).await
+        }
+
+        async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {
+            let row = sqlx::query(sql::SELECT_JOB)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+            row.as_ref().map(RecordRow::job).transpose()
+        }
+
+        async fn outbox_cursor(&self, name: &str) -> Result<i64, RepoError> {
+            let last: Option<i64> = sqlx::query_scalar(sql::SELECT_OUTBOX_CURSOR)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+            Ok(last.unwrap_or(0))
+        }
+        }
+    };
+}
