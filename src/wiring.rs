@@ -37,7 +37,8 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     if let Some(scanner) = &scanner {
         tracing::info!(clamd = %scanner.address(), "virus scanning with clamd");
     }
-    let app = App::new(repo, blobs, staging, config.intake.clone(), scanner)
+    let secret = config.secret()?.into_bytes();
+    let app = App::new(repo, blobs, staging, config.intake.clone(), scanner, secret)
         .await
         .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     Ok(app)

@@ -35,7 +35,6 @@ pub async fn run(
         config.listen = listen;
     }
     let app = wiring::open(&config).await?;
-    config.secret()?;
     if demo {
         load_demo(&app).await?;
     }

@@ -50,6 +50,9 @@ pub struct Inner {
     pub verify_slots: Semaphore,
     /// The virus scanner (`clamav.address`); `None`: documents are stored unscanned.
     pub scanner: Option<Clamd>,
+    /// The service secret (`secret`): signs cover sheets, staff sessions and webhooks. Shared
+    /// by every process of one deployment.
+    pub secret: Vec<u8>,
     campaigns: RwLock<HashMap<String, Arc<Campaign>>>,
 }
 
@@ -69,6 +72,7 @@ impl App {
         staging: Staging,
         settings: IntakeSettings,
         scanner: Option<Clamd>,
+        secret: Vec<u8>,
     ) -> Result<App, Error> {
         let verify_slots = Semaphore::new(settings.verify_concurrency.max(1));
         let app = App {
@@ -79,6 +83,7 @@ impl App {
                 settings,
                 verify_slots,
                 scanner,
+                secret,
                 campaigns: RwLock::new(HashMap::new()),
             }),
         };
