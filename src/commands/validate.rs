@@ -22,12 +22,12 @@ pub fn run(
     let limits = Limits::default();
     let mut all_accepted = true;
     for path in files {
-        let content = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let declared = Declared {
             filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
             content_type: None,
         };
-        let verdict = validators::validate(&content, &declared, &policy, &limits);
+        let verdict = validators::validate_file(path, None, &declared, &policy, &limits)
+            .with_context(|| format!("reading {}", path.display()))?;
         all_accepted &= verdict.accepted();
         if as_json {
             println!("{}", json_line(path, &verdict));

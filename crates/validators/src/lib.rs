@@ -18,6 +18,7 @@ mod detect;
 mod gif;
 mod guard;
 mod jpeg;
+pub mod mapped;
 mod pdf;
 mod raster;
 mod reason;
@@ -89,6 +90,10 @@ pub struct Limits {
     /// from its dictionary, before anything is decoded. Default 128 MiB: an A4 or Letter page
     /// in colour at 600 dpi is about 105 MB.
     pub max_image_bytes: u64,
+    /// Content above this size (bytes) is verified with bounded memory: read through a
+    /// memory map rather than copied, and, for PDFs, loaded without the data of images and
+    /// embedded files, which no check reads. Default 32 MiB.
+    pub large_content_bytes: u64,
 }
 
 impl Default for Limits {
@@ -108,6 +113,7 @@ impl Default for Limits {
             accept_repaired_pdf: false,
             accept_form_scripts: false,
             max_image_bytes: 128 << 20,
+            large_content_bytes: 32 << 20,
         }
     }
 }
@@ -177,6 +183,50 @@ impl Findings {
 /// Verifies `content` against what was declared, the piece's policy and the safety limits.
 pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &Limits) -> Verdict {
     let sha256 = hex::encode(Sha256::digest(content));
+    verify(content, sha256, declared, policy, limits)
+}
+
+/// [`validate`] on a file, with bounded memory: content above `limits.large_content_bytes`
+/// is read through a memory map ([`mapped`]) instead of being copied into memory. `sha256`
+/// is the content's digest when the caller already has it (computed while receiving), else
+/// it is computed here while reading.
+pub fn validate_file(
+    path: &std::path::Path,
+    sha256: Option<String>,
+    declared: &Declared,
+    policy: &Policy,
+    limits: &Limits,
+) -> std::io::Result<Verdict> {
+    let size = std::fs::metadata(path)?.len();
+    if size <= limits.large_content_bytes {
+        let content = std::fs::read(path)?;
+        let sha256 = sha256.unwrap_or_else(|| hex::encode(Sha256::digest(&content)));
+        return Ok(verify(&content, sha256, declared, policy, limits));
+    }
+    let content = mapped::MappedFile::open(path)?;
+    let sha256 = match sha256 {
+        Some(sha256) => sha256,
+        None => {
+            let mut hasher = Sha256::new();
+            mapped::scan_windows::<()>(&content, 0, |window, _| {
+                hasher.update(window);
+                None
+            });
+            hex::encode(hasher.finalize())
+        }
+    };
+    let verdict = verify(&content, sha256, declared, policy, limits);
+    mapped::release_pages();
+    Ok(verdict)
+}
+
+fn verify(
+    content: &[u8],
+    sha256: String,
+    declared: &Declared,
+    policy: &Policy,
+    limits: &Limits,
+) -> Verdict {
     let (mut verdict, found) = first_look(content, content.len() as u64, sha256, declared, policy);
     let Some(kind) = found.kind.filter(|_| !content.is_empty()) else {
         if !content.is_empty() {
@@ -315,9 +365,13 @@ fn unhandled_type(found: &Detected) -> Reason {
 fn scan_for_script(content: &[u8], reasons: &mut Vec<Reason>) {
     const MARKERS: [&[u8]; 2] = [b"<?php", b"<script"];
     for marker in MARKERS {
-        let hit = content
-            .windows(marker.len())
-            .position(|w| w.eq_ignore_ascii_case(marker));
+        // In windows, so that a scan over a large mapped file keeps few pages resident.
+        let hit = mapped::scan_windows(content, marker.len(), |window, offset| {
+            window
+                .windows(marker.len())
+                .position(|w| w.eq_ignore_ascii_case(marker))
+                .map(|i| offset + i)
+        });
         if let Some(at) = hit {
             reasons.push(Reason::with_detail(
                 ReasonCode::EmbeddedScript,

@@ -58,9 +58,54 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
             }
             decode_with_image(content, limits, &mut f);
         }
+        Kind::Png if content.len() as u64 > limits.large_content_bytes => {
+            decode_png_rows(content, limits, &mut f);
+        }
         _ => decode_with_image(content, limits, &mut f),
     }
     f
+}
+
+/// A large PNG is decoded row by row and nothing kept: the whole image is still inflated and
+/// checked (CRCs, filters, truncation), in the memory of two rows instead of all of them.
+fn decode_png_rows(content: &[u8], limits: &Limits, f: &mut Findings) {
+    if !dimensions_pass(content, limits, f) {
+        return;
+    }
+    let decoded = no_panic(|| -> Result<(), png::DecodingError> {
+        let limits = png::Limits {
+            bytes: usize::try_from(limits.max_image_alloc).unwrap_or(usize::MAX),
+        };
+        let mut reader = png::Decoder::new_with_limits(Cursor::new(content), limits).read_info()?;
+        while let Some(row) = reader.next_row()? {
+            crate::mapped::note_read(row.data().len());
+        }
+        reader.finish()
+    });
+    match decoded {
+        Ok(Ok(())) => {}
+        Ok(Err(png::DecodingError::LimitsExceeded)) => {
+            f.refuse(
+                ReasonCode::ImageTooLarge,
+                "png: decoding exceeds the memory limit",
+            );
+        }
+        Ok(Err(png::DecodingError::IoError(e)))
+            if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            f.refuse(ReasonCode::ImageTruncated, format!("png: {e}"));
+        }
+        Ok(Err(e)) => {
+            let detail = format!("png: {e}");
+            let code = if looks_truncated(&detail) {
+                ReasonCode::ImageTruncated
+            } else {
+                ReasonCode::ImageCorrupt
+            };
+            f.refuse(code, detail);
+        }
+        Err(panic) => f.refuse(ReasonCode::ImageCorrupt, panic),
+    }
 }
 
 fn header_dimensions(content: &[u8]) -> Result<(u32, u32), ImageError> {
@@ -116,25 +161,41 @@ fn image_limits(limits: &Limits) -> image::Limits {
     l
 }
 
-fn decode_with_image(content: &[u8], limits: &Limits, f: &mut Findings) {
-    let reader = |content| -> Result<ImageReader<Cursor<&[u8]>>, ImageError> {
-        let mut r = ImageReader::new(Cursor::new(content))
-            .with_guessed_format()
-            .map_err(ImageError::IoError)?;
-        r.limits(image_limits(limits));
-        Ok(r)
-    };
-    let dims = no_panic(|| reader(content)?.into_dimensions());
+fn reader<'a>(
+    content: &'a [u8],
+    limits: &Limits,
+) -> Result<ImageReader<Cursor<&'a [u8]>>, ImageError> {
+    let mut r = ImageReader::new(Cursor::new(content))
+        .with_guessed_format()
+        .map_err(ImageError::IoError)?;
+    r.limits(image_limits(limits));
+    Ok(r)
+}
+
+/// Reads the dimensions from the header and checks them; `false` when that refuses the
+/// image (nothing more should be decoded).
+fn dimensions_pass(content: &[u8], limits: &Limits, f: &mut Findings) -> bool {
+    let dims = no_panic(|| reader(content, limits)?.into_dimensions());
     let (width, height) = match dims {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) => return refuse_image_error(&e, f),
-        Err(panic) => return f.refuse(ReasonCode::ImageCorrupt, panic),
+        Ok(Err(e)) => {
+            refuse_image_error(&e, f);
+            return false;
+        }
+        Err(panic) => {
+            f.refuse(ReasonCode::ImageCorrupt, panic);
+            return false;
+        }
     };
     (f.width, f.height, f.pages) = (Some(width), Some(height), Some(1));
-    if check_dimensions(width, height, limits, f, "") {
+    !check_dimensions(width, height, limits, f, "")
+}
+
+fn decode_with_image(content: &[u8], limits: &Limits, f: &mut Findings) {
+    if !dimensions_pass(content, limits, f) {
         return;
     }
-    match no_panic(|| reader(content)?.decode().map(|_| ())) {
+    match no_panic(|| reader(content, limits)?.decode().map(|_| ())) {
         Ok(Ok(())) => {}
         Ok(Err(e)) => refuse_image_error(&e, f),
         Err(panic) => f.refuse(ReasonCode::ImageCorrupt, panic),

@@ -246,3 +246,49 @@ fn corpus() {
         failures.join("\n")
     );
 }
+
+/// The bounded-memory path for large content (a memory map; PDFs loaded without image and
+/// embedded-file data; PNGs decoded row by row) gives the same verdict as the ordinary one, on
+/// every corpus file: forced for all of them with `large_content_bytes: 0`.
+#[test]
+fn the_large_content_path_gives_the_same_verdicts() {
+    let dir = corpus_dir();
+    if !dir.join("MANIFEST.tsv").exists() {
+        println!("SKIPPED: no corpus at {}", dir.display());
+        return;
+    }
+    let ordinary = Limits {
+        min_image_side: 0,
+        ..Limits::default()
+    };
+    let large = Limits {
+        large_content_bytes: 0,
+        ..ordinary.clone()
+    };
+    let mut differences = Vec::new();
+    for entry in manifest(&dir) {
+        let path = dir.join(&entry.path);
+        let declared = Declared::default();
+        let bytes = std::fs::read(&path).expect("read corpus file");
+        let expected = validate(&bytes, &declared, &Policy::default(), &ordinary);
+        let found = validators::validate_file(&path, None, &declared, &Policy::default(), &large)
+            .expect("read corpus file");
+        assert_eq!(found.sha256, entry.sha256, "{}: hash", entry.path);
+        let codes = |v: &Verdict| v.reasons.iter().map(|r| r.code).collect::<Vec<_>>();
+        if codes(&found) != codes(&expected) || found.pages != expected.pages {
+            differences.push(format!(
+                "{}: ordinary {} pages {:?}, large {} pages {:?}",
+                entry.path,
+                self::codes(&expected),
+                expected.pages,
+                self::codes(&found),
+                found.pages
+            ));
+        }
+    }
+    assert!(
+        differences.is_empty(),
+        "the large-content path disagrees:\n{}",
+        differences.join("\n")
+    );
+}

@@ -247,12 +247,16 @@ async fn verify(
         .acquire()
         .await
         .map_err(|_| Error::Internal("verify pool closed".into()))?;
-    // Bounded by the piece's max_bytes, already enforced while staging.
-    let content = tokio::fs::read(staged.path()).await.map_err(read_error)?;
+    // Large content is read through a memory map, not copied: see validators::mapped.
+    let path = staged.path().to_path_buf();
+    let sha256 = staged.key().hex().to_string();
     let limits = app.settings.limits.clone();
-    tokio::task::spawn_blocking(move || validators::validate(&content, &declared, &policy, &limits))
-        .await
-        .map_err(|e| Error::Internal(format!("verification task failed: {e}")))
+    tokio::task::spawn_blocking(move || {
+        validators::validate_file(&path, Some(sha256), &declared, &policy, &limits)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("verification task failed: {e}")))?
+    .map_err(read_error)
 }
 
 /// Step 3 on the staged content, before anything is stored; `None` when no scanner is set.

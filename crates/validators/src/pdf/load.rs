@@ -10,9 +10,14 @@
 //!   `%%EOF`). An offset that was only a few bytes off is noted `pdf_repaired`.
 //! - A stream without a usable `/Length` is read up to its `endstream` keyword, as every
 //!   viewer does; the file is then verified in full and noted `pdf_repaired`.
+//! - Large content (above `Limits::large_content_bytes`) is loaded lean: the data of images
+//!   and embedded files, which no check reads (images are judged on their dictionary), is
+//!   dropped as each object is parsed, and the pages of mapped content are released as
+//!   parsing goes ([`crate::mapped`]). A 200 MB scan then costs about its largest stream, not
+//!   several copies of itself.
 
 use lopdf::xref::XrefRecovery;
-use lopdf::{Document, LoadOptions, Object, ObjectId};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
@@ -25,8 +30,9 @@ pub(super) fn load(
     limits: &Limits,
     f: &mut Findings,
 ) -> Option<Document> {
+    let lean = is_large(content, limits);
     let mut doc =
-        match no_panic(|| Document::load_mem_with_options(content, options(limits, false))) {
+        match no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false))) {
             Ok(Ok(doc)) => doc,
             Ok(Err(e)) => {
                 refuse_load_error(&e, has_eof, content, f);
@@ -37,6 +43,9 @@ pub(super) fn load(
                 return None;
             }
         };
+    if lean {
+        doc = rebuild_lean(doc, content, limits);
+    }
     judge_repairs(&doc, content, has_eof, limits, f);
     for id in recover_unlengthed_streams(&mut doc, content) {
         f.note(
@@ -50,12 +59,91 @@ pub(super) fn load(
     Some(doc)
 }
 
-fn options(limits: &Limits, strict: bool) -> LoadOptions {
+/// lopdf rebuilds the cross-reference data by scanning when a lenient load finds no page
+/// tree, but only for loads without a filter; a lean load does the same here, so that large
+/// and small content get the same judgement.
+fn rebuild_lean(doc: Document, content: &[u8], limits: &Limits) -> Document {
+    let needs_password = doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none();
+    if needs_password
+        || doc.xref_recovery == Some(XrefRecovery::Reconstructed)
+        || page_tree_loaded(&doc)
+    {
+        return doc;
+    }
+    let options = LoadOptions {
+        force_reconstruct: true,
+        ..options(limits, true, false)
+    };
+    match no_panic(|| Document::load_mem_with_options(content, options)) {
+        Ok(Ok(rebuilt))
+            if rebuilt.xref_recovery == Some(XrefRecovery::Reconstructed)
+                && page_tree_loaded(&rebuilt) =>
+        {
+            rebuilt
+        }
+        _ => doc,
+    }
+}
+
+/// Whether the catalog leads to a page tree root with `/Kids` (lopdf's own test).
+fn page_tree_loaded(doc: &Document) -> bool {
+    doc.catalog()
+        .and_then(|catalog| catalog.get(b"Pages"))
+        .and_then(Object::as_reference)
+        .and_then(|root| doc.get_dictionary(root))
+        .and_then(|root| root.get_deref(b"Kids", doc))
+        .and_then(Object::as_array)
+        .is_ok()
+}
+
+fn is_large(content: &[u8], limits: &Limits) -> bool {
+    content.len() as u64 > limits.large_content_bytes
+}
+
+fn options(limits: &Limits, lean: bool, strict: bool) -> LoadOptions {
     LoadOptions {
         strict,
         max_decompressed_size: Some(limits.max_stream_bytes),
+        filter: lean.then_some(lean_filter as lopdf::FilterFunc),
         ..LoadOptions::default()
     }
+}
+
+/// Stream data kept by a lean load whatever the stream is: small data costs nothing to keep.
+const LEAN_KEEP_BYTES: usize = 64 * 1024;
+
+/// lopdf's object filter for lean loads: drops the data of large image and embedded-file
+/// streams, and counts what was parsed so mapped pages are released as the load goes.
+///
+/// lopdf keeps the object as the filter left it for objects read from the file, and the
+/// returned one for members of object streams, which are never streams themselves; so a
+/// stream is emptied in place and anything else is returned as it is.
+fn lean_filter(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    const OBJECT_OVERHEAD: usize = 64;
+    let Object::Stream(stream) = object else {
+        crate::mapped::note_read(OBJECT_OVERHEAD);
+        return Some((id, object.clone()));
+    };
+    crate::mapped::note_read(OBJECT_OVERHEAD + stream.content.len());
+    if is_bulk_data(&stream.dict) {
+        if stream.content.len() > LEAN_KEEP_BYTES {
+            // Not `set_content`: the dictionary, `/Length` included, stays as the file says.
+            stream.content = Vec::new();
+        }
+        // A stream whose `/Length` is an indirect object is read after every object is
+        // parsed, from its start position, past this filter; without the position it stays
+        // empty (lopdf ignores that failure), so its data is never copied either.
+        if stream.content.is_empty() {
+            stream.start_position = None;
+        }
+    }
+    Some((id, Object::Null))
+}
+
+/// Image and embedded-file data: judged by their dictionaries, never decoded by the checks.
+fn is_bulk_data(dict: &Dictionary) -> bool {
+    let is = |key: &[u8], value: &[u8]| dict.get(key).and_then(Object::as_name).ok() == Some(value);
+    is(b"Subtype", b"Image") || is(b"Type", b"EmbeddedFile")
 }
 
 fn damage_code(has_eof: bool) -> ReasonCode {
@@ -68,9 +156,10 @@ fn damage_code(has_eof: bool) -> ReasonCode {
 
 /// Compares the lenient load with a strict one and with what lopdf says it recovered.
 fn judge_repairs(doc: &Document, content: &[u8], has_eof: bool, limits: &Limits, f: &mut Findings) {
+    let lean = is_large(content, limits);
     let header_blanked = blank_header_line(content);
     let bytes = header_blanked.as_deref().unwrap_or(content);
-    let strict = no_panic(|| Document::load_mem_with_options(bytes, options(limits, true)));
+    let strict = no_panic(|| Document::load_mem_with_options(bytes, options(limits, lean, true)));
     if let Ok(Err(e)) = strict {
         if limits.accept_repaired_pdf {
             f.note(ReasonCode::PdfRepaired, format!("read after repair: {e}"));
