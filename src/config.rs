@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use ingest::IntakeSettings;
+use ingest::webhooks::WebhookSettings;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -25,6 +26,8 @@ pub struct Config {
     pub secret: Option<String>,
     /// Intake limits and concurrency.
     pub intake: IntakeSettings,
+    /// Webhook delivery: retries, timeouts, concurrency (`[webhooks]`, see docs/webhooks.md).
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -106,6 +109,7 @@ impl Default for Config {
             clamav: ClamavConfig::default(),
             secret: None,
             intake: IntakeSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -184,6 +188,7 @@ impl Config {
         if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("secret: at least 32 characters");
         }
+        self.webhooks.validate().map_err(|e| anyhow::anyhow!(e))?;
         if self.intake.max_body_bytes == 0 {
             bail!("intake.max_body_bytes must be positive");
         }

@@ -54,10 +54,32 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Manage staff accounts of the web interface.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Manage campaigns.
     Campaign {
         #[command(subcommand)]
         action: CampaignAction,
+    },
+    /// Write the printable cover sheet of a dossier (or a piece's separator sheet).
+    CoverSheet {
+        reference: String,
+        /// The piece whose separator sheet to write.
+        #[arg(long, value_name = "CODE")]
+        piece: Option<String>,
+        /// Where to write the PDF.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// The scanning-station side: send scanned batches to a guichet server.
+    Mailroom {
+        #[command(subcommand)]
+        action: MailroomAction,
     },
     /// Re-read every stored object and check it against its SHA-256.
     Verify {
@@ -80,6 +102,57 @@ enum TokenAction {
 }
 
 #[derive(Subcommand)]
+enum UserAction {
+    /// Create a staff account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `reviewer` or `admin`.
+        #[arg(long, value_parser = ["reviewer", "admin"])]
+        role: String,
+        /// Read the password from standard input (the only way to give it).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct StationArgs {
+    /// The guichet server, e.g. https://guichet.example.org
+    #[arg(long, env = "GUICHET_SERVER", value_name = "URL")]
+    server: String,
+    /// A token with the station role.
+    #[arg(long, env = "GUICHET_TOKEN", value_name = "T", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(Subcommand)]
+enum MailroomAction {
+    /// Send batches (PDF or multi-page TIFF); retries while the server is unreachable.
+    Send {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        station: StationArgs,
+    },
+    /// Send every complete file that appears in DIR; move it to DIR/sent once acknowledged,
+    /// to DIR/failed (with a reason file) when refused.
+    Watch {
+        dir: PathBuf,
+        #[command(flatten)]
+        station: StationArgs,
+        /// Seconds a file's size and time must stay unchanged before it is sent.
+        #[arg(long, default_value_t = 2.0, value_name = "SECONDS")]
+        settle: f64,
+        /// Handle what is in DIR, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum CampaignAction {
     /// Load (or replace) a campaign from its TOML file.
     Load {
@@ -87,6 +160,15 @@ enum CampaignAction {
         #[command(flatten)]
         config: ConfigArgs,
     },
+}
+
+impl From<StationArgs> for commands::mailroom::Station {
+    fn from(args: StationArgs) -> Self {
+        commands::mailroom::Station {
+            server: args.server,
+            token: args.token,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -122,9 +204,39 @@ fn main() -> ExitCode {
             Command::Token {
                 action: TokenAction::Create { role, name, config },
             } => commands::token::create(&config, role, &name).await,
+            Command::User {
+                action:
+                    UserAction::Create {
+                        name,
+                        role,
+                        password_stdin,
+                        config,
+                    },
+            } => commands::user::create(&config, &name, &role, password_stdin).await,
             Command::Campaign {
                 action: CampaignAction::Load { file, config },
             } => commands::campaign::load(&config, &file).await,
+            Command::CoverSheet {
+                reference,
+                piece,
+                output,
+                config,
+            } => commands::cover_sheet::write(&config, &reference, piece.as_deref(), &output).await,
+            Command::Mailroom { action } => match action {
+                MailroomAction::Send { files, station } => {
+                    commands::mailroom::send(&station.into(), &files).await
+                }
+                MailroomAction::Watch {
+                    dir,
+                    station,
+                    settle,
+                    once,
+                } => {
+                    let settle = std::time::Duration::try_from_secs_f64(settle)
+                        .map_err(|e| anyhow::anyhow!("--settle: {e}"))?;
+                    commands::mailroom::watch(&station.into(), &dir, settle, once).await
+                }
+            },
             Command::Verify { config } => commands::verify::run(&config).await,
         }
     });

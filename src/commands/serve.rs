@@ -44,13 +44,25 @@ pub async fn run(
     if app.scanner.is_some() {
         tokio::spawn(ingest::pipeline::scan::worker(app.clone()));
     }
+    // Every process splits mailroom batches; job leases keep two from taking the same one.
+    tokio::spawn(ingest::pipeline::mailroom::worker(app.clone()));
+    // Before any worker counts anything: counts made earlier would be lost.
+    ingest::metrics::install();
+    // Every process delivers webhooks; endpoint leases keep them from sending one twice.
+    tokio::spawn(ingest::webhooks::worker(
+        app.clone(),
+        config.webhooks.clone(),
+    ));
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data_dir.display(), "guichet listening");
     println!("guichet listening on http://{address}");
-    axum::serve(listener, ingest::router(app))
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        ingest::router(app.clone()).merge(staff::router(app)),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
     Ok(ExitCode::SUCCESS)
 }
 

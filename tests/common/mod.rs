@@ -148,11 +148,22 @@ pub struct Server {
     pub config: Option<PathBuf>,
     pub tokens: Tokens,
     pub http: Client,
+    /// Extra environment of the process and its commands.
+    env: Vec<(String, String)>,
 }
 
 /// Runs a guichet command to completion and returns its standard output.
 pub fn guichet(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(BIN).args(args).output().expect("guichet runs");
+    guichet_with_env(args, &[])
+}
+
+/// [`guichet`] with more environment variables (credentials of a service of the test's own).
+pub fn guichet_with_env(args: &[&str], env: &[(String, String)]) -> (i32, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("guichet runs");
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -169,10 +180,10 @@ fn location(data: &Path, config: Option<&Path>) -> Vec<String> {
     args
 }
 
-fn create_token(location: &[String], role: &str) -> String {
+fn create_token(location: &[String], role: &str, env: &[(String, String)]) -> String {
     let mut args = vec!["token", "create", "--role", role, "--name", role];
     args.extend(location.iter().map(String::as_str));
-    let (code, out, err) = guichet(&args);
+    let (code, out, err) = guichet_with_env(&args, env);
     assert_eq!(code, 0, "token create failed: {err}");
     out.lines().last().expect("a token line").trim().to_string()
 }
@@ -205,7 +216,7 @@ impl Server {
             .config
             .as_ref()
             .map(|path| std::fs::read_to_string(path).expect("config"));
-        let mut sibling = Server::with_config(config);
+        let mut sibling = Server::build(config, self.env.clone());
         sibling.tokens = Tokens {
             portal: self.tokens.portal.clone(),
             station: self.tokens.station.clone(),
@@ -215,7 +226,17 @@ impl Server {
         sibling
     }
 
+    /// A server on this configuration (a whole TOML file) and these extra environment
+    /// variables, for tests that run services of their own.
+    pub fn with_config_and_env(config: String, env: Vec<(String, String)>) -> Server {
+        Server::build(Some(config), env)
+    }
+
     fn with_config(config: Option<String>) -> Server {
+        Server::build(config, Vec::new())
+    }
+
+    fn build(config: Option<String>, env: Vec<(String, String)>) -> Server {
         let data = tempfile::tempdir().expect("temp dir");
         let config = config.map(|text| {
             let path = data.path().join("guichet.toml");
@@ -224,10 +245,10 @@ impl Server {
         });
         let location = location(data.path(), config.as_deref());
         let tokens = Tokens {
-            portal: create_token(&location, "portal"),
-            station: create_token(&location, "station"),
-            staff: create_token(&location, "staff"),
-            admin: create_token(&location, "admin"),
+            portal: create_token(&location, "portal", &env),
+            station: create_token(&location, "station", &env),
+            staff: create_token(&location, "staff", &env),
+            admin: create_token(&location, "admin", &env),
         };
         let mut server = Server {
             child: None,
@@ -236,6 +257,7 @@ impl Server {
             config,
             tokens,
             http: Client::new(),
+            env,
         };
         server.spawn();
         server
@@ -245,12 +267,20 @@ impl Server {
     pub fn verify(&self) -> (i32, String, String) {
         let mut args = vec!["verify".to_string()];
         args.extend(location(self.data.path(), self.config.as_deref()));
-        guichet(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        guichet_with_env(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            &self.env,
+        )
     }
 
     fn spawn(&mut self) {
+        self.spawn_on("127.0.0.1:0");
+    }
+
+    fn spawn_on(&mut self, listen: &str) {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(location(self.data.path(), self.config.as_deref()))
             .env("GUICHET_LOG", "warn")
             .stdout(Stdio::piped())
@@ -275,6 +305,18 @@ impl Server {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Starts the process again on the address it had, as a service manager would: clients
+    /// holding the URL find it back. The process must have been killed first.
+    pub fn start_again_on_same_address(&mut self) {
+        assert!(self.child.is_none(), "kill the server first");
+        let address = self
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        self.spawn_on(&address);
     }
 
     pub fn kill(&mut self) {

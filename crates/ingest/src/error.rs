@@ -38,6 +38,12 @@ pub enum Error {
     UnknownPiece { campaign: String, piece: String },
     #[error("unknown document {0}")]
     UnknownDocument(String),
+    #[error("unknown webhook endpoint {0}")]
+    UnknownWebhook(String),
+    #[error("unknown mailroom batch {0}")]
+    UnknownBatch(String),
+    #[error("invalid webhook URL: {0}")]
+    InvalidWebhookUrl(String),
     #[error("reference {reference} already belongs to campaign {campaign}")]
     ReferenceTaken { reference: String, campaign: String },
     #[error("the campaign is closed since {deadline}")]
@@ -86,6 +92,9 @@ impl Error {
             Error::UnknownDossier(_) => "unknown_dossier",
             Error::UnknownPiece { .. } => "unknown_piece",
             Error::UnknownDocument(_) => "unknown_document",
+            Error::UnknownWebhook(_) => "unknown_webhook",
+            Error::UnknownBatch(_) => "unknown_batch",
+            Error::InvalidWebhookUrl(_) => "invalid_webhook_url",
             Error::ReferenceTaken { .. } => "reference_taken",
             Error::CampaignClosed { .. } => "campaign_closed",
             Error::CampaignNotOpen { .. } => "campaign_not_open",
@@ -116,12 +125,15 @@ impl Error {
             | Error::InvalidReference(_)
             | Error::InvalidCandidate { .. }
             | Error::InvalidCampaign { .. }
+            | Error::InvalidWebhookUrl(_)
             | Error::ReasonRequired => StatusCode::BAD_REQUEST,
             Error::NoRoute
             | Error::UnknownCampaign(_)
             | Error::UnknownDossier(_)
             | Error::UnknownPiece { .. }
-            | Error::UnknownDocument(_) => StatusCode::NOT_FOUND,
+            | Error::UnknownDocument(_)
+            | Error::UnknownWebhook(_)
+            | Error::UnknownBatch(_) => StatusCode::NOT_FOUND,
             Error::ReferenceTaken { .. }
             | Error::Transition(_)
             | Error::TooManyDocuments { .. }

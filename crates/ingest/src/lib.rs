@@ -8,8 +8,10 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod pipeline;
 pub mod views;
+pub mod webhooks;
 
 pub use api::router;
 pub use app::{App, IntakeSettings};

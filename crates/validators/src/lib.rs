@@ -94,6 +94,10 @@ pub struct Limits {
     /// memory map rather than copied, and, for PDFs, loaded without the data of images and
     /// embedded files, which no check reads. Default 32 MiB.
     pub large_content_bytes: u64,
+    /// Most bytes an inline image of a PDF (`BI` … `EI` in a content stream) may decode to.
+    /// Default 1 MiB: the PDF specification advises 4 KB; producers put logos and glyphs
+    /// there, never scans.
+    pub max_inline_image_bytes: u64,
 }
 
 impl Default for Limits {
@@ -114,6 +118,7 @@ impl Default for Limits {
             accept_form_scripts: false,
             max_image_bytes: 128 << 20,
             large_content_bytes: 32 << 20,
+            max_inline_image_bytes: 1 << 20,
         }
     }
 }

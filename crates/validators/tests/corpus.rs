@@ -47,10 +47,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "pdf-hostile/qpdf_bad-jpeg.pdf",
         "images inside PDFs (DCTDecode) are not decoded, only their declared size is checked",
     ),
-    (
-        "pdf-hostile/qpdf_large-inline-image.pdf",
-        "inline images (BI/ID/EI) in content streams are not parsed for their size",
-    ),
 ];
 
 /// Hostile files accepted on purpose, each with the note that must come with it: damaged files

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::auth::{Caller, Role};
 use crate::error::Error;
 
+#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", security(("token" = [])), request_body(content = String, content_type = "text/plain", description = "A campaign definition (TOML, UTF-8)"), responses((status = 201, description = "Loaded", body = Object), (status = 400, description = "Malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn load(
     State(app): State<App>,
     caller: Caller,
@@ -22,6 +23,7 @@ pub async fn load(
     Ok((StatusCode::CREATED, Json(json!(campaign.as_ref()))))
 }
 
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The campaign and its pieces", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,

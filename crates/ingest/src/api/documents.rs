@@ -21,6 +21,7 @@ use crate::pipeline::dossier::Snapshot;
 use crate::pipeline::{Upload, actions, intake, scan};
 use crate::views;
 
+#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/pieces/{code}/documents", tag = "documents", security(("token" = [])), params(("reference" = String, Path), ("code" = String, Path)), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The document, raw (name in `Content-Disposition`) or as a multipart `file` field"), responses((status = 201, description = "Stored and attached", body = Object), (status = 200, description = "The same bytes again: the same document", body = Object), (status = 400, description = "Malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 413, description = "Beyond the piece size limit", body = crate::api::openapi::ErrorBody), (status = 422, description = "Rejected by validation, with every reason", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn upload(
     State(app): State<App>,
     caller: Caller,
@@ -108,6 +109,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 }
 
 /// The bytes of a document, never rendered by the browser in guichet's origin.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The bytes", content_type = "application/octet-stream"), (status = 304, description = "Not modified (ETag)"), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn content(
     State(app): State<App>,
     caller: Caller,
@@ -178,6 +180,7 @@ struct ReviewRequest {
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/documents/{id}/review", tag = "documents", security(("token" = [])), params(("id" = String, Path)), request_body = crate::api::openapi::Review, responses((status = 200, description = "Reviewed; the dossier as it is now", body = Object), (status = 400, description = "Malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn review(
     State(app): State<App>,
     caller: Caller,

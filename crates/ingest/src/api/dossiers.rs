@@ -28,6 +28,7 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
+#[utoipa::path(post, path = "/api/v1/dossiers", tag = "dossiers", security(("token" = [])), request_body = crate::api::openapi::NewDossier, responses((status = 201, description = "Created", body = Object), (status = 200, description = "Already there, the same dossier", body = Object), (status = 400, description = "Malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
@@ -46,6 +47,7 @@ pub async fn create(
     Ok((status, Json(views::dossier(&snapshot))))
 }
 
+#[utoipa::path(get, path = "/api/v1/dossiers/{reference}", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "The dossier, its pieces and documents", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
@@ -56,6 +58,7 @@ pub async fn read(
     Ok(Json(views::dossier(&snapshot)))
 }
 
+#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/submit", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "Submitted", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn submit(
     State(app): State<App>,
     caller: Caller,
@@ -67,6 +70,7 @@ pub async fn submit(
     Ok(Json(views::dossier(&snapshot)))
 }
 
+#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/close", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "Closed", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn close(
     State(app): State<App>,
     caller: Caller,
@@ -78,6 +82,7 @@ pub async fn close(
     Ok(Json(views::dossier(&snapshot)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/dossiers/{reference}/documents/{id}", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path), ("id" = String, Path)), responses((status = 200, description = "Withdrawn; the dossier as it is now", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::api::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn withdraw(
     State(app): State<App>,
     caller: Caller,

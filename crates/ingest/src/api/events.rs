@@ -19,6 +19,7 @@ pub struct FeedQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("token" = [])), params(("after" = Option<i64>, Query, description = "Events with a larger id"), ("limit" = Option<i64>, Query, description = "At most this many (1 to 100; more is taken as 100)")), responses((status = 200, description = "A page of events and `last`", body = Object), (status = 400, description = "Malformed request", body = crate::api::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::api::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::api::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn feed(
     State(app): State<App>,
     caller: Caller,

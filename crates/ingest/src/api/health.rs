@@ -7,11 +7,13 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::error::Error;
 
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "Alive", body = Object)))]
 pub async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// Ready when the database and the object store answer.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "The database and the object store answer", body = Object), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::api::openapi::ErrorBody)))]
 pub async fn ready(State(app): State<App>) -> Result<Json<Value>, Error> {
     app.repo.ping().await?;
     app.blobs.ping().await?;

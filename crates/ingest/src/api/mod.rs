@@ -6,11 +6,15 @@ mod documents;
 mod dossiers;
 mod events;
 mod health;
+mod mailroom;
+mod openapi;
 mod request;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
@@ -37,12 +41,38 @@ pub fn router(app: App) -> Router {
         .route("/documents/{id}/content", get(documents::content))
         .route("/documents/{id}/review", post(documents::review))
         .route("/events", get(events::feed))
+        .route(
+            "/dossiers/{reference}/cover-sheet.pdf",
+            get(mailroom::cover_sheet),
+        )
+        .route(
+            "/mailroom/batches",
+            post(mailroom::submit).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/mailroom/batches/{id}", get(mailroom::read))
+        .route("/openapi.json", get(openapi::document))
+        .route(
+            "/campaigns/{id}/webhooks",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/campaigns/{id}/webhooks/{webhook}",
+            delete(webhooks::delete),
+        )
+        .route(
+            "/campaigns/{id}/webhooks/{webhook}/deliveries",
+            get(webhooks::deliveries),
+        )
         .layer(DefaultBodyLimit::max(SMALL_BODY));
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(crate::metrics::render))
         .nest("/api/v1", api)
         .fallback(health::not_found)
-        .layer(TraceLayer::new_for_http())
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(TraceLayer::new_for_http().make_span_with(crate::metrics::request_span))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(app)
 }

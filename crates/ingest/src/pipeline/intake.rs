@@ -71,6 +71,16 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
+    let result = intake_counted(app, upload, body).await;
+    crate::metrics::intake(Channel::Upload.as_str(), &result);
+    result
+}
+
+async fn intake_counted<S, E>(app: &App, upload: Upload, body: S) -> Result<Intake, Error>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
     // Refuse what can be refused before reading a byte.
     let before = Snapshot::read(app, &upload.reference).await?;
     let piece = piece_of(&before, &upload.piece)?.clone();

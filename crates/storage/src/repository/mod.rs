@@ -17,9 +17,12 @@
 #[macro_use]
 mod shared;
 mod columns;
+mod mailroom;
 mod postgres;
 mod sql;
 mod sqlite;
+mod staff;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -27,8 +30,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use mailroom::{BatchRecord, MailroomOrigin, MailroomRepository};
 pub use postgres::PostgresRepository;
 pub use sqlite::SqliteRepository;
+pub use staff::{
+    DossierIndexRow, DossierQuery, IndexCounts, SameContent, StaffRepository, StaffSession,
+    StaffUser, TokenListing,
+};
+pub use webhooks::{DeliveryRecord, NewWebhook, QueueDepths, WebhookRecord, WebhookRepository};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
@@ -214,7 +223,9 @@ pub struct Job {
 }
 
 #[async_trait]
-pub trait Repository: Send + Sync {
+pub trait Repository:
+    MailroomRepository + StaffRepository + WebhookRepository + Send + Sync
+{
     fn name(&self) -> &'static str;
 
     async fn ping(&self) -> Result<(), RepoError>;

@@ -43,7 +43,8 @@ const SESSION_SETTINGS: [(&str, &str); 3] = [
 const EVENT_ORDER_LOCK: i64 = 0x0067_7569_6368_6574;
 
 pub struct PostgresRepository {
-    pool: PgPool,
+    // Visible to the sibling modules that add traits over the same database (staff.rs).
+    pub(super) pool: PgPool,
 }
 
 impl PostgresRepository {

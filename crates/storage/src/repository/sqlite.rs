@@ -24,7 +24,8 @@ use super::{
 };
 
 pub struct SqliteRepository {
-    pool: SqlitePool,
+    // Visible to the sibling modules that add traits over the same database (staff.rs).
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteRepository {

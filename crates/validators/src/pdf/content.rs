@@ -140,6 +140,93 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
     Ok(())
 }
 
+/// Inline images (`BI` … `ID` … `EI` in a content stream) are meant for small images: the
+/// PDF specification advises 4 KB of data at most. One that decodes beyond
+/// `Limits::max_inline_image_bytes` is refused as `pdf_too_complex` (readers hold it whole, in
+/// the middle of the page's drawing).
+///
+/// lopdf's content parser drops the dictionary of an inline image whose filters it does not
+/// apply (the common case: `/F [/A85 /Fl]`), so the dictionary is read here from the tokens
+/// between `BI` and `ID`: only the size entries matter, and they are plain numbers and names.
+fn check_inline_images(data: &[u8], limits: &Limits) -> Result<(), Refusal> {
+    let mut rest = data;
+    while let Some(at) = next_operator(rest, b"BI") {
+        rest = &rest[at + 2..];
+        let Some(end) = next_operator(rest, b"ID") else {
+            return Ok(());
+        };
+        let image = InlineImage::read(&rest[..end]);
+        let bytes = image.bytes();
+        if bytes > limits.max_inline_image_bytes as f64 {
+            return Err((
+                ReasonCode::PdfTooComplex,
+                format!(
+                    "an inline image of {:.0}x{:.0} pixels decodes to {bytes:.0} bytes (limit {} for inline images)",
+                    image.width, image.height, limits.max_inline_image_bytes
+                ),
+            ));
+        }
+        rest = &rest[end + 2..];
+    }
+    Ok(())
+}
+
+/// The offset of `operator` standing alone (white space or the start before it, white space or
+/// the end after it).
+fn next_operator(data: &[u8], operator: &[u8]) -> Option<usize> {
+    let n = operator.len();
+    (0..data.len().saturating_sub(n - 1)).find(|&i| {
+        &data[i..i + n] == operator
+            && (i == 0 || data[i - 1].is_ascii_whitespace())
+            && data.get(i + n).is_none_or(u8::is_ascii_whitespace)
+    })
+}
+
+/// The size entries of an inline image's dictionary.
+struct InlineImage {
+    width: f64,
+    height: f64,
+    bits: f64,
+    components: f64,
+}
+
+impl InlineImage {
+    fn read(dictionary: &[u8]) -> InlineImage {
+        let text = String::from_utf8_lossy(dictionary);
+        let spaced = text.replace('/', " /").replace(['[', ']'], " ");
+        let tokens: Vec<&str> = spaced.split_ascii_whitespace().collect();
+        let value = |keys: [&str; 2]| {
+            tokens
+                .windows(2)
+                .find(|pair| keys.contains(&pair[0]))
+                .map(|pair| pair[1])
+        };
+        let number = |keys| value(keys).and_then(|v| v.parse::<f64>().ok());
+        let mask = value(["/IM", "/ImageMask"]) == Some("true");
+        let components = match value(["/CS", "/ColorSpace"]) {
+            Some("/RGB" | "/DeviceRGB" | "/CalRGB" | "/Lab") => 3.0,
+            Some("/CMYK" | "/DeviceCMYK") => 4.0,
+            _ => 1.0,
+        };
+        InlineImage {
+            width: number(["/W", "/Width"]).unwrap_or(0.0).max(0.0),
+            height: number(["/H", "/Height"]).unwrap_or(0.0).max(0.0),
+            bits: if mask {
+                1.0
+            } else {
+                number(["/BPC", "/BitsPerComponent"])
+                    .unwrap_or(8.0)
+                    .clamp(1.0, 16.0)
+            },
+            components: if mask { 1.0 } else { components },
+        }
+    }
+
+    fn bytes(&self) -> f64 {
+        self.width * self.height * self.components * self.bits / 8.0
+    }
+}
+
 /// Colour components of a colour space; 1 when unknown (the lowest estimate never refuses a
 /// valid image).
 fn components(doc: &Document, cs: &Object) -> u8 {
@@ -197,7 +284,7 @@ fn decode_stream(
                     ),
                 ));
             }
-            Ok(())
+            check_inline_images(&data, limits)
         }
         Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { limit })) => {
             Err((
@@ -239,5 +326,30 @@ fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Vec<u8>> {
         Err(e) => Err(lopdf::Error::InvalidStream(format!(
             "corrupt Flate data: {e}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_images_are_measured_from_their_dictionary() {
+        let image = InlineImage::read(b"\n/W 1200 /H 675 /BPC 8 /CS /RGB /F [/A85 /Fl]\n");
+        assert_eq!(image.bytes(), 1200.0 * 675.0 * 3.0);
+        let mask = InlineImage::read(b"/Width 64/Height 64/ImageMask true");
+        assert_eq!(mask.bytes(), 64.0 * 64.0 / 8.0);
+    }
+
+    #[test]
+    fn a_large_inline_image_is_refused_and_a_small_one_passes() {
+        let limits = Limits::default();
+        let small = b"q 10 0 0 10 0 0 cm BI /W 8 /H 8 /CS /G /BPC 8 ID \x01\x02 EI Q";
+        assert!(check_inline_images(small, &limits).is_ok());
+        let large = b"q BI /W 2000 /H 2000 /CS /RGB /BPC 8 /F /Fl ID xx EI Q";
+        let (code, _) = check_inline_images(large, &limits).unwrap_err();
+        assert_eq!(code, ReasonCode::PdfTooComplex);
+        // `BI` inside another token is not the operator.
+        assert!(check_inline_images(b"/OBI 1 /W 9999 ID", &limits).is_ok());
     }
 }

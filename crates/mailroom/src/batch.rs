@@ -1,0 +1,662 @@
+//! Reading a scanned batch: a PDF from scanner software or a multi-page TIFF, into pages that
+//! keep their original encoded image, so that documents can be rebuilt without re-encoding.
+//!
+//! Nothing is decoded here beyond the structure: page images stay encoded (decoding for sheet
+//! detection happens in [`crate::split`], downscaled). Limits are checked as the structure is
+//! walked: the page count before any page is read, each image's pixel count from its header
+//! before its bytes are copied. Hostile input returns a [`BatchError`], never a panic: the
+//! parsers are maintained crates, and as a last guard the whole read runs under
+//! `catch_unwind`, so that a bug in one of them costs a batch, not the worker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use crate::tiff_reader;
+
+/// Bounds on what a batch may make us read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Pages in one batch.
+    pub max_pages: usize,
+    /// Pixels of one page image (width × height).
+    pub max_page_pixels: u64,
+    /// Encoded bytes of one page image, and decoded bytes when a page must be decoded whole.
+    pub max_image_bytes: usize,
+}
+
+impl Default for BatchLimits {
+    /// 1,000 pages (a full scanner tray several times over), 100 megapixels a page (A3 at
+    /// 600 dpi is 70), 256 MiB per image.
+    fn default() -> Self {
+        BatchLimits {
+            max_pages: 1000,
+            max_page_pixels: 100_000_000,
+            max_image_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a batch cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// Neither a PDF nor a TIFF.
+    #[error("le lot n'est ni un PDF ni un TIFF")]
+    UnknownFormat,
+    /// The file's structure cannot be parsed.
+    #[error("lot illisible : {0}")]
+    Malformed(String),
+    /// An encrypted PDF.
+    #[error("le PDF du lot est chiffré")]
+    Encrypted,
+    /// No page at all.
+    #[error("le lot ne contient aucune page")]
+    Empty,
+    /// More pages than [`BatchLimits::max_pages`].
+    #[error("le lot contient {pages} pages, au-delà de la limite de {limit}")]
+    TooManyPages {
+        /// Pages found (or at least this many).
+        pages: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A page image above [`BatchLimits::max_page_pixels`] or [`BatchLimits::max_image_bytes`].
+    #[error("la page {page} dépasse la taille autorisée")]
+    PageTooLarge {
+        /// 0-based page index.
+        page: usize,
+    },
+    /// A page whose image uses an encoding guichet cannot carry over.
+    #[error("la page {page} utilise un format d'image non pris en charge : {what}")]
+    Unsupported {
+        /// 0-based page index.
+        page: usize,
+        /// What is not supported.
+        what: String,
+    },
+    /// A page index outside the batch (from [`crate::split::segment_pdf`]).
+    #[error("la page {0} n'existe pas dans le lot")]
+    NoSuchPage(usize),
+}
+
+impl BatchError {
+    /// A stable snake_case code for APIs and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BatchError::UnknownFormat => "batch_unknown_format",
+            BatchError::Malformed(_) => "batch_malformed",
+            BatchError::Encrypted => "batch_encrypted",
+            BatchError::Empty => "batch_empty",
+            BatchError::TooManyPages { .. } => "batch_too_many_pages",
+            BatchError::PageTooLarge { .. } => "batch_page_too_large",
+            BatchError::Unsupported { .. } => "batch_unsupported_image",
+            BatchError::NoSuchPage(_) => "batch_no_such_page",
+        }
+    }
+}
+
+/// The container a batch came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchFormat {
+    /// A PDF, pages usually one image each.
+    Pdf,
+    /// A multi-page TIFF.
+    Tiff,
+}
+
+/// A scanned batch, pages in scanning order.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// PDF or TIFF.
+    pub format: BatchFormat,
+    /// The pages, in order.
+    pub pages: Vec<Page>,
+    /// The parsed source PDF, kept to copy pages that are not a single image.
+    pub(crate) source: Option<Arc<Document>>,
+}
+
+/// One scanned page.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The page's image: for a PDF page drawn from several images, the largest one (used to
+    /// look for a sheet); `None` for a page without any image.
+    pub image: Option<PageImage>,
+    /// Whether [`Page::image`] is all the page shows, so that the page can be rebuilt from it
+    /// alone. Pages where it is not are copied whole from the source PDF.
+    pub single_image: bool,
+    /// The page's `/Rotate`, normalised to 0, 90, 180 or 270.
+    pub rotate: u16,
+    /// The page's box in points (`/MediaBox`; for a TIFF, from the image's resolution).
+    pub media_box: [f32; 4],
+    /// The source PDF's page object, when the batch is a PDF.
+    pub(crate) source_page: Option<ObjectId>,
+}
+
+/// A page's image exactly as stored in the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageImage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Bits per colour component (1 for bilevel images).
+    pub bits_per_component: u8,
+    /// The colour space.
+    pub colour: Colour,
+    /// How [`PageImage::data`] is encoded.
+    pub encoding: Encoding,
+    /// A PDF `/Decode` array (or, for a TIFF, `[1 0]` where its photometric interpretation
+    /// inverts the samples).
+    pub decode: Option<Vec<f32>>,
+    /// A PDF stencil mask (`/ImageMask true`): 1-bit, painted in the fill colour.
+    pub image_mask: bool,
+    /// The encoded bytes, untouched.
+    pub data: Vec<u8>,
+}
+
+impl PageImage {
+    /// Whether the samples are to be inverted (`/Decode [1 0]`).
+    pub fn inverted(&self) -> bool {
+        self.decode
+            .as_ref()
+            .is_some_and(|d| d.len() >= 2 && d[0] > d[1])
+    }
+}
+
+/// The colour space of a page image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Colour {
+    /// One component (DeviceGray, CalGray, ICC with 1 component, stencil masks).
+    Gray,
+    /// Three components (DeviceRGB, CalRGB, Lab, ICC with 3).
+    Rgb,
+    /// Four components (DeviceCMYK, ICC with 4).
+    Cmyk,
+    /// A palette of `base` colours: `lookup` holds `hival + 1` entries.
+    Indexed {
+        /// The palette's colour space (Gray, Rgb or Cmyk).
+        base: Box<Colour>,
+        /// The highest index.
+        hival: u8,
+        /// The palette entries, `base.components()` bytes each.
+        lookup: Vec<u8>,
+    },
+}
+
+impl Colour {
+    /// Components per pixel in the image data.
+    pub fn components(&self) -> u8 {
+        match self {
+            Colour::Gray | Colour::Indexed { .. } => 1,
+            Colour::Rgb => 3,
+            Colour::Cmyk => 4,
+        }
+    }
+}
+
+/// How a page image is encoded (the PDF filter, or its TIFF equivalent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encoding {
+    /// JPEG (`DCTDecode`).
+    Dct,
+    /// CCITT Group 3 or 4 (`CCITTFaxDecode`).
+    Ccitt(CcittParams),
+    /// JBIG2 (`JBIG2Decode`), with its global segments if any.
+    Jbig2 {
+        /// The `/JBIG2Globals` stream's bytes.
+        globals: Option<Vec<u8>>,
+    },
+    /// Deflate (`FlateDecode`).
+    Flate(Predictor),
+    /// LZW (`LZWDecode`).
+    Lzw {
+        /// The predictor applied before compression.
+        predictor: Predictor,
+        /// The `/EarlyChange` parameter (1 unless stated).
+        early_change: bool,
+    },
+    /// Uncompressed samples.
+    Raw,
+}
+
+/// `CCITTFaxDecode` parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CcittParams {
+    /// `/K`: negative for Group 4, 0 for Group 3 one-dimensional, positive for mixed.
+    pub k: i32,
+    /// `/EndOfLine`: rows start with EOL codes.
+    pub end_of_line: bool,
+    /// `/EncodedByteAlign`: rows start on a byte boundary.
+    pub byte_align: bool,
+    /// `/EndOfBlock`: the data may end with an end-of-block code.
+    pub end_of_block: bool,
+    /// `/BlackIs1`: 1 bits are black.
+    pub black_is_1: bool,
+}
+
+/// A PNG or TIFF predictor applied before Flate or LZW compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Predictor {
+    /// 1: none; 2: TIFF horizontal differencing; 10–15: PNG filters.
+    pub predictor: u8,
+    /// Components per sample as the predictor sees them.
+    pub colors: u8,
+    /// Bits per component as the predictor sees them.
+    pub bits_per_component: u8,
+    /// Samples per row.
+    pub columns: u32,
+}
+
+impl Predictor {
+    /// No predictor.
+    pub const NONE: Predictor = Predictor {
+        predictor: 1,
+        colors: 1,
+        bits_per_component: 8,
+        columns: 1,
+    };
+}
+
+/// Reads a batch, PDF or TIFF as its first bytes say.
+pub fn read(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
+    let read = || {
+        if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+            tiff_reader::read(bytes, limits)
+        } else if bytes.len() >= 5
+            && bytes[..bytes.len().min(1024)]
+                .windows(5)
+                .any(|w| w == b"%PDF-")
+        {
+            read_pdf(bytes, limits)
+        } else {
+            Err(BatchError::UnknownFormat)
+        }
+    };
+    std::panic::catch_unwind(read)
+        .unwrap_or_else(|_| Err(BatchError::Malformed("structure incohérente".into())))
+}
+
+fn read_pdf(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
+    let doc = Document::load_mem(bytes).map_err(|e| BatchError::Malformed(e.to_string()))?;
+    if doc.is_encrypted() {
+        return Err(BatchError::Encrypted);
+    }
+    let page_ids = doc.get_pages();
+    if page_ids.len() > limits.max_pages {
+        return Err(BatchError::TooManyPages {
+            pages: page_ids.len(),
+            limit: limits.max_pages,
+        });
+    }
+    if page_ids.is_empty() {
+        return Err(BatchError::Empty);
+    }
+    let mut pages = Vec::with_capacity(page_ids.len());
+    let mut images = Vec::with_capacity(page_ids.len());
+    for (index, (_, id)) in page_ids.into_iter().enumerate() {
+        let (page, image_id) = read_pdf_page(&doc, id, index, limits)?;
+        pages.push(page);
+        images.push(image_id);
+    }
+    // Each page image's bytes are moved out of the parsed document rather than copied: a
+    // batch of 300 scanned pages is hundreds of megabytes. The document is kept only when a
+    // page must be copied whole from it.
+    let mut moved: HashMap<ObjectId, usize> = HashMap::new();
+    let mut doc = doc;
+    for (index, image_id) in images.iter().enumerate() {
+        let (Some(image_id), Some(image)) = (image_id, pages[index].image.as_ref()) else {
+            continue;
+        };
+        if !image.data.is_empty() {
+            continue;
+        }
+        let data = match moved.get(image_id) {
+            Some(&first) => pages[first].image.as_ref().map(|i| i.data.clone()),
+            None => doc
+                .get_object_mut(*image_id)
+                .ok()
+                .and_then(|o| o.as_stream_mut().ok())
+                .map(|s| std::mem::take(&mut s.content)),
+        };
+        if let (Some(data), Some(image)) = (data, pages[index].image.as_mut()) {
+            image.data = data;
+        }
+        moved.insert(*image_id, index);
+    }
+    let source = if pages.iter().all(|p| p.single_image) {
+        None
+    } else {
+        // Put back what pages copied whole may show.
+        for (image_id, &index) in &moved {
+            if let (Some(image), Ok(Object::Stream(s))) =
+                (pages[index].image.as_ref(), doc.get_object_mut(*image_id))
+            {
+                s.content = image.data.clone();
+            }
+        }
+        Some(Arc::new(doc))
+    };
+    Ok(Batch {
+        format: BatchFormat::Pdf,
+        pages,
+        source,
+    })
+}
+
+/// Looks up an inheritable page attribute, walking up the page tree (bounded, against loops).
+fn inherited<'a>(doc: &'a Document, page: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    let mut node = page;
+    for _ in 0..64 {
+        if let Ok(value) = node.get(key) {
+            return doc.dereference(value).ok().map(|(_, o)| o);
+        }
+        let parent = node.get(b"Parent").ok()?.as_reference().ok()?;
+        node = doc.get_dictionary(parent).ok()?;
+    }
+    None
+}
+
+fn number(o: &Object) -> Option<f32> {
+    match o {
+        Object::Integer(i) => Some(*i as f32),
+        Object::Real(r) => Some(*r),
+        _ => None,
+    }
+}
+
+/// A page, and the object id of its image, whose bytes are left in `doc` (the caller moves
+/// them into the page).
+fn read_pdf_page(
+    doc: &Document,
+    id: ObjectId,
+    index: usize,
+    limits: &BatchLimits,
+) -> Result<(Page, Option<ObjectId>), BatchError> {
+    let dict = doc
+        .get_dictionary(id)
+        .map_err(|e| BatchError::Malformed(e.to_string()))?;
+    let media_box = inherited(doc, dict, b"MediaBox")
+        .and_then(|o| o.as_array().ok())
+        .and_then(|a| {
+            let v: Vec<f32> = a
+                .iter()
+                .filter_map(|o| doc.dereference(o).ok().and_then(|(_, o)| number(o)))
+                .collect();
+            (v.len() == 4).then(|| {
+                [
+                    v[0].min(v[2]),
+                    v[1].min(v[3]),
+                    v[0].max(v[2]),
+                    v[1].max(v[3]),
+                ]
+            })
+        })
+        .filter(|b| b[2] - b[0] >= 1.0 && b[3] - b[1] >= 1.0)
+        // A4, the usual page, when the box is missing or degenerate.
+        .unwrap_or([0.0, 0.0, 595.28, 841.89]);
+    let rotate = inherited(doc, dict, b"Rotate")
+        .and_then(|o| o.as_i64().ok())
+        .map(|r| r.rem_euclid(360) / 90 * 90)
+        .unwrap_or(0) as u16;
+
+    let mut images = Vec::new();
+    if let Ok((resources, resource_ids)) = doc.get_page_resources(id) {
+        let mut dicts: Vec<&Dictionary> = resources.into_iter().collect();
+        dicts.extend(
+            resource_ids
+                .into_iter()
+                .filter_map(|id| doc.get_dictionary(id).ok()),
+        );
+        for res in dicts {
+            collect_images(doc, res, 0, &mut images);
+        }
+    }
+    images.sort();
+    images.dedup();
+    let count = images.len();
+    let mut best: Option<(u64, &lopdf::Stream, ObjectId)> = None;
+    for image_id in images {
+        let Ok(stream) = doc.get_object(image_id).and_then(Object::as_stream) else {
+            continue;
+        };
+        let w = int(doc, &stream.dict, b"Width").unwrap_or(0).max(0) as u64;
+        let h = int(doc, &stream.dict, b"Height").unwrap_or(0).max(0) as u64;
+        if best.is_none_or(|(px, _, _)| w * h > px) {
+            best = Some((w * h, stream, image_id));
+        }
+    }
+    let (image, image_id) = match best {
+        Some((px, _, _)) if px > limits.max_page_pixels => {
+            return Err(BatchError::PageTooLarge { page: index });
+        }
+        Some((_, stream, image_id)) => (pdf_image(doc, stream, index, limits)?, Some(image_id)),
+        None => (None, None),
+    };
+    let page = Page {
+        single_image: count == 1 && image.is_some(),
+        image,
+        rotate,
+        media_box,
+        source_page: Some(id),
+    };
+    Ok((page, image_id))
+}
+
+/// Image XObjects of a resource dictionary, looking into form XObjects (scanner software
+/// sometimes wraps the page image in one) down to a small depth.
+fn collect_images(doc: &Document, resources: &Dictionary, depth: u8, out: &mut Vec<ObjectId>) {
+    let Some(xobjects) = resources
+        .get(b"XObject")
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .and_then(|(_, o)| o.as_dict().ok())
+    else {
+        return;
+    };
+    for (_, value) in xobjects.iter() {
+        let Ok(id) = value.as_reference() else {
+            continue;
+        };
+        let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) else {
+            continue;
+        };
+        match stream.dict.get(b"Subtype").and_then(Object::as_name) {
+            Ok(b"Image") => out.push(id),
+            Ok(b"Form") if depth < 3 => {
+                if let Some(res) = stream
+                    .dict
+                    .get(b"Resources")
+                    .ok()
+                    .and_then(|o| doc.dereference(o).ok())
+                    .and_then(|(_, o)| o.as_dict().ok())
+                {
+                    collect_images(doc, res, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn resolved<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    dict.get(key)
+        .ok()
+        .and_then(|o| doc.dereference(o).ok())
+        .map(|(_, o)| o)
+}
+
+fn int(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<i64> {
+    resolved(doc, dict, key).and_then(|o| o.as_i64().ok())
+}
+
+fn boolean(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<bool> {
+    resolved(doc, dict, key).and_then(|o| o.as_bool().ok())
+}
+
+/// The page image of a PDF image XObject, or `None` when its filter chain is not one we can
+/// carry over (the page is then copied whole and looked at as content).
+fn pdf_image(
+    doc: &Document,
+    stream: &lopdf::Stream,
+    page: usize,
+    limits: &BatchLimits,
+) -> Result<Option<PageImage>, BatchError> {
+    let d = &stream.dict;
+    let (Some(width), Some(height)) = (int(doc, d, b"Width"), int(doc, d, b"Height")) else {
+        return Ok(None);
+    };
+    let (Ok(width), Ok(height)) = (u32::try_from(width), u32::try_from(height)) else {
+        return Ok(None);
+    };
+    if width == 0 || height == 0 {
+        return Ok(None);
+    }
+    if stream.content.len() > limits.max_image_bytes {
+        return Err(BatchError::PageTooLarge { page });
+    }
+    let image_mask = boolean(doc, d, b"ImageMask").unwrap_or(false);
+    let bits = if image_mask {
+        1
+    } else {
+        int(doc, d, b"BitsPerComponent").unwrap_or(8) as u8
+    };
+    let filters: Vec<&[u8]> = match resolved(doc, d, b"Filter") {
+        None => vec![],
+        Some(Object::Name(n)) => vec![n.as_slice()],
+        Some(Object::Array(a)) => a.iter().filter_map(|o| o.as_name().ok()).collect(),
+        Some(_) => return Ok(None),
+    };
+    let parms = match resolved(doc, d, b"DecodeParms") {
+        Some(Object::Dictionary(p)) => Some(p),
+        Some(Object::Array(a)) => a
+            .first()
+            .and_then(|o| doc.dereference(o).ok())
+            .and_then(|(_, o)| o.as_dict().ok()),
+        _ => None,
+    };
+    let colour = if image_mask {
+        Some(Colour::Gray)
+    } else {
+        match resolved(doc, d, b"ColorSpace") {
+            Some(cs) => colour_space(doc, cs, 0),
+            // JPX carries its own; anything else without one is not an image we can use.
+            None if filters == [b"DCTDecode".as_slice()] => Some(Colour::Gray),
+            None => None,
+        }
+    };
+    let Some(colour) = colour else {
+        return Ok(None);
+    };
+    let pi = |key: &[u8], default: i64| parms.and_then(|p| int(doc, p, key)).unwrap_or(default);
+    let pb =
+        |key: &[u8], default: bool| parms.and_then(|p| boolean(doc, p, key)).unwrap_or(default);
+    let predictor = || Predictor {
+        predictor: pi(b"Predictor", 1).clamp(0, 255) as u8,
+        colors: pi(b"Colors", 1).clamp(1, 4) as u8,
+        bits_per_component: pi(b"BitsPerComponent", 8).clamp(1, 16) as u8,
+        columns: pi(b"Columns", 1).clamp(1, u32::MAX as i64) as u32,
+    };
+    let encoding = match filters.as_slice() {
+        [] => Encoding::Raw,
+        [b"DCTDecode"] => Encoding::Dct,
+        [b"CCITTFaxDecode"] => Encoding::Ccitt(CcittParams {
+            k: pi(b"K", 0).clamp(i32::MIN as i64, i32::MAX as i64) as i32,
+            end_of_line: pb(b"EndOfLine", false),
+            byte_align: pb(b"EncodedByteAlign", false),
+            end_of_block: pb(b"EndOfBlock", true),
+            black_is_1: pb(b"BlackIs1", false),
+        }),
+        [b"JBIG2Decode"] => {
+            let globals = parms
+                .and_then(|p| resolved(doc, p, b"JBIG2Globals"))
+                .and_then(|o| o.as_stream().ok())
+                .and_then(|s| {
+                    s.decompressed_content()
+                        .ok()
+                        .or_else(|| s.dict.get(b"Filter").is_err().then(|| s.content.clone()))
+                });
+            Encoding::Jbig2 { globals }
+        }
+        [b"FlateDecode"] => Encoding::Flate(predictor()),
+        [b"LZWDecode"] => Encoding::Lzw {
+            predictor: predictor(),
+            early_change: pi(b"EarlyChange", 1) != 0,
+        },
+        _ => return Ok(None),
+    };
+    let decode = resolved(doc, d, b"Decode")
+        .and_then(|o| o.as_array().ok())
+        .map(|a| a.iter().filter_map(number).collect::<Vec<f32>>());
+    Ok(Some(PageImage {
+        width,
+        height,
+        bits_per_component: bits,
+        colour,
+        encoding,
+        decode,
+        image_mask,
+        // Moved in by `read_pdf`, without a copy.
+        data: Vec::new(),
+    }))
+}
+
+fn colour_space(doc: &Document, cs: &Object, depth: u8) -> Option<Colour> {
+    if depth > 4 {
+        return None;
+    }
+    let by_name = |n: &[u8]| match n {
+        b"DeviceGray" | b"G" | b"CalGray" => Some(Colour::Gray),
+        b"DeviceRGB" | b"RGB" | b"CalRGB" | b"Lab" => Some(Colour::Rgb),
+        b"DeviceCMYK" | b"CMYK" => Some(Colour::Cmyk),
+        _ => None,
+    };
+    match cs {
+        Object::Name(n) => by_name(n),
+        Object::Array(a) => {
+            let family = a.first()?.as_name().ok()?;
+            match family {
+                b"ICCBased" => {
+                    let stream = doc.dereference(a.get(1)?).ok()?.1.as_stream().ok()?;
+                    match int(doc, &stream.dict, b"N")? {
+                        1 => Some(Colour::Gray),
+                        3 => Some(Colour::Rgb),
+                        4 => Some(Colour::Cmyk),
+                        _ => None,
+                    }
+                }
+                b"Indexed" | b"I" => {
+                    let base = doc.dereference(a.get(1)?).ok()?.1;
+                    let base = colour_space(doc, base, depth + 1)?;
+                    if matches!(base, Colour::Indexed { .. }) {
+                        return None;
+                    }
+                    let hival = doc.dereference(a.get(2)?).ok()?.1.as_i64().ok()?;
+                    let hival = u8::try_from(hival).ok()?;
+                    let lookup = match doc.dereference(a.get(3)?).ok()?.1 {
+                        Object::String(s, _) => s.clone(),
+                        Object::Stream(s) => {
+                            if s.dict.get(b"Filter").is_ok() {
+                                s.decompressed_content().ok()?
+                            } else {
+                                s.content.clone()
+                            }
+                        }
+                        _ => return None,
+                    };
+                    let need = (hival as usize + 1) * base.components() as usize;
+                    if lookup.len() < need {
+                        return None;
+                    }
+                    Some(Colour::Indexed {
+                        base: Box::new(base),
+                        hival,
+                        lookup: lookup[..need].to_vec(),
+                    })
+                }
+                _ => by_name(family),
+            }
+        }
+        _ => None,
+    }
+}

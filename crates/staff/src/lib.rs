@@ -1,0 +1,111 @@
+//! The staff web interface: server-rendered pages in French under `/staff/`.
+//!
+//! Reviewers log in with a name and password (argon2), then list dossiers, open one, accept
+//! or refuse its documents, close it when complete, and export. Admins also manage accounts,
+//! API tokens and campaigns under `/staff/admin/`.
+//!
+//! Invariants:
+//! - Every page and action checks the session and the role ([`session::Staff`],
+//!   [`session::Admin`]); every POST checks the session's CSRF token first.
+//! - Reviews and closing go through the pipeline's actions (`ingest::pipeline::actions`),
+//!   the same code the API runs, recording the reviewer's name.
+//! - Every value reaches HTML through askama's autoescaping; document content is only served
+//!   with `Content-Security-Policy: sandbox` and `X-Content-Type-Options: nosniff`.
+//! - The dossier list reads the dossier index (`storage::repository::StaffRepository`),
+//!   kept fresh by [`index`].
+
+mod accounts;
+mod error;
+mod index;
+mod names;
+mod pages;
+mod password;
+mod pdf;
+mod session;
+mod settings;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use ingest::App;
+
+pub use accounts::{AccountError, create_account, valid_user_name};
+pub use index::{refresh_index, refresher};
+pub use names::search_key;
+pub use password::{hash_password, verify_password};
+pub use settings::Settings;
+
+/// What every handler gets: the service and the interface's settings.
+#[derive(Clone)]
+pub struct Staff {
+    pub app: App,
+    pub settings: Arc<Settings>,
+}
+
+/// Forms are small; a campaign's TOML is the largest thing posted.
+const FORM_LIMIT: usize = 1024 * 1024;
+
+/// The staff routes with settings from the environment ([`Settings::from_env`]), and the
+/// background task that keeps the dossier index fresh. Call inside the tokio runtime.
+pub fn router(app: App) -> Router {
+    let settings = Settings::from_env();
+    tokio::spawn(refresher(app.clone()));
+    router_with(app, settings)
+}
+
+/// The staff routes with explicit settings; the caller runs [`refresher`].
+pub fn router_with(app: App, settings: Settings) -> Router {
+    let state = Staff {
+        app,
+        settings: Arc::new(settings),
+    };
+    Router::new()
+        .route("/staff", get(pages::home::redirect))
+        .route("/staff/", get(pages::home::dashboard))
+        .route("/staff/staff.css", get(pages::assets::css))
+        .route(
+            "/staff/login",
+            get(pages::login::form).post(pages::login::submit),
+        )
+        .route("/staff/logout", post(pages::login::logout))
+        .route("/staff/dossiers", get(pages::list::list))
+        .route("/staff/dossiers.csv", get(pages::export::csv))
+        .route("/staff/dossiers/{reference}", get(pages::dossier::show))
+        .route(
+            "/staff/dossiers/{reference}/documents.zip",
+            get(pages::export::zip),
+        )
+        .route(
+            "/staff/dossiers/{reference}/documents/{id}/review",
+            post(pages::dossier::review),
+        )
+        .route(
+            "/staff/dossiers/{reference}/close",
+            post(pages::dossier::close),
+        )
+        .route(
+            "/staff/documents/{id}/content",
+            get(pages::content::content),
+        )
+        .route(
+            "/staff/documents/{id}/first-page.jpg",
+            get(pages::content::first_page),
+        )
+        .route("/staff/admin", get(pages::admin::index))
+        .route("/staff/admin/users", post(pages::admin::create_user))
+        .route(
+            "/staff/admin/users/{name}/disable",
+            post(pages::admin::disable_user),
+        )
+        .route("/staff/admin/tokens", post(pages::admin::create_token))
+        .route("/staff/admin/campaigns", post(pages::admin::load_campaign))
+        // Mailroom triage (unmatched segments, assigned to a dossier and piece) belongs
+        // here, as `/staff/triage`, once the mailroom keeps them.
+        .layer(DefaultBodyLimit::max(FORM_LIMIT))
+        .layer(axum::middleware::map_response(views::security_headers))
+        .with_state(state)
+}

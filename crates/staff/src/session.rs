@@ -1,0 +1,235 @@
+//! Sessions: a random cookie value, kept in the database by its SHA-256 with the user, an
+//! expiry and the session's CSRF token.
+//!
+//! The cookie is `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page
+//! sends it), scoped to `/staff`, and `Secure` when configured. Every form of a session
+//! carries its CSRF token, compared in constant time on every POST, so a forged request
+//! fails even from a browser that ignores SameSite.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use chrono::{TimeDelta, Utc};
+use sha2::{Digest, Sha256};
+
+use storage::repository::{StaffSession, StaffUser};
+
+use crate::Staff;
+use crate::error::PageError;
+use crate::settings::Settings;
+
+pub const SESSION_COOKIE: &str = "guichet_staff";
+/// The login form's own CSRF token, before any session exists (double-submit cookie).
+pub const LOGIN_COOKIE: &str = "guichet_staff_login";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Reviewer,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "reviewer" => Some(Role::Reviewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Reviewer => "reviewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A logged-in staff member: any page except the admin ones.
+#[derive(Debug, Clone)]
+pub struct Reviewer {
+    pub name: String,
+    pub role: Role,
+    pub csrf: String,
+    session_hash: String,
+}
+
+impl Reviewer {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Refuses a POST whose form does not carry this session's token.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        if same_secret(submitted, &self.csrf) {
+            Ok(())
+        } else {
+            Err(PageError::Csrf)
+        }
+    }
+
+    pub fn session_hash(&self) -> &str {
+        &self.session_hash
+    }
+}
+
+/// An admin: the pages under `/staff/admin`. Reviewers get 403.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Reviewer);
+
+/// A random secret: 256 bits from the OS, as hex.
+pub fn random_secret() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+pub fn secret_hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// A `Set-Cookie` value; `max_age` 0 deletes the cookie.
+pub fn set_cookie(settings: &Settings, name: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if settings.secure_cookie {
+        "; Secure"
+    } else {
+        ""
+    };
+    let text = format!(
+        "{name}={value}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+/// Opens a session for `user`; returns the `Set-Cookie` header to send.
+pub async fn open(
+    staff: &Staff,
+    user: &StaffUser,
+) -> Result<(axum::http::HeaderName, HeaderValue), PageError> {
+    let value = random_secret();
+    let now = Utc::now();
+    let lifetime = staff.settings.session_lifetime;
+    let expires_at =
+        now + TimeDelta::from_std(lifetime).map_err(|e| PageError::Internal(e.to_string()))?;
+    staff
+        .app
+        .repo
+        .create_staff_session(&StaffSession {
+            hash: secret_hash(&value),
+            user: user.name.clone(),
+            csrf: random_secret(),
+            created_at: now,
+            expires_at,
+        })
+        .await?;
+    Ok((
+        SET_COOKIE,
+        set_cookie(&staff.settings, SESSION_COOKIE, &value, lifetime.as_secs()),
+    ))
+}
+
+impl FromRequestParts<Staff> for Reviewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, staff: &Staff) -> Result<Self, PageError> {
+        let value = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::LoginRequired)?;
+        let hash = secret_hash(value);
+        let (session, user) = staff
+            .app
+            .repo
+            .staff_session(&hash)
+            .await?
+            .ok_or(PageError::LoginRequired)?;
+        if session.expires_at <= Utc::now() || user.disabled {
+            staff.app.repo.delete_staff_session(&hash).await?;
+            return Err(PageError::LoginRequired);
+        }
+        let role = Role::parse(&user.role)
+            .ok_or_else(|| PageError::Internal(format!("unknown staff role {:?}", user.role)))?;
+        Ok(Reviewer {
+            name: user.name,
+            role,
+            csrf: session.csrf,
+            session_hash: hash,
+        })
+    }
+}
+
+impl FromRequestParts<Staff> for Admin {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, staff: &Staff) -> Result<Self, PageError> {
+        let reviewer = Reviewer::from_request_parts(parts, staff).await?;
+        if reviewer.is_admin() {
+            Ok(Admin(reviewer))
+        } else {
+            Err(PageError::Forbidden)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; guichet_staff=abc ; b=2"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "guichet"), None);
+        assert_eq!(cookie(&HeaderMap::new(), SESSION_COOKIE), None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_strict_and_http_only() {
+        let mut settings = Settings::default();
+        let plain = set_cookie(&settings, SESSION_COOKIE, "v", 60);
+        let plain = plain.to_str().expect("ascii");
+        assert!(
+            plain.contains("HttpOnly") && plain.contains("SameSite=Strict"),
+            "{plain}"
+        );
+        assert!(!plain.contains("Secure"), "{plain}");
+        settings.secure_cookie = true;
+        let secure = set_cookie(&settings, SESSION_COOKIE, "v", 60);
+        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        let secret = random_secret();
+        assert_eq!(secret.len(), 64);
+        assert!(same_secret(&secret, &secret.clone()));
+        assert!(!same_secret(&secret, &secret[..63]));
+        assert!(!same_secret(&secret, ""));
+        assert_ne!(random_secret(), secret);
+    }
+}

@@ -1,0 +1,628 @@
+//! What the staff web interface keeps and reads: accounts, sessions, and the dossier index
+//! behind the dossier list.
+//!
+//! The index (`staff_dossiers`) holds one row per dossier with what the list filters on:
+//! state, search keys, completeness, missing pieces, documents awaiting review, late
+//! documents. Completeness depends on the campaign's conditions, which only the domain rules
+//! evaluate, so the rows are computed outside SQL: triggers on `dossiers` mark a dossier
+//! stale (`staff_stale`) whenever it is created or changed, and the interface recomputes
+//! stale rows ([`StaffRepository::stale_dossiers`], [`StaffRepository::put_dossier_index`]).
+//! Every filter has its own index in reference order, so listing is keyset pagination on
+//! `reference` and costs the same on any page of 100,000 dossiers.
+//!
+//! Both backends share the SQL below (`$n` parameters work on both); the test suite is
+//! `tests/staff.rs`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::columns::RecordRow;
+use super::{EventRecord, PostgresRepository, RepoError, SqliteRepository};
+
+/// A staff account. `role` is `reviewer` or `admin`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffUser {
+    pub name: String,
+    pub role: String,
+    /// An argon2 PHC string; the password itself is never stored.
+    pub password_hash: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A login session. `hash` is the SHA-256 of the cookie value, so the table alone opens none.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffSession {
+    pub hash: String,
+    pub user: String,
+    /// The anti-CSRF token every form of this session carries.
+    pub csrf: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One row of the dossier index, as computed from the dossier by the domain rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DossierIndexRow {
+    pub reference: String,
+    pub campaign: String,
+    /// The dossier version the row was computed from; an older computation never overwrites
+    /// a newer one.
+    pub version: i64,
+    pub state: String,
+    /// The candidate's name as shown (may be empty).
+    pub name: String,
+    /// Search keys: lowercase, without accents. `name_key` starts with the family name,
+    /// `given_key` with the given name.
+    pub name_key: String,
+    pub given_key: String,
+    pub complete: bool,
+    /// Codes of required pieces the candidate must still send (pending documents count as
+    /// sent).
+    pub missing: Vec<String>,
+    /// Some document waits for a staff decision.
+    pub awaiting: bool,
+    /// Some document arrived after the campaign closed.
+    pub late: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page request on the dossier list. Every filter is optional; `after` is the last
+/// reference of the previous page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DossierQuery {
+    /// A prefix of the reference, the family name or the given name, already normalised
+    /// like the keys (lowercase, no accents).
+    pub search: Option<String>,
+    pub state: Option<String>,
+    pub campaign: Option<String>,
+    pub complete: Option<bool>,
+    /// A piece code that must be among the missing ones.
+    pub missing: Option<String>,
+    pub awaiting: Option<bool>,
+    pub late: Option<bool>,
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// Counts for the dashboard.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexCounts {
+    /// Dossiers per state, in state name order.
+    pub by_state: Vec<(String, i64)>,
+    pub complete: i64,
+    pub awaiting: i64,
+    pub late: i64,
+    /// Dossiers whose index row is being recomputed.
+    pub stale: i64,
+}
+
+/// Another document with the same content.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SameContent {
+    pub document: String,
+    pub dossier: String,
+    pub piece: Option<String>,
+}
+
+/// An API token as listed to admins (never its hash in full).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenListing {
+    /// The first characters of the hash: enough to tell tokens apart, useless to log in.
+    pub id: String,
+    pub role: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait StaffRepository: Send + Sync {
+    /// Creates the account; `false` (and nothing changed) when the name is taken.
+    async fn create_staff_user(&self, user: &StaffUser) -> Result<bool, RepoError>;
+    async fn staff_user(&self, name: &str) -> Result<Option<StaffUser>, RepoError>;
+    async fn staff_users(&self) -> Result<Vec<StaffUser>, RepoError>;
+    /// Disables or enables an account; a disabled account's sessions are ended.
+    async fn set_staff_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, RepoError>;
+
+    async fn create_staff_session(&self, session: &StaffSession) -> Result<(), RepoError>;
+    /// The session and its user, if the session exists (expired or not: the caller decides).
+    async fn staff_session(
+        &self,
+        hash: &str,
+    ) -> Result<Option<(StaffSession, StaffUser)>, RepoError>;
+    async fn delete_staff_session(&self, hash: &str) -> Result<(), RepoError>;
+    /// Deletes sessions expired at `now`; returns how many.
+    async fn delete_expired_staff_sessions(&self, now: DateTime<Utc>) -> Result<u64, RepoError>;
+
+    /// Up to `limit` dossiers whose index row must be recomputed, with the version that
+    /// marked them.
+    async fn stale_dossiers(&self, limit: u32) -> Result<Vec<(String, i64)>, RepoError>;
+    /// Writes the row unless a newer one is there, and clears the stale mark if no newer
+    /// change came meanwhile.
+    async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError>;
+    async fn list_dossier_index(
+        &self,
+        query: &DossierQuery,
+    ) -> Result<Vec<DossierIndexRow>, RepoError>;
+    async fn dossier_index_counts(&self) -> Result<IndexCounts, RepoError>;
+
+    /// Documents of other dossiers with this content, at most `limit`.
+    async fn same_content_elsewhere(
+        &self,
+        sha256: &str,
+        dossier: &str,
+        limit: u32,
+    ) -> Result<Vec<SameContent>, RepoError>;
+    /// The dossier's events, oldest first, at most `limit` (the most recent ones).
+    async fn dossier_events(
+        &self,
+        reference: &str,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>, RepoError>;
+    async fn token_listing(&self) -> Result<Vec<TokenListing>, RepoError>;
+}
+
+/// A value bound to a statement built at run time.
+enum Bind {
+    Text(String),
+    Bool(bool),
+    Int(i64),
+}
+
+/// Characters above every character of the keys (lowercase ASCII), closing a prefix range.
+const KEY_END: char = '\u{7f}';
+
+/// The statement and binds of a list query.
+fn list_statement(query: &DossierQuery) -> (String, Vec<Bind>) {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let push = |binds: &mut Vec<Bind>, bind: Bind| {
+        binds.push(bind);
+        format!("${}", binds.len())
+    };
+    if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+        let low = push(&mut binds, Bind::Text(search.to_string()));
+        let high = push(&mut binds, Bind::Text(format!("{search}{KEY_END}")));
+        conditions.push(format!(
+            "((ref_key >= {low} AND ref_key < {high}) OR (name_key >= {low} AND name_key < {high}) \
+             OR (given_key >= {low} AND given_key < {high}))"
+        ));
+    }
+    if let Some(state) = &query.state {
+        let p = push(&mut binds, Bind::Text(state.clone()));
+        conditions.push(format!("state = {p}"));
+    }
+    if let Some(campaign) = &query.campaign {
+        let p = push(&mut binds, Bind::Text(campaign.clone()));
+        conditions.push(format!("campaign = {p}"));
+    }
+    for (column, value) in [
+        ("complete", query.complete),
+        ("awaiting", query.awaiting),
+        ("late", query.late),
+    ] {
+        if let Some(value) = value {
+            let p = push(&mut binds, Bind::Bool(value));
+            conditions.push(format!("{column} = {p}"));
+        }
+    }
+    if let Some(piece) = &query.missing {
+        // Codes are stored between commas, so `,code,` matches whole codes only; a code's
+        // own `_` must not act as LIKE's wildcard.
+        let pattern = format!("%{}%", escape_like(&format!(",{piece},")));
+        let p = push(&mut binds, Bind::Text(pattern));
+        conditions.push(format!("missing LIKE {p} ESCAPE '!'"));
+    }
+    if let Some(after) = &query.after {
+        let p = push(&mut binds, Bind::Text(after.clone()));
+        conditions.push(format!("reference > {p}"));
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let limit = push(&mut binds, Bind::Int(i64::from(query.limit.max(1))));
+    (
+        format!("SELECT * FROM staff_dossiers {filter} ORDER BY reference LIMIT {limit}"),
+        binds,
+    )
+}
+
+/// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn missing_column(codes: &[String]) -> String {
+    format!(",{},", codes.join(","))
+}
+
+fn missing_codes(column: &str) -> Vec<String> {
+    column
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Hash prefixes shown for tokens: 12 hex digits, 48 bits, tell tokens apart.
+const TOKEN_ID_LEN: usize = 12;
+
+const INSERT_USER: &str =
+    "INSERT INTO staff_users (name, role, password_hash, disabled, created_at)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING";
+const SELECT_USER: &str = "SELECT * FROM staff_users WHERE name = $1";
+const SELECT_USERS: &str = "SELECT * FROM staff_users ORDER BY name";
+const DISABLE_USER: &str = "UPDATE staff_users SET disabled = $1 WHERE name = $2";
+const DELETE_USER_SESSIONS: &str = "DELETE FROM staff_sessions WHERE user_name = $1";
+const INSERT_SESSION: &str = "INSERT INTO staff_sessions (hash, user_name, csrf, created_at,
+    expires_at) VALUES ($1, $2, $3, $4, $5)";
+const SELECT_SESSION: &str = "SELECT s.hash, s.user_name, s.csrf, s.created_at AS session_created,
+        s.expires_at, u.name, u.role, u.password_hash, u.disabled, u.created_at
+    FROM staff_sessions s JOIN staff_users u ON u.name = s.user_name WHERE s.hash = $1";
+const DELETE_SESSION: &str = "DELETE FROM staff_sessions WHERE hash = $1";
+const DELETE_EXPIRED: &str = "DELETE FROM staff_sessions WHERE expires_at <= $1";
+const SELECT_STALE: &str = "SELECT reference, version FROM staff_stale ORDER BY reference LIMIT $1";
+/// The upsert keeps the row of the highest version.
+const UPSERT_INDEX: &str = "INSERT INTO staff_dossiers (reference, campaign, version, state,
+        ref_key, name, name_key, given_key, complete, missing, awaiting, late, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+    ON CONFLICT (reference) DO UPDATE SET campaign = excluded.campaign,
+        version = excluded.version, state = excluded.state, ref_key = excluded.ref_key,
+        name = excluded.name, name_key = excluded.name_key, given_key = excluded.given_key,
+        complete = excluded.complete, missing = excluded.missing,
+        awaiting = excluded.awaiting, late = excluded.late, updated_at = excluded.updated_at
+    WHERE staff_dossiers.version <= excluded.version";
+const CLEAR_STALE: &str = "DELETE FROM staff_stale WHERE reference = $1 AND version <= $2";
+const COUNT_STATES: &str =
+    "SELECT state, count(*) AS n FROM staff_dossiers GROUP BY state ORDER BY state";
+const COUNT_FLAGS: &str = "SELECT
+        (SELECT count(*) FROM staff_dossiers WHERE complete = $1) AS complete,
+        (SELECT count(*) FROM staff_dossiers WHERE awaiting = $1) AS awaiting,
+        (SELECT count(*) FROM staff_dossiers WHERE late = $1) AS late,
+        (SELECT count(*) FROM staff_stale) AS stale";
+const SAME_CONTENT: &str = "SELECT id, dossier, piece FROM documents
+    WHERE sha256 = $1 AND dossier <> $2 AND withdrawn_at IS NULL ORDER BY dossier, id LIMIT $3";
+/// The most recent events, put back in id order by the caller.
+const DOSSIER_EVENTS: &str = "SELECT id, type, dossier, document, at, data FROM events
+    WHERE dossier = $1 ORDER BY id DESC LIMIT $2";
+const TOKENS: &str = "SELECT hash, role, name, created_at FROM tokens ORDER BY created_at, name";
+
+/// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
+/// mappings on every backend, written once.
+macro_rules! staff_impl {
+    ($backend:ty) => {
+        #[async_trait]
+        impl StaffRepository for $backend {
+            async fn create_staff_user(&self, user: &StaffUser) -> Result<bool, RepoError> {
+                let done = sqlx::query(INSERT_USER)
+                    .bind(&user.name)
+                    .bind(&user.role)
+                    .bind(&user.password_hash)
+                    .bind(user.disabled)
+                    .bind(user.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn staff_user(&self, name: &str) -> Result<Option<StaffUser>, RepoError> {
+                let row = sqlx::query(SELECT_USER)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(|r| user_of(r, "created_at")).transpose()
+            }
+
+            async fn staff_users(&self) -> Result<Vec<StaffUser>, RepoError> {
+                let rows = sqlx::query(SELECT_USERS).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| user_of(r, "created_at")).collect()
+            }
+
+            async fn set_staff_user_disabled(
+                &self,
+                name: &str,
+                disabled: bool,
+            ) -> Result<bool, RepoError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(DISABLE_USER)
+                    .bind(disabled)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if disabled {
+                    sqlx::query(DELETE_USER_SESSIONS)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_staff_session(&self, session: &StaffSession) -> Result<(), RepoError> {
+                sqlx::query(INSERT_SESSION)
+                    .bind(&session.hash)
+                    .bind(&session.user)
+                    .bind(&session.csrf)
+                    .bind(session.created_at)
+                    .bind(session.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn staff_session(
+                &self,
+                hash: &str,
+            ) -> Result<Option<(StaffSession, StaffUser)>, RepoError> {
+                let row = sqlx::query(SELECT_SESSION)
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                let session = StaffSession {
+                    hash: row.try_get("hash")?,
+                    user: row.try_get("user_name")?,
+                    csrf: row.try_get("csrf")?,
+                    created_at: row.try_get("session_created")?,
+                    expires_at: row.try_get("expires_at")?,
+                };
+                Ok(Some((session, user_of(&row, "created_at")?)))
+            }
+
+            async fn delete_staff_session(&self, hash: &str) -> Result<(), RepoError> {
+                sqlx::query(DELETE_SESSION)
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_expired_staff_sessions(
+                &self,
+                now: DateTime<Utc>,
+            ) -> Result<u64, RepoError> {
+                let done = sqlx::query(DELETE_EXPIRED)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn stale_dossiers(&self, limit: u32) -> Result<Vec<(String, i64)>, RepoError> {
+                let rows = sqlx::query(SELECT_STALE)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("reference")?, r.try_get("version")?)))
+                    .collect()
+            }
+
+            async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(UPSERT_INDEX)
+                    .bind(&row.reference)
+                    .bind(&row.campaign)
+                    .bind(row.version)
+                    .bind(&row.state)
+                    .bind(row.reference.to_lowercase())
+                    .bind(&row.name)
+                    .bind(&row.name_key)
+                    .bind(&row.given_key)
+                    .bind(row.complete)
+                    .bind(missing_column(&row.missing))
+                    .bind(row.awaiting)
+                    .bind(row.late)
+                    .bind(row.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(CLEAR_STALE)
+                    .bind(&row.reference)
+                    .bind(row.version)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_dossier_index(
+                &self,
+                query: &DossierQuery,
+            ) -> Result<Vec<DossierIndexRow>, RepoError> {
+                let (statement, binds) = list_statement(query);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(statement));
+                for bind in binds {
+                    q = match bind {
+                        Bind::Text(v) => q.bind(v),
+                        Bind::Bool(v) => q.bind(v),
+                        Bind::Int(v) => q.bind(v),
+                    };
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                rows.iter().map(index_row_of).collect()
+            }
+
+            async fn dossier_index_counts(&self) -> Result<IndexCounts, RepoError> {
+                let rows = sqlx::query(COUNT_STATES).fetch_all(&self.pool).await?;
+                let by_state = rows
+                    .iter()
+                    .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+                    .collect::<Result<Vec<(String, i64)>, RepoError>>()?;
+                let flags = sqlx::query(COUNT_FLAGS)
+                    .bind(true)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(IndexCounts {
+                    by_state,
+                    complete: flags.try_get("complete")?,
+                    awaiting: flags.try_get("awaiting")?,
+                    late: flags.try_get("late")?,
+                    stale: flags.try_get("stale")?,
+                })
+            }
+
+            async fn same_content_elsewhere(
+                &self,
+                sha256: &str,
+                dossier: &str,
+                limit: u32,
+            ) -> Result<Vec<SameContent>, RepoError> {
+                let rows = sqlx::query(SAME_CONTENT)
+                    .bind(sha256)
+                    .bind(dossier)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(SameContent {
+                            document: r.try_get("id")?,
+                            dossier: r.try_get("dossier")?,
+                            piece: r.try_get("piece")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn dossier_events(
+                &self,
+                reference: &str,
+                limit: u32,
+            ) -> Result<Vec<EventRecord>, RepoError> {
+                let rows = sqlx::query(DOSSIER_EVENTS)
+                    .bind(reference)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut events = rows
+                    .iter()
+                    .map(RecordRow::event)
+                    .collect::<Result<Vec<_>, _>>()?;
+                events.reverse();
+                Ok(events)
+            }
+
+            async fn token_listing(&self) -> Result<Vec<TokenListing>, RepoError> {
+                let rows = sqlx::query(TOKENS).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        let hash: String = r.try_get("hash")?;
+                        Ok(TokenListing {
+                            id: hash.chars().take(TOKEN_ID_LEN).collect(),
+                            role: r.try_get("role")?,
+                            name: r.try_get("name")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+use sqlx::Row;
+
+staff_impl!(SqliteRepository);
+staff_impl!(PostgresRepository);
+
+/// Reads the columns common to both backends' rows, whatever their database.
+trait StaffRow {
+    fn text(&self, column: &str) -> Result<String, RepoError>;
+    fn flag(&self, column: &str) -> Result<bool, RepoError>;
+    fn number(&self, column: &str) -> Result<i64, RepoError>;
+    fn instant(&self, column: &str) -> Result<DateTime<Utc>, RepoError>;
+}
+
+impl<R> StaffRow for R
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn text(&self, column: &str) -> Result<String, RepoError> {
+        Ok(self.try_get(column)?)
+    }
+    fn flag(&self, column: &str) -> Result<bool, RepoError> {
+        Ok(self.try_get(column)?)
+    }
+    fn number(&self, column: &str) -> Result<i64, RepoError> {
+        Ok(self.try_get(column)?)
+    }
+    fn instant(&self, column: &str) -> Result<DateTime<Utc>, RepoError> {
+        Ok(self.try_get(column)?)
+    }
+}
+
+fn user_of(row: &impl StaffRow, created: &str) -> Result<StaffUser, RepoError> {
+    Ok(StaffUser {
+        name: row.text("name")?,
+        role: row.text("role")?,
+        password_hash: row.text("password_hash")?,
+        disabled: row.flag("disabled")?,
+        created_at: row.instant(created)?,
+    })
+}
+
+fn index_row_of(row: &impl StaffRow) -> Result<DossierIndexRow, RepoError> {
+    Ok(DossierIndexRow {
+        reference: row.text("reference")?,
+        campaign: row.text("campaign")?,
+        version: row.number("version")?,
+        state: row.text("state")?,
+        name: row.text("name")?,
+        name_key: row.text("name_key")?,
+        given_key: row.text("given_key")?,
+        complete: row.flag("complete")?,
+        missing: missing_codes(&row.text("missing")?),
+        awaiting: row.flag("awaiting")?,
+        late: row.flag("late")?,
+        updated_at: row.instant("updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_statement_binds_every_filter_in_order() {
+        let (sql, binds) = list_statement(&DossierQuery {
+            search: Some("dup".into()),
+            state: Some("open".into()),
+            missing: Some("a_b".into()),
+            awaiting: Some(true),
+            after: Some("R-9".into()),
+            limit: 50,
+            ..DossierQuery::default()
+        });
+        assert!(sql.contains("state = $3"), "{sql}");
+        assert!(sql.contains("awaiting = $4"), "{sql}");
+        assert!(sql.contains("missing LIKE $5"), "{sql}");
+        assert!(sql.contains("reference > $6"), "{sql}");
+        assert!(sql.ends_with("LIMIT $7"), "{sql}");
+        assert_eq!(binds.len(), 7);
+        assert!(matches!(&binds[4], Bind::Text(p) if p == "%,a!_b,%"));
+    }
+
+    #[test]
+    fn missing_codes_round_trip() {
+        let codes = vec!["identite".to_string(), "jdc".to_string()];
+        assert_eq!(missing_codes(&missing_column(&codes)), codes);
+        assert!(missing_codes(&missing_column(&[])).is_empty());
+    }
+}

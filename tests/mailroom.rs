@@ -1,0 +1,467 @@
+//! The paper path end to end: guichet's own cover and separator sheets, fetched from a real
+//! `guichet serve`, printed and scanned (rasterised, turned, skewed, noisy, with blank duplex
+//! backs and a stray page), sent as a batch by a station, split in the background and filed
+//! in the right dossiers and pieces; and the station side (`guichet mailroom send` and
+//! `watch`) against the same server, through a restart.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{BIN, Backend, Server, open_campaign};
+use mailroom::generate::{
+    Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page, tiff_batch,
+};
+use serde_json::{Value, json};
+
+on_every_backend!(
+    a_jpeg_pdf_batch_lands_in_the_right_dossiers_and_pieces,
+    a_g4_tiff_batch_at_300_dpi_lands_in_the_right_dossiers_and_pieces,
+    the_cover_sheet_names_its_dossier_and_piece,
+);
+
+const CAMPAIGN: &str = "bts-2027";
+
+async fn server_with_dossiers(backend: Backend) -> Server {
+    let server = Server::start_on(backend).await;
+    server.load_campaign(&open_campaign(CAMPAIGN)).await;
+    for reference in ["M-1", "M-2"] {
+        server
+            .create_dossier(
+                CAMPAIGN,
+                reference,
+                json!({"birth_date": "1990-01-01", "nationality": "FR",
+                       "first_name": "Camille", "last_name": "Lefèvre"}),
+            )
+            .await;
+    }
+    server
+}
+
+async fn sheet(server: &Server, reference: &str, piece: Option<&str>) -> Vec<u8> {
+    let path = match piece {
+        Some(piece) => format!("/api/v1/dossiers/{reference}/cover-sheet.pdf?piece={piece}"),
+        None => format!("/api/v1/dossiers/{reference}/cover-sheet.pdf"),
+    };
+    let response = server
+        .get(&path, &server.tokens.portal)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "cover sheet of {reference}");
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    response.bytes().await.unwrap().to_vec()
+}
+
+/// A batch as a mailroom makes one: a stray page, then M-1's cover sheet and a loose page,
+/// M-1's `identite` separator upside down and two pages, M-2's `domicile` separator at 90°
+/// and skewed, and one page; every sheet and page scanned with a blank back when `duplex`.
+/// Returns the pages and the expected segments (dossier, piece, page count).
+async fn scanned(server: &Server, dpi: u32, duplex: bool) -> Vec<Canvas> {
+    let cover = |pdf: Vec<u8>| rasterise_sheet(&pdf, dpi).expect("the server's sheet renders");
+    let m1 = cover(sheet(server, "M-1", None).await);
+    let m1_identite = cover(sheet(server, "M-1", Some("identite")).await)
+        .turned(2)
+        .skewed(1.5);
+    let m2_domicile = cover(sheet(server, "M-2", Some("domicile")).await)
+        .skewed(-2.5)
+        .turned(1);
+    let mut pages = vec![text_page(dpi, 7, 1), m1, text_page(dpi, 7, 2), m1_identite];
+    pages.extend([text_page(dpi, 7, 3), text_page(dpi, 7, 4), m2_domicile]);
+    pages.push(text_page(dpi, 7, 5));
+    let pages: Vec<Canvas> = pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, page)| page.noisy(i as u64, 12, 40))
+        .collect();
+    if !duplex {
+        return pages;
+    }
+    pages
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, page)| [page, Canvas::a4(dpi).show_through(100 + i as u64)])
+        .collect()
+}
+
+async fn send_batch(server: &Server, bytes: Vec<u8>, name: &str) -> (u16, Value) {
+    let response = server
+        .post("/api/v1/mailroom/batches", &server.tokens.station)
+        .header(
+            "Content-Disposition",
+            format!("attachment; filename=\"{name}\""),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn finished(server: &Server, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let batch: Value = server
+            .get(
+                &format!("/api/v1/mailroom/batches/{id}"),
+                &server.tokens.station,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if batch["state"] == "done" || batch["state"] == "failed" {
+            return batch;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "batch still {} after 3 minutes: {batch}",
+            batch["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Checks where the batch of [`scanned`] went, in the report and in the dossiers.
+async fn check_filed(server: &Server, batch: &Value, duplex: bool) {
+    assert_eq!(batch["state"], "done", "{batch}");
+    let per_sheet = if duplex { 2 } else { 1 };
+    let segments = batch["segments"].as_array().expect("segments");
+    let found: Vec<(String, Option<String>, u64)> = segments
+        .iter()
+        .map(|s| {
+            (
+                s["dossier"].as_str().unwrap().to_string(),
+                s["piece"].as_str().map(str::to_string),
+                s["page_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            ("M-1".to_string(), None, 1),
+            ("M-1".to_string(), Some("identite".to_string()), 2),
+            ("M-2".to_string(), Some("domicile".to_string()), 1),
+        ],
+        "{batch}"
+    );
+    let unmatched = batch["unmatched"].as_array().expect("unmatched");
+    assert_eq!(unmatched.len(), 1, "{batch}");
+    assert_eq!(unmatched[0]["reason"], "before_first_sheet");
+    assert_eq!(unmatched[0]["pages"], json!([1]));
+    let blanks = batch["blank_pages"].as_array().unwrap().len();
+    assert_eq!(blanks, if duplex { 8 } else { 0 }, "{batch}");
+    assert_eq!(
+        batch["progress"]["pages"].as_u64(),
+        Some(8 * per_sheet),
+        "{batch}"
+    );
+
+    let m1 = server.dossier("M-1").await;
+    let identite = m1["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "identite")
+        .unwrap();
+    let documents = identite["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 1, "{m1}");
+    assert_eq!(documents[0]["channel"], "mailroom");
+    assert_eq!(documents[0]["kind"], "pdf");
+    assert_eq!(documents[0]["pages"], 2);
+    assert_eq!(m1["unclassified"].as_array().unwrap().len(), 1, "{m1}");
+    assert_eq!(m1["unclassified"][0]["pages"], 1);
+
+    let m2 = server.dossier("M-2").await;
+    let domicile = m2["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "domicile")
+        .unwrap();
+    assert_eq!(domicile["documents"][0]["pages"], 1, "{m2}");
+    assert_eq!(domicile["documents"][0]["channel"], "mailroom");
+}
+
+async fn a_jpeg_pdf_batch_lands_in_the_right_dossiers_and_pieces(backend: Backend) {
+    let server = server_with_dossiers(backend).await;
+    let pages: Vec<_> = scanned(&server, 200, true)
+        .await
+        .iter()
+        .map(|p| encode_page(p, ImageCoding::Jpeg))
+        .collect();
+    let bytes = pdf_batch(&pages);
+    let (status, answer) = send_batch(&server, bytes.clone(), "lot-1.pdf").await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_string();
+    let batch = finished(&server, &id).await;
+    check_filed(&server, &batch, true).await;
+
+    // The same file again (a station that lost the answer) is the same batch, filed once.
+    let (status, again) = send_batch(&server, bytes, "lot-1.pdf").await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    let m1 = server.dossier("M-1").await;
+    assert_eq!(m1["unclassified"].as_array().unwrap().len(), 1);
+}
+
+async fn a_g4_tiff_batch_at_300_dpi_lands_in_the_right_dossiers_and_pieces(backend: Backend) {
+    let server = server_with_dossiers(backend).await;
+    let pages: Vec<_> = scanned(&server, 300, false)
+        .await
+        .iter()
+        .map(|p| encode_page(p, ImageCoding::G4))
+        .collect();
+    let (status, answer) = send_batch(&server, tiff_batch(&pages), "lot-2.tif").await;
+    assert_eq!(status, 202, "{answer}");
+    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    assert_eq!(batch["format"], "tiff");
+    check_filed(&server, &batch, false).await;
+}
+
+async fn the_cover_sheet_names_its_dossier_and_piece(backend: Backend) {
+    let server = server_with_dossiers(backend).await;
+    let pdf = sheet(&server, "M-2", Some("identite")).await;
+    let doc = lopdf::Document::load_mem(&pdf).expect("a PDF");
+    assert_eq!(doc.get_pages().len(), 1);
+    let text = doc.extract_text(&[1]).unwrap_or_default();
+    assert!(text.contains("M-2"), "the reference is printed: {text}");
+
+    let unknown = server
+        .get(
+            "/api/v1/dossiers/M-2/cover-sheet.pdf?piece=nope",
+            &server.tokens.portal,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let station = server
+        .get(
+            "/api/v1/dossiers/M-2/cover-sheet.pdf",
+            &server.tokens.station,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(station.status(), 403);
+}
+
+/// After `closes_at` paper is still taken, flagged late; a segment the piece's rules refuse
+/// is attached anyway, rejected with its reasons; a sheet naming an unknown dossier sends its
+/// pages to triage.
+#[tokio::test]
+async fn late_paper_is_taken_flagged_and_attached_even_when_rejected() {
+    let server = Server::start();
+    let closed = open_campaign("closed-2020")
+        .replace(
+            r#"opens_at = "2024-01-01T09:00:00+01:00""#,
+            r#"opens_at = "2020-01-01T09:00:00+01:00""#,
+        )
+        .replace(
+            r#"closes_at = "2099-06-30T18:00:00+02:00""#,
+            r#"closes_at = "2020-06-30T18:00:00+02:00""#,
+        );
+    server.load_campaign(&closed).await;
+    server
+        .create_dossier("closed-2020", "L-1", json!({"birth_date": "1990-01-01"}))
+        .await;
+    let dpi = 200;
+    let cover = |pdf: Vec<u8>| rasterise_sheet(&pdf, dpi).expect("the sheet renders");
+    // `jdc` accepts PDFs of at most 1 MiB and `identite` 2 pages: three pages are refused.
+    let identite = cover(sheet(&server, "L-1", Some("identite")).await);
+    let secret = std::fs::read(server.data.path().join("secret")).expect("the embedded secret");
+    let unknown = cover(mailroom::generate::sheet_pdf("NOPE-9", None, &secret));
+    let pages: Vec<_> = [
+        identite,
+        text_page(dpi, 3, 1),
+        text_page(dpi, 3, 2),
+        text_page(dpi, 3, 3),
+        unknown,
+        text_page(dpi, 3, 4),
+    ]
+    .iter()
+    .map(|p| encode_page(p, ImageCoding::Jpeg))
+    .collect();
+    let (status, answer) = send_batch(&server, pdf_batch(&pages), "late.pdf").await;
+    assert_eq!(status, 202, "{answer}");
+    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    assert_eq!(batch["state"], "done", "{batch}");
+    assert_eq!(batch["segments"][0]["verdict"], "rejected", "{batch}");
+    assert_eq!(batch["segments"][0]["late"], true, "{batch}");
+    assert_eq!(
+        batch["segments"][1]["triage"]["reason"], "unknown_dossier",
+        "{batch}"
+    );
+    assert_eq!(
+        batch["segments"][1]["triage"]["pages"],
+        json!([6]),
+        "{batch}"
+    );
+
+    let dossier = server.dossier("L-1").await;
+    let identite = dossier["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "identite")
+        .unwrap();
+    let document = &identite["documents"][0];
+    assert_eq!(document["verdict"], "rejected", "{dossier}");
+    assert_eq!(document["pages"], 3);
+    let codes: Vec<&str> = document["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(codes.contains(&"too_many_pages"), "{codes:?}");
+}
+
+/// A process killed while it splits a batch: once restarted, the batch is finished (after
+/// the dead worker's lease lapses) and nothing is filed twice.
+#[tokio::test]
+async fn a_batch_interrupted_by_a_crash_is_finished_without_duplicates() {
+    let mut server = server_with_dossiers(Backend::Embedded).await;
+    let pages: Vec<_> = scanned(&server, 300, true)
+        .await
+        .iter()
+        .map(|p| encode_page(p, ImageCoding::Jpeg))
+        .collect();
+    let (status, answer) = send_batch(&server, pdf_batch(&pages), "crash.pdf").await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_string();
+    // Wait until the worker has started on it, then kill the process.
+    let start = Instant::now();
+    loop {
+        let batch: Value = server
+            .get(
+                &format!("/api/v1/mailroom/batches/{id}"),
+                &server.tokens.staff,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if batch["state"] != "queued" || start.elapsed() > Duration::from_secs(20) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.restart();
+    let batch = finished(&server, &id).await;
+    check_filed(&server, &batch, true).await;
+}
+
+/// Not a batch: refused, nothing queued.
+#[tokio::test]
+async fn a_batch_that_is_neither_pdf_nor_tiff_is_refused() {
+    let server = Server::start();
+    let (status, answer) = send_batch(&server, b"hello, not a scan".to_vec(), "x.txt").await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "document_rejected");
+    let portal = server
+        .post("/api/v1/mailroom/batches", &server.tokens.portal)
+        .body(b"%PDF-1.4".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(portal.status(), 403);
+}
+
+fn station_command(server: &Server, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.arg("mailroom").args(args).args([
+        "--server",
+        &server.base,
+        "--token",
+        &server.tokens.station,
+    ]);
+    command
+}
+
+/// `guichet mailroom watch` sends what settles in its folder, and loses nothing when the
+/// server goes down (and comes back) while a file is still being written.
+#[tokio::test]
+async fn the_watch_folder_loses_nothing_across_a_server_restart() {
+    let mut server = server_with_dossiers(Backend::Embedded).await;
+    let pages: Vec<_> = scanned(&server, 200, false)
+        .await
+        .iter()
+        .map(|p| encode_page(p, ImageCoding::Jpeg))
+        .collect();
+    let bytes = pdf_batch(&pages);
+    let folder = tempfile::tempdir().unwrap();
+    let mut watcher = station_command(
+        &server,
+        &["watch", folder.path().to_str().unwrap(), "--settle", "1.5"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+
+    // The scanner writes the file in pieces; the server dies meanwhile.
+    let target = folder.path().join("lot-3.pdf");
+    let half = bytes.len() / 2;
+    std::fs::write(&target, &bytes[..half]).unwrap();
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&target)
+        .unwrap();
+    file.write_all(&bytes[half..]).unwrap();
+    drop(file);
+    // Settled while the server is down: the watcher retries until it is back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        target.exists(),
+        "nothing moves before the server acknowledges"
+    );
+    server.start_again_on_same_address();
+
+    let sent = folder.path().join("sent").join("lot-3.pdf");
+    let start = Instant::now();
+    while !sent.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "the watcher did not send the file"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    assert_eq!(std::fs::read(&sent).unwrap(), bytes, "the file is intact");
+    assert!(!target.exists());
+
+    // The server has the whole file, processed.
+    let (status, answer) = send_batch(&server, bytes, "lot-3.pdf").await;
+    assert_eq!(status, 200, "already received: {answer}");
+    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    check_filed(&server, &batch, false).await;
+}
+
+/// `guichet mailroom send` reports refused files and exits 1; sent ones are left in place.
+#[tokio::test]
+async fn send_reports_refusals_and_leaves_files_in_place() {
+    let server = Server::start();
+    let folder = tempfile::tempdir().unwrap();
+    let bad = folder.path().join("notes.txt");
+    std::fs::write(&bad, b"not a scan").unwrap();
+    let output = station_command(&server, &["send", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refused (422)"));
+    assert!(Path::new(&bad).exists());
+}
