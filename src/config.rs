@@ -28,6 +28,8 @@ pub struct Config {
     pub intake: IntakeSettings,
     /// Webhook delivery: retries, timeouts, concurrency (`[webhooks]`, see docs/webhooks.md).
     pub webhooks: WebhookSettings,
+    /// HTTP limits: header size, header read timeout, request rate (`[http]`).
+    pub http: crate::http::HttpSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,6 +112,7 @@ impl Default for Config {
             secret: None,
             intake: IntakeSettings::default(),
             webhooks: WebhookSettings::default(),
+            http: crate::http::HttpSettings::default(),
         }
     }
 }
@@ -176,6 +179,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.http.check()?;
         let url = self.database_url();
         let known = ["sqlite:", "postgres://", "postgresql://"];
         if !known.iter().any(|scheme| url.starts_with(scheme)) {

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod http;
 mod wiring;
 
 use std::path::PathBuf;

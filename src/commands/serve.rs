@@ -56,11 +56,12 @@ pub async fn run(
     let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data_dir.display(), "guichet listening");
     println!("guichet listening on http://{address}");
-    axum::serve(
+    crate::http::serve(
         listener,
         ingest::router(app.clone()).merge(staff::router(app)),
+        &config.http,
+        shutdown(),
     )
-    .with_graceful_shutdown(shutdown())
     .await
     .context("serving")?;
     Ok(ExitCode::SUCCESS)

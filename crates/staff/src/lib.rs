@@ -1,7 +1,8 @@
 //! The staff web interface: server-rendered pages in French under `/staff/`.
 //!
 //! Reviewers log in with a name and password (argon2), then list dossiers, open one, accept
-//! or refuse its documents, close it when complete, and export. Admins also manage accounts,
+//! or refuse its documents, close it when complete, export, and assign the mailroom's
+//! unmatched pages to dossiers (`/staff/triage`). Admins also manage accounts,
 //! API tokens and campaigns under `/staff/admin/`.
 //!
 //! Invariants:
@@ -103,8 +104,15 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         )
         .route("/staff/admin/tokens", post(pages::admin::create_token))
         .route("/staff/admin/campaigns", post(pages::admin::load_campaign))
-        // Mailroom triage (unmatched segments, assigned to a dossier and piece) belongs
-        // here, as `/staff/triage`, once the mailroom keeps them.
+        .route("/staff/triage", get(pages::triage::list))
+        .route(
+            "/staff/triage/{batch}/{sha256}/content",
+            get(pages::triage::content),
+        )
+        .route(
+            "/staff/triage/{batch}/{sha256}/assign",
+            post(pages::triage::assign),
+        )
         .layer(DefaultBodyLimit::max(FORM_LIMIT))
         .layer(axum::middleware::map_response(views::security_headers))
         .with_state(state)

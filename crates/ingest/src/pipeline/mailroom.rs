@@ -416,6 +416,53 @@ async fn file_segment(
         .map_err(|e| Error::Internal(format!("segment task failed: {e}")))?
         .map_err(|e| Error::Internal(format!("building the segment's PDF: {e}")))?;
 
+    let filed = file_pdf(
+        app,
+        &Filing {
+            record,
+            snapshot: &snapshot,
+            piece: piece.as_ref(),
+            pages: (first, last),
+            by: None,
+        },
+        pdf,
+    )
+    .await?;
+    let mut outcome = json!({
+        "document": filed.id,
+        "verdict": filed.verdict,
+        "late": filed.late,
+        "reasons": filed.reasons["reasons"],
+    });
+    if unknown_piece {
+        outcome["note"] = json!("unknown_piece");
+    }
+    Ok(with(base, outcome))
+}
+
+/// What a mailroom PDF is filed as: from which batch and pages, into which dossier and piece
+/// (none: unclassified), and by whom when a person assigned it from triage.
+struct Filing<'a> {
+    record: &'a BatchRecord,
+    snapshot: &'a Snapshot,
+    piece: Option<&'a dossiers::Piece>,
+    /// First and last page in the batch, 1-based.
+    pages: (usize, usize),
+    by: Option<&'a str>,
+}
+
+/// Files one mailroom PDF into its dossier like an upload (verify, scan, store, match,
+/// decide, recompute the dossier), attached whatever its verdict, and records its origin.
+/// The same bytes for the same piece of a dossier from the mailroom are the same document.
+async fn file_pdf(app: &App, filing: &Filing<'_>, pdf: Vec<u8>) -> Result<DocumentRecord, Error> {
+    let Filing {
+        record,
+        snapshot,
+        piece,
+        pages: (first, last),
+        by,
+    } = *filing;
+    let reference = snapshot.reference().to_string();
     let limit = app.settings.max_body_bytes;
     let staged = receive(
         app,
@@ -430,7 +477,7 @@ async fn file_segment(
         )),
         content_type: Some("application/pdf".to_string()),
     };
-    let policy = piece.as_ref().map_or_else(Policy::default, |p| Policy {
+    let policy = piece.map_or_else(Policy::default, |p| Policy {
         accept: Some(p.accept().to_vec()),
         max_bytes: Some(p.max_bytes()),
         max_pages: p.max_pages(),
@@ -463,12 +510,10 @@ async fn file_segment(
     let (sha256, size) = (staged.key().hex().to_string(), staged.size());
     app.blobs.put(staged).await?;
 
-    let piece_code = piece.as_ref().map(|p| p.code().to_string());
-    let auto = piece
-        .as_ref()
-        .is_some_and(|p| p.review() == ReviewPolicy::Auto);
+    let piece_code = piece.map(|p| p.code().to_string());
+    let auto = piece.is_some_and(|p| p.review() == ReviewPolicy::Auto);
     let document = mailroom_document(
-        &snapshot,
+        snapshot,
         record,
         piece_code,
         declared,
@@ -477,7 +522,7 @@ async fn file_segment(
         scanned.as_ref(),
         auto,
     );
-    let filed = dossier::change(app, &code.dossier, |snapshot| {
+    let filed = dossier::change(app, &reference, |snapshot| {
         if let Some(existing) = snapshot.active_documents().find(|d| {
             d.piece == document.piece && d.sha256 == document.sha256 && d.channel == "mailroom"
         }) {
@@ -488,14 +533,17 @@ async fn file_segment(
         if document.scan.as_deref() == Some(scan::state::PENDING) {
             plan.change.jobs.push(scan::job(&document));
         }
-        plan.change.events.push(snapshot.event(
-            "document.received",
-            Some(&document.id),
-            json!({"piece": document.piece, "sha256": document.sha256, "kind": document.kind,
-                   "channel": document.channel, "verdict": document.verdict,
-                   "late": document.late, "batch": record.id,
-                   "pages": [first, last]}),
-        ));
+        let mut received = json!({"piece": document.piece, "sha256": document.sha256,
+               "kind": document.kind, "channel": document.channel,
+               "verdict": document.verdict, "late": document.late, "batch": record.id,
+               "pages": [first, last]});
+        if let Some(by) = by {
+            received["by"] = json!(by);
+            received["triage"] = json!(true);
+        }
+        plan.change
+            .events
+            .push(snapshot.event("document.received", Some(&document.id), received));
         if document.review.is_some() {
             plan.change.events.push(snapshot.event(
                 "document.accepted",
@@ -521,16 +569,127 @@ async fn file_segment(
             last_page: u32::try_from(last).unwrap_or(u32::MAX),
         })
         .await?;
-    let mut outcome = json!({
-        "document": filed.id,
-        "verdict": filed.verdict,
-        "late": filed.late,
-        "reasons": filed.reasons["reasons"],
-    });
-    if unknown_piece {
-        outcome["note"] = json!("unknown_piece");
+    Ok(filed)
+}
+
+/// The triage entries of a batch report: the `unmatched` runs, then the segments sent to
+/// triage (their `triage` field), in report order.
+pub fn triage_entries(report: &Value) -> Vec<&Value> {
+    let unmatched = report["unmatched"].as_array().into_iter().flatten();
+    let segments = report["segments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("triage"));
+    unmatched.chain(segments).collect()
+}
+
+fn triage_entry_mut<'a>(report: &'a mut Value, sha256: &str) -> Option<&'a mut Value> {
+    let is = |entry: &Value| entry["sha256"].as_str() == Some(sha256);
+    if let Some(index) = report["unmatched"]
+        .as_array()
+        .and_then(|list| list.iter().position(is))
+    {
+        return report["unmatched"].get_mut(index);
     }
-    Ok(with(base, outcome))
+    let index = report["segments"]
+        .as_array()?
+        .iter()
+        .position(|s| s.get("triage").is_some_and(is))?;
+    report["segments"][index].get_mut("triage")
+}
+
+/// Files the stored PDF of a triage entry (named by its SHA-256) of a finished batch into
+/// `reference`, under `piece` (none: unclassified), exactly as a segment is filed, records its
+/// origin, and marks the entry `assigned` in the batch report. Assigning an entry already
+/// assigned files nothing and answers the document it was filed as.
+pub async fn assign_triage(
+    app: &App,
+    batch_id: &str,
+    sha256: &str,
+    reference: &str,
+    piece: Option<String>,
+    by: &str,
+) -> Result<DocumentRecord, Error> {
+    let record = batch(app, batch_id).await?;
+    if record.state != state::DONE {
+        return Err(Error::Malformed(format!(
+            "batch {batch_id} is {}; its triage can be assigned once it is done",
+            record.state
+        )));
+    }
+    let no_entry = || Error::UnknownBatch(format!("{batch_id} (no triage entry {sha256})"));
+    let mut report = record.report.clone();
+    let entry = triage_entry_mut(&mut report, sha256).ok_or_else(no_entry)?;
+    if let Some(document) = entry["assigned"]["document"].as_str() {
+        return app
+            .repo
+            .document(document)
+            .await?
+            .ok_or_else(|| Error::UnknownDocument(document.to_string()));
+    }
+    let pages: Vec<usize> = entry["pages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_u64)
+        .filter_map(|p| usize::try_from(p).ok())
+        .collect();
+    let (Some(&first), Some(&last)) = (pages.first(), pages.last()) else {
+        return Err(no_entry());
+    };
+    let snapshot = Snapshot::read(app, reference).await?;
+    let piece = piece
+        .map(|code| {
+            snapshot
+                .campaign
+                .piece(&code)
+                .cloned()
+                .ok_or_else(|| Error::UnknownPiece {
+                    campaign: snapshot.campaign.id().to_string(),
+                    piece: code,
+                })
+        })
+        .transpose()?;
+    let pdf = read_blob(app, sha256).await?;
+    let filed = file_pdf(
+        app,
+        &Filing {
+            record: &record,
+            snapshot: &snapshot,
+            piece: piece.as_ref(),
+            pages: (first, last),
+            by: Some(by),
+        },
+        pdf,
+    )
+    .await?;
+    // Re-read: the report may have been assigned elsewhere meanwhile; the filing itself is
+    // idempotent, the mark is written on the latest report.
+    let latest = batch(app, batch_id).await?;
+    let mut report = latest.report.clone();
+    let entry = triage_entry_mut(&mut report, sha256).ok_or_else(no_entry)?;
+    if entry.get("assigned").is_none() {
+        entry["assigned"] = json!({
+            "dossier": reference,
+            "piece": filed.piece,
+            "document": filed.id,
+            "by": by,
+            "at": Utc::now(),
+        });
+        app.repo
+            .update_batch(
+                &latest.id,
+                &latest.state,
+                latest.pages,
+                &report,
+                latest.error.as_deref(),
+            )
+            .await?;
+        tracing::info!(batch = %batch_id, dossier = %reference, document = %filed.id, by,
+            "mailroom triage assigned");
+    }
+    Ok(filed)
 }
 
 /// Merges the fields of `extra` into `base`.

@@ -9,3 +9,4 @@ pub mod export;
 pub mod home;
 pub mod list;
 pub mod login;
+pub mod triage;

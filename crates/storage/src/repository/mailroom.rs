@@ -53,6 +53,9 @@ pub trait MailroomRepository: Send + Sync {
     /// Records the batch, or returns the one already there with the same content (`false`).
     async fn insert_batch(&self, batch: &BatchRecord) -> Result<(BatchRecord, bool), RepoError>;
     async fn batch(&self, id: &str) -> Result<Option<BatchRecord>, RepoError>;
+    /// The latest `limit` batches, latest received first (callers look for triage entries in
+    /// their reports).
+    async fn batches(&self, limit: u32) -> Result<Vec<BatchRecord>, RepoError>;
     /// Sets the batch's state, page count, report and error.
     async fn update_batch(
         &self,
@@ -72,6 +75,7 @@ const INSERT_BATCH: &str = "INSERT INTO batches (id, station, filename, sha256, 
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
     ON CONFLICT (sha256) DO NOTHING";
 const SELECT_BATCH: &str = "SELECT * FROM batches WHERE id = $1";
+const SELECT_BATCHES: &str = "SELECT * FROM batches ORDER BY received_at DESC, id DESC LIMIT $1";
 const SELECT_BATCH_BY_SHA: &str = "SELECT * FROM batches WHERE sha256 = $1";
 const UPDATE_BATCH: &str = "UPDATE batches SET state = $1, pages = $2, report = $3, error = $4,
         updated_at = $5
@@ -179,6 +183,14 @@ macro_rules! mailroom_impl {
                     .fetch_optional(&self.pool)
                     .await?;
                 row.as_ref().map(batch).transpose()
+            }
+
+            async fn batches(&self, limit: u32) -> Result<Vec<BatchRecord>, RepoError> {
+                let rows = sqlx::query(SELECT_BATCHES)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(batch).collect()
             }
 
             async fn update_batch(
