@@ -1,0 +1,34 @@
+-- wrk script: POSTs the PDF in $BODY as a new document each time (a counter written over the
+-- 20-character placeholder of its comment line, so every body is distinct and stays a valid
+-- PDF), spread over $DOSSIERS dossiers. $TOKEN is the portal token.
+local body = io.open(os.getenv("BODY"), "rb"):read("*a")
+local at = body:find("%GUICHETBENCH0000000000", 1, true)
+local prefix, suffix = body:sub(1, at + 1), body:sub(at + 22)
+local dossiers = tonumber(os.getenv("DOSSIERS") or "100")
+local token = os.getenv("TOKEN")
+local threads = 0
+local counter = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+function request()
+  counter = counter + 1
+  local id = string.format("%04d%016d", thread_id or 0, counter)
+  local path = string.format("/api/v1/dossiers/B-%d/pieces/scan/documents", counter % dossiers)
+  local headers = {
+    ["Authorization"] = "Bearer " .. (token or ""),
+    ["Content-Disposition"] = 'attachment; filename="scan.pdf"',
+    ["Content-Type"] = "application/pdf",
+  }
+  return wrk.format("POST", path, headers, prefix .. id .. suffix)
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("RESULT requests=%d elapsed=%.2f non2xx=%d errors=%d p50_ms=%.1f p99_ms=%.1f\n",
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
