@@ -85,11 +85,11 @@ fn services_available() -> bool {
 }
 
 /// The S3 service's stable address, as a load balancer or a DNS name gives it: a TCP relay
-/// to wherever Garage listens now. Garage picks new ports when it starts again, and a
-/// listener cannot always take its old port back at once (connections it closed linger in
-/// TIME_WAIT); the relay can, as it binds with SO_REUSEADDR.
+/// to wherever Garage listens now (Garage picks new ports when it starts again). While Garage
+/// is down the relay's connections fail, as a balancer's would with no backend left.
 struct Relay {
     address: std::net::SocketAddr,
+    target: std::sync::Arc<std::sync::Mutex<String>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -97,24 +97,25 @@ struct Relay {
 impl Relay {
     /// Runs on a thread and runtime of its own: the test's runtime blocks while it runs
     /// `guichet` commands, which talk to S3 through the relay.
-    fn start(address: std::net::SocketAddr, target: String) -> Relay {
+    fn start(target: String) -> Relay {
+        let target = std::sync::Arc::new(std::sync::Mutex::new(target));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, bound_at) = std::sync::mpsc::channel();
+        let shared = target.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                let socket = tokio::net::TcpSocket::new_v4().unwrap();
-                socket.set_reuseaddr(true).unwrap();
-                socket.bind(address).expect("the relay binds");
-                let listener = socket.listen(128).unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("the relay binds");
                 bound.send(listener.local_addr().unwrap()).unwrap();
                 let mut connections = tokio::task::JoinSet::new();
                 let accepting = async {
                     while let Ok((mut inbound, _)) = listener.accept().await {
-                        let target = target.clone();
+                        let target = shared.lock().unwrap().clone();
                         connections.spawn(async move {
                             if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await
                             {
@@ -128,18 +129,22 @@ impl Relay {
                     _ = accepting => {}
                     _ = stopped => {}
                 }
-                // Dropping the set aborts every relayed connection.
             });
         });
         let address = bound_at.recv().expect("the relay started");
         Relay {
             address,
+            target,
             stop: Some(stop),
             thread: Some(thread),
         }
     }
 
-    /// Closes the listener and every relayed connection: the service is gone.
+    /// New connections go to `target` from now on.
+    fn retarget(&self, target: String) {
+        *self.target.lock().unwrap() = target;
+    }
+
     fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -212,10 +217,11 @@ async fn until_stored(server: &Server, reference: &str, bytes: &[u8]) -> Value {
         if status == 201 || status == 200 {
             return response.json().await.unwrap();
         }
-        assert_eq!(status, 503, "only 503 while recovering");
+        let answer = response.text().await.unwrap_or_default();
+        assert_eq!(status, 503, "only 503 while recovering: {answer}");
         assert!(
             start.elapsed() < Duration::from_secs(90),
-            "guichet did not recover"
+            "guichet did not recover: {answer}"
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -253,10 +259,7 @@ async fn outages_answer_503_and_the_service_recovers_by_itself() {
     let pg = exports(&services.path("postgres"));
     let s3 = exports(&services.path("garage"));
     let clamd = exports(&services.path("clamd"));
-    let mut relay = Relay::start(
-        "127.0.0.1:0".parse().unwrap(),
-        s3_target(&services.path("garage")),
-    );
+    let mut relay = Relay::start(s3_target(&services.path("garage")));
     let endpoint = format!("http://{}", relay.address);
     let config = format!(
         r#"secret = "faults-secret-0123456789abcdef0123456789"
@@ -324,7 +327,6 @@ address = "{clamd}"
 
     // The S3 service down: uploads answer 503 and leave no document row behind.
     down("garage", &services.path("garage"));
-    relay.stop();
     assert_unavailable(
         upload(&server, "F-3", &png(3)).await,
         "upload without the object store",
@@ -340,7 +342,7 @@ address = "{clamd}"
         "no document row without its object: {f3}"
     );
     up("garage", &services.path("garage"));
-    relay = Relay::start(relay.address, s3_target(&services.path("garage")));
+    relay.retarget(s3_target(&services.path("garage")));
     until_stored(&server, "F-3", &png(3)).await;
 
     // clamd down: documents are taken but stay `pending`, never passed unscanned, and are
