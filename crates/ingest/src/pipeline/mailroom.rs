@@ -50,9 +50,6 @@ pub const JOB_KIND: &str = "mailroom.batch";
 /// How long a claimed batch is the worker's; renewed after the split and between segments.
 /// A batch whose worker died is taken up by another (or the restarted process) once it lapses.
 const LEASE: Duration = Duration::from_secs(30);
-const IDLE_POLL: Duration = Duration::from_secs(1);
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 pub mod state {
     pub const QUEUED: &str = "queued";
@@ -149,40 +146,14 @@ pub async fn batch(app: &App, id: &str) -> Result<BatchRecord, Error> {
 /// The background worker: processes queued batches, one at a time per process, until the
 /// process ends. Failed attempts are given back and retried with a growing pause.
 pub async fn worker(app: App) {
-    let owner = format!(
-        "mailroom-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let mut backoff = BACKOFF_FIRST;
-    loop {
-        let pause = match app.repo.claim_job(&[JOB_KIND], &owner, LEASE).await {
-            Ok(Some(job)) => match run(&app, &job, &owner).await {
-                Ok(()) => {
-                    backoff = BACKOFF_FIRST;
-                    Duration::ZERO
-                }
-                Err(why) => {
-                    tracing::warn!(job = job.id, batch = %job.key, error = %why,
-                        retry_in = ?backoff, "mailroom batch failed; will retry");
-                    if let Err(e) = app.repo.fail_job(job.id, &owner, &why, true).await {
-                        tracing::error!(job = job.id, error = %e, "giving a batch job back");
-                    }
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    pause
-                }
-            },
-            Ok(None) => IDLE_POLL,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming mailroom jobs");
-                BACKOFF_MAX.min(backoff * 4)
-            }
-        };
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
-    }
+    super::jobs::work(
+        app,
+        JOB_KIND,
+        "mailroom",
+        LEASE,
+        |app, job, owner| async move { run(&app, &job, &owner).await },
+    )
+    .await;
 }
 
 /// One batch, from its stored bytes to its filed segments. `Err` gives the job back.

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod dossier;
 pub mod intake;
+pub mod jobs;
 pub mod mailroom;
 pub mod receive;
 pub mod scan;

@@ -32,11 +32,6 @@ pub const JOB_KIND: &str = "scan";
 /// How long a claimed scan job is the worker's; renewed while the scan runs.
 const LEASE: Duration = Duration::from_secs(60);
 const RENEW_EVERY: Duration = Duration::from_secs(20);
-/// How often an idle worker looks for jobs.
-const IDLE_POLL: Duration = Duration::from_secs(1);
-/// After a failed attempt the worker waits, doubling from the first to the last.
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// The scan state of a document, as stored.
 pub mod state {
@@ -229,40 +224,10 @@ fn auto_accepts(snapshot: &Snapshot, doc: &DocumentRecord) -> bool {
 /// Claims `scan` jobs and rescans their documents until clamd answers, for as long as the
 /// process runs. One per process: scans wait on clamd, not on this machine.
 pub async fn worker(app: App) {
-    let owner = format!(
-        "scan-{}-{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let mut backoff = BACKOFF_FIRST;
-    loop {
-        let pause = match app.repo.claim_job(&[JOB_KIND], &owner, LEASE).await {
-            Ok(Some(job)) => match run(&app, &job, &owner).await {
-                Ok(()) => {
-                    backoff = BACKOFF_FIRST;
-                    Duration::ZERO
-                }
-                Err(why) => {
-                    tracing::warn!(job = job.id, document = %job.key, error = %why,
-                        retry_in = ?backoff, "scan job failed; will retry");
-                    if let Err(e) = app.repo.fail_job(job.id, &owner, &why, true).await {
-                        tracing::error!(job = job.id, error = %e, "giving a scan job back");
-                    }
-                    let pause = backoff;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
-                    pause
-                }
-            },
-            Ok(None) => IDLE_POLL,
-            Err(e) => {
-                tracing::warn!(error = %e, "claiming scan jobs");
-                BACKOFF_MAX.min(backoff * 4)
-            }
-        };
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
-    }
+    super::jobs::work(app, JOB_KIND, "scan", LEASE, |app, job, owner| async move {
+        run(&app, &job, &owner).await
+    })
+    .await;
 }
 
 /// One job: scan the stored content (renewing the lease meanwhile) and record the outcome.
