@@ -7,19 +7,16 @@
 //! the binaries). Without them the test is skipped, and fails when
 //! `GUICHET_TEST_REQUIRE_ALL_BACKENDS=1` (as in `scripts/test-all`).
 
-mod common;
-mod staff_support;
-
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
+use crate::staff_support::{PASSWORD, create_user, submitted_dossier};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
-use staff_support::{PASSWORD, create_user, submitted_dossier};
 
 /// The binaries, or `None` (skip) when absent and not required.
 fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
@@ -118,7 +115,7 @@ async fn browser(driver: &Driver, chromium: &PathBuf, profile: &std::path::Path)
 fn screenshot_dir() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| common::repo_root().join("target"));
+        .unwrap_or_else(|_| crate::common::repo_root().join("target"));
     let dir = target.join("staff-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot directory");
     dir

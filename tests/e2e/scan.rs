@@ -3,13 +3,13 @@
 //! test string as `Guichet.Test.EICAR.UNOFFICIAL`). The embedded variant talks to clamd over
 //! TCP, the scaled one over its unix socket.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Backend, Server, clamd_addresses, error_code, open_campaign, repo_root, sample};
+use crate::common::{
+    Backend, Server, clamd_addresses, error_code, open_campaign, repo_root, sample,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -2,12 +2,10 @@
 //! do not finish their request head in time are disconnected, and one address sending too
 //! fast gets 429 with `Retry-After`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::{Backend, Server};
+use crate::common::{Backend, Server};
 use serde_json::Value;
 
 async fn server() -> Server {

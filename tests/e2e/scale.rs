@@ -2,12 +2,10 @@
 //! and dossier changes through both, each document stored once, each event once, event ids
 //! increasing, nothing lost.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 
-use common::{Backend, Server, open_campaign, scaled_available};
+use crate::common::{Backend, Server, open_campaign, scaled_available};
 use serde_json::{Value, json};
 
 /// A distinct, valid PNG for each `n`.

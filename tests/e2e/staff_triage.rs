@@ -3,16 +3,13 @@
 //! `/staff/triage` with its preview, assigned to a dossier and piece through the form, then
 //! found in the dossier (channel mailroom) and gone from the list.
 
-mod common;
-mod staff_support;
-
 use std::time::{Duration, Instant};
 
-use common::{Backend, Server, open_campaign};
+use crate::common::{Backend, Server, open_campaign};
+use crate::staff_support::{PASSWORD, Session, create_user, csrf_of, location, unescape};
 use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use staff_support::{PASSWORD, Session, create_user, csrf_of, location, unescape};
 
 on_every_backend!(a_stray_page_is_assigned_to_a_dossier_from_the_triage_page);
 

@@ -4,12 +4,10 @@
 //! and its bytes, no record lacks its object, nothing is recorded twice, and nothing is stuck
 //! (an upload the crash cut off goes through when sent again; the batch finishes).
 
-mod common;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{Backend, Server, open_campaign};
+use crate::common::{Backend, Server, open_campaign};
 use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

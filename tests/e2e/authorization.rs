@@ -6,9 +6,7 @@
 //! Also: the endpoints anyone may call (health, readiness, metrics), and the request id
 //! every answer carries.
 
-mod common;
-
-use common::{Backend, Server, open_campaign, sample};
+use crate::common::{Backend, Server, open_campaign, sample};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -283,7 +281,7 @@ async fn every_endpoint_answers_each_caller_as_the_table_says(backend: Backend) 
                 _ => None,
             };
             if let Some(code) = code {
-                let got = common::error_code(response).await;
+                let got = crate::common::error_code(response).await;
                 if got != code {
                     mismatches.push(format!(
                         "{} {} as {caller}: code {got}, expected {code}",

@@ -1,8 +1,6 @@
 //! Every endpoint checks its role: no token is 401, a wrong role is 403.
 
-mod common;
-
-use common::{Backend, Server, open_campaign, sample};
+use crate::common::{Backend, Server, open_campaign, sample};
 use reqwest::Method;
 use serde_json::json;
 

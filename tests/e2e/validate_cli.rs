@@ -1,8 +1,6 @@
 //! `guichet validate`: verdicts on local files, exit status, JSON lines.
 
-mod common;
-
-use common::{guichet, repo_root};
+use crate::common::{guichet, repo_root};
 use serde_json::Value;
 
 fn path(relative: &str) -> String {

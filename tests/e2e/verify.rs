@@ -1,8 +1,6 @@
 //! `guichet verify` finds objects changed or lost behind guichet's back, by key.
 
-mod common;
-
-use common::{Backend, Server, open_campaign, sample};
+use crate::common::{Backend, Server, open_campaign, sample};
 use serde_json::{Value, json};
 
 on_every_backend!(verify_reports_corrupt_missing_and_orphaned_objects_by_key);

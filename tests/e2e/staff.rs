@@ -2,17 +2,14 @@
 //! accounts, login and sessions, CSRF, roles, the dossier page's actions through the
 //! pipeline, escaping, document content headers, the list's search and filters, exports.
 
-mod common;
-mod staff_support;
-
 use std::io::Read as _;
 
-use common::{Backend, Server, open_campaign, sample};
-use reqwest::StatusCode;
-use serde_json::json;
-use staff_support::{
+use crate::common::{Backend, Server, open_campaign, sample};
+use crate::staff_support::{
     PASSWORD, Session, create_user, csrf_of, events, location, submitted_dossier, unescape,
 };
+use reqwest::StatusCode;
+use serde_json::json;
 
 on_every_backend!(
     a_review_makes_the_dossier_complete_and_it_is_closed,

@@ -2,16 +2,14 @@
 //! endpoint of a campaign, events that must reach it signed, in id order, after retries,
 //! given up after the bound, and never twice when two processes deliver.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Backend, Server, open_campaign, sample};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use common::{Backend, Server, open_campaign, sample};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -354,7 +352,10 @@ async fn admins_manage_endpoints(backend: Backend) {
             .await
             .expect("request");
         assert_eq!(response.status(), 400, "{url}");
-        assert_eq!(common::error_code(response).await, "invalid_webhook_url");
+        assert_eq!(
+            crate::common::error_code(response).await,
+            "invalid_webhook_url"
+        );
     }
     let response = server
         .post("/api/v1/campaigns/managed/webhooks", admin)
@@ -370,7 +371,10 @@ async fn admins_manage_endpoints(backend: Backend) {
         .await
         .expect("request");
     assert_eq!(response.status(), 404);
-    assert_eq!(common::error_code(response).await, "unknown_campaign");
+    assert_eq!(
+        crate::common::error_code(response).await,
+        "unknown_campaign"
+    );
 
     let kept = create_endpoint(&server, "managed", &receiver.url("/kept")).await;
     let dropped = create_endpoint(&server, "managed", &receiver.url("/dropped")).await;
@@ -381,7 +385,7 @@ async fn admins_manage_endpoints(backend: Backend) {
     assert_eq!(deleted.status(), 204);
     let again = server.delete(&path, admin).send().await.expect("request");
     assert_eq!(again.status(), 404);
-    assert_eq!(common::error_code(again).await, "unknown_webhook");
+    assert_eq!(crate::common::error_code(again).await, "unknown_webhook");
 
     // The list shows the live endpoint, and never a secret.
     let list: Value = server
@@ -409,7 +413,7 @@ async fn admins_manage_endpoints(backend: Backend) {
 /// gets every event once, in id order.
 #[tokio::test]
 async fn two_processes_deliver_each_event_once() {
-    if !common::scaled_available() {
+    if !crate::common::scaled_available() {
         return;
     }
     let receiver = Receiver::start(0).await;

@@ -1,8 +1,6 @@
 //! A dossier driven from creation to closed over HTTP, against a real `guichet serve`.
 
-mod common;
-
-use common::{Backend, Server, error_code, open_campaign, sample};
+use crate::common::{Backend, Server, error_code, open_campaign, sample};
 use serde_json::{Value, json};
 
 fn piece<'a>(dossier: &'a Value, code: &str) -> &'a Value {

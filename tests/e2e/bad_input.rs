@@ -1,8 +1,6 @@
 //! Bad input over HTTP: each gets a clear error with a stable code, and loses nothing.
 
-mod common;
-
-use common::{Backend, Server, corpus_file, error_code, open_campaign, sample};
+use crate::common::{Backend, Server, corpus_file, error_code, open_campaign, sample};
 use serde_json::{Value, json};
 
 on_every_backend!(

@@ -4,13 +4,11 @@
 //! in the right dossiers and pieces; and the station side (`guichet mailroom send` and
 //! `watch`) against the same server, through a restart.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, Backend, Server, open_campaign};
+use crate::common::{BIN, Backend, Server, open_campaign};
 use mailroom::generate::{
     Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page, tiff_batch,
 };

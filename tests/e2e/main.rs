@@ -1,0 +1,24 @@
+//! End-to-end tests: real `guichet serve` processes (and the command line) driven over HTTP,
+//! on the embedded default and on PostgreSQL + S3. One test binary for all of them, so the
+//! workspace links the whole service once for its tests rather than once per file.
+
+#[macro_use]
+mod common;
+mod staff_support;
+
+mod authorization;
+mod bad_input;
+mod crash;
+mod faults;
+mod lifecycle;
+mod limits;
+mod mailroom;
+mod roles;
+mod scale;
+mod scan;
+mod staff;
+mod staff_browser;
+mod staff_triage;
+mod validate_cli;
+mod verify;
+mod webhooks;
