@@ -169,10 +169,11 @@ reason_codes! {
         en: "The PDF cannot be parsed (damaged syntax, cross-reference table or trailer).",
         staff: "Ask for a fresh export or a new scan.";
     /// The PDF parses but its document structure is wrong (no catalog, broken or looping
-    /// page tree, page objects of the wrong type).
+    /// page tree, page objects of the wrong type, a form, pattern or Type 3 font that draws
+    /// itself).
     PdfStructure = "pdf_structure", blocking: true,
         fr: "La structure du fichier PDF est invalide. Enregistrez à nouveau le document depuis le logiciel d'origine puis déposez-le.",
-        en: "The PDF's document structure is invalid (catalog, page tree).",
+        en: "The PDF's document structure is invalid (catalog, page tree, or a form, pattern or Type 3 font that draws itself).",
         staff: "Ask for a fresh export or a new scan.";
     /// The file stops before the end of the PDF.
     PdfTruncated = "pdf_truncated", blocking: true,

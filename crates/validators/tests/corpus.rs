@@ -39,14 +39,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "img-hostile/imagers_clusterfuzz_tiff.tif",
         "JPEG-compressed planar RGBA strips decode with the tiff crate; the tag values (BitsPerSample 8x4, 12 strips) are consistent, the fault is not found yet",
     ),
-    (
-        "pdf-hostile/pdfjs_ContentStreamCycleType3insideType3.pdf",
-        "resource cycles (Type 3 glyphs drawing themselves) are walked once, not reported",
-    ),
-    (
-        "pdf-hostile/qpdf_bad-jpeg.pdf",
-        "images inside PDFs (DCTDecode) are not decoded, only their declared size is checked",
-    ),
 ];
 
 /// Hostile files accepted on purpose, each with the note that must come with it: damaged files

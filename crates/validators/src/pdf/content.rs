@@ -1,8 +1,9 @@
 //! Page contents: content streams decoded under bounds, the resources they use, images.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use lopdf::{Dictionary, Document, Object, ObjectId};
+use image::ImageDecoder;
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
 use super::object::{dict_of, name_is, number, resolve};
 use crate::Limits;
@@ -13,12 +14,27 @@ pub(super) struct Budget {
     pub(super) decoded: u64,
     pub(super) seen_streams: HashSet<ObjectId>,
     pub(super) seen_resources: HashSet<ObjectId>,
+    /// What each form XObject, tiling pattern and Type 3 font draws: the resources its content
+    /// names, by object. A cycle here is a drawing that draws itself.
+    pub(super) draws: HashMap<ObjectId, Vec<ObjectId>>,
+}
+
+impl Budget {
+    pub(super) fn new() -> Budget {
+        Budget {
+            decoded: 0,
+            seen_streams: HashSet::new(),
+            seen_resources: HashSet::new(),
+            draws: HashMap::new(),
+        }
+    }
 }
 
 type Refusal = (ReasonCode, String);
 
-/// Decodes the page's content streams, and those of the form XObjects it uses (each once),
-/// and checks the declared size of its images.
+/// Decodes the page's content streams, and those of the form XObjects, tiling patterns and
+/// Type 3 glyphs it uses (each once), checks its images' declared size and JPEG headers, and
+/// records what draws what (see [`find_drawing_cycle`]).
 pub(super) fn check_page_content(
     doc: &Document,
     page: &Dictionary,
@@ -78,18 +94,171 @@ pub(super) fn check_page_content(
                 };
                 if name_is(dict.get(b"Subtype").ok(), b"Image") {
                     check_image_size(doc, dict, limits)?;
+                    if let Object::Stream(stream) = obj {
+                        check_jpeg_image(stream, limits)?;
+                    }
                     continue;
                 }
+                // The content that draws with this entry's resources: its own stream, or a
+                // Type 3 font's glyph procedures.
+                let mut names = HashSet::new();
                 if matches!(obj, Object::Stream(_)) && category != b"Font" {
-                    decode_stream(doc, entry, limits, budget)?;
+                    if let Some(data) = decode_stream(doc, entry, limits, budget)? {
+                        names_in(&data, &mut names);
+                    }
+                } else if category == b"Font" && name_is(dict.get(b"Subtype").ok(), b"Type3") {
+                    let procs = dict.get(b"CharProcs").ok().and_then(|o| dict_of(doc, o));
+                    for (_, glyph) in procs.into_iter().flat_map(Dictionary::iter) {
+                        if let Some(data) = decode_stream(doc, glyph, limits, budget)? {
+                            names_in(&data, &mut names);
+                        }
+                    }
                 }
                 if let Ok(inner) = dict.get(b"Resources") {
+                    if let Object::Reference(id) = entry {
+                        record_draws(doc, *id, inner, &names, budget);
+                    }
                     work.push(inner);
                 }
             }
         }
     }
     Ok(())
+}
+
+/// Records, for the form, pattern or Type 3 font `holder`, the resources of `resources` that
+/// its content names (`names`): what it draws.
+fn record_draws(
+    doc: &Document,
+    holder: ObjectId,
+    resources: &Object,
+    names: &HashSet<Vec<u8>>,
+    budget: &mut Budget,
+) {
+    let Some(resources) = dict_of(doc, resources) else {
+        return;
+    };
+    let mut drawn = Vec::new();
+    for category in [&b"XObject"[..], b"Pattern", b"Font"] {
+        let Some(entries) = resources.get(category).ok().and_then(|o| dict_of(doc, o)) else {
+            continue;
+        };
+        for (name, entry) in entries.iter() {
+            if let Object::Reference(id) = entry
+                && names.contains(name)
+            {
+                drawn.push(*id);
+            }
+        }
+    }
+    budget.draws.insert(holder, drawn);
+}
+
+/// The names (`/Name` tokens) a content stream uses.
+fn names_in(data: &[u8], names: &mut HashSet<Vec<u8>>) {
+    let delimiter = |b: u8| b.is_ascii_whitespace() || b"/()<>[]{}%".contains(&b);
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'/' {
+            let end = data[i + 1..]
+                .iter()
+                .position(|&b| delimiter(b))
+                .map_or(data.len(), |n| i + 1 + n);
+            names.insert(data[i + 1..end].to_vec());
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// A form XObject, tiling pattern or Type 3 font that draws itself, directly or through
+/// others: readers recurse until they give up or run out of stack.
+pub(super) fn find_drawing_cycle(budget: &Budget) -> Result<(), Refusal> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Open,
+        Done,
+    }
+    let mut marks: HashMap<ObjectId, Mark> = HashMap::new();
+    for &start in budget.draws.keys() {
+        if marks.contains_key(&start) {
+            continue;
+        }
+        marks.insert(start, Mark::Open);
+        let mut path = vec![(start, 0usize)];
+        while let Some((node, next)) = path.last_mut() {
+            let drawn = budget.draws.get(node).map_or(&[][..], Vec::as_slice);
+            let Some(&child) = drawn.get(*next) else {
+                marks.insert(*node, Mark::Done);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match marks.get(&child) {
+                Some(Mark::Open) => {
+                    return Err((
+                        ReasonCode::PdfStructure,
+                        format!(
+                            "object {} {} R draws itself (a form, pattern or Type 3 font in a cycle)",
+                            child.0, child.1
+                        ),
+                    ));
+                }
+                Some(Mark::Done) => {}
+                None => {
+                    marks.insert(child, Mark::Open);
+                    path.push((child, 0));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an image above the pixel limits.
+fn check_pixels(w: f64, h: f64, limits: &Limits) -> Result<(), Refusal> {
+    if w * h > limits.max_pixels as f64 || w.max(h) > f64::from(limits.max_image_side) {
+        return Err((
+            ReasonCode::ImageTooLarge,
+            format!(
+                "an image of {w:.0}x{h:.0} pixels (limit {} pixels)",
+                limits.max_pixels
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A JPEG image (`/DCTDecode` alone) must be a JPEG, and readers decode it at the size its own
+/// header gives whatever `/Width` and `/Height` say: that size is held to the pixel limits too.
+/// Only the header is read. (The lean load of large content leaves image data out: nothing
+/// to read then.)
+fn check_jpeg_image(stream: &Stream, limits: &Limits) -> Result<(), Refusal> {
+    let jpeg = match stream.dict.get(b"Filter") {
+        Ok(Object::Name(n)) => n == b"DCTDecode",
+        Ok(Object::Array(a)) => matches!(a.as_slice(), [Object::Name(n)] if n == b"DCTDecode"),
+        _ => false,
+    };
+    if !jpeg || stream.content.is_empty() {
+        return Ok(());
+    }
+    // Valid codings the decoder does not read (12-bit, arithmetic, lossless) are left to
+    // readers that do.
+    if stream.content.starts_with(&[0xFF, 0xD8])
+        && crate::jpeg::walk(&stream.content).unsupported.is_some()
+    {
+        return Ok(());
+    }
+    let decoder = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(&stream.content))
+        .map_err(|e| {
+            (
+                ReasonCode::PdfContentUnreadable,
+                format!("a JPEG image does not decode: {e}"),
+            )
+        })?;
+    let (w, h) = decoder.dimensions();
+    check_pixels(f64::from(w), f64::from(h), limits)
 }
 
 fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Result<(), Refusal> {
@@ -104,15 +273,7 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
     };
     let (w, h) = (w.max(0.0), h.max(0.0));
     let pixels = w * h;
-    if pixels > limits.max_pixels as f64 || w.max(h) > f64::from(limits.max_image_side) {
-        return Err((
-            ReasonCode::ImageTooLarge,
-            format!(
-                "an image of {w:.0}x{h:.0} pixels (limit {} pixels)",
-                limits.max_pixels
-            ),
-        ));
-    }
+    check_pixels(w, h, limits)?;
     let mask = matches!(dict.get(b"ImageMask"), Ok(Object::Boolean(true)));
     let bits = if mask {
         1.0
@@ -253,19 +414,21 @@ fn components(doc: &Document, cs: &Object) -> u8 {
     }
 }
 
+/// Decodes a content stream under the limits and checks its inline images; its data, unless
+/// it was decoded before or is missing.
 fn decode_stream(
     doc: &Document,
     obj: &Object,
     limits: &Limits,
     budget: &mut Budget,
-) -> Result<(), Refusal> {
+) -> Result<Option<Vec<u8>>, Refusal> {
     if let Object::Reference(id) = obj
         && !budget.seen_streams.insert(*id)
     {
-        return Ok(());
+        return Ok(None);
     }
     let Some(Object::Stream(stream)) = resolve(doc, obj) else {
-        return Ok(()); // A missing content stream draws nothing; lopdf already parsed the rest.
+        return Ok(None); // A missing content stream draws nothing; lopdf already parsed the rest.
     };
     let decoded = if only_flate(&stream.dict) {
         strict_inflate(&stream.content, limits.max_stream_bytes)
@@ -284,7 +447,8 @@ fn decode_stream(
                     ),
                 ));
             }
-            check_inline_images(&data, limits)
+            check_inline_images(&data, limits)?;
+            Ok(Some(data))
         }
         Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded { limit })) => {
             Err((

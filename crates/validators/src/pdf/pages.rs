@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
-use super::content::{Budget, check_page_content};
+use super::content::{Budget, check_page_content, find_drawing_cycle};
 use super::object::{dict_of, name_is, number, resolve};
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits};
@@ -82,11 +82,7 @@ pub(super) fn check_pages(
         .and_then(|d| d.get(b"Count").ok())
         .and_then(|c| c.as_i64().ok());
 
-    let mut budget = Budget {
-        decoded: 0,
-        seen_streams: HashSet::new(),
-        seen_resources: HashSet::new(),
-    };
+    let mut budget = Budget::new();
     let mut visited = HashSet::new();
     let mut pages: u32 = 0;
     let mut stack = vec![Node {
@@ -181,6 +177,9 @@ pub(super) fn check_pages(
                 break;
             }
         }
+    }
+    if let Err((code, detail)) = find_drawing_cycle(&budget) {
+        f.refuse(code, detail);
     }
     f.pages = Some(pages);
     if pages == 0 {

@@ -301,3 +301,87 @@ fn huge_images_and_huge_objects_are_refused() {
     });
     assert_eq!(codes(&nulls), vec![ReasonCode::PdfTooComplex]);
 }
+
+/// A page drawing the form XObject `Fm1` whose content is `form_content`; the form's resources
+/// are the page's own (a shared resource dictionary, as many producers write).
+fn pdf_with_shared_form(form_content: &[u8]) -> Vec<u8> {
+    let form_content = form_content.to_vec();
+    pdf_with(move |doc, _, page| {
+        let resources = doc.new_object_id();
+        let form = doc.add_object(Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Form",
+                "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+                "Resources" => resources,
+            },
+            form_content,
+        ));
+        doc.objects.insert(
+            resources,
+            Object::Dictionary(dictionary! { "XObject" => dictionary! { "Fm1" => form } }),
+        );
+        set_in(doc, page, "Resources", resources.into());
+    })
+}
+
+#[test]
+fn a_form_that_draws_itself_is_refused() {
+    let c = codes(&pdf_with_shared_form(b"q /Fm1 Do Q"));
+    assert_eq!(c, vec![ReasonCode::PdfStructure]);
+}
+
+#[test]
+fn a_form_that_only_lists_itself_in_shared_resources_passes() {
+    let c = codes(&pdf_with_shared_form(b"0 0 m 10 10 l S"));
+    assert!(c.is_empty(), "{c:?}");
+}
+
+/// A page with one image XObject of the given declared size and JPEG data.
+fn pdf_with_jpeg(width: i64, height: i64, data: Vec<u8>) -> Vec<u8> {
+    pdf_with(move |doc, _, page| {
+        let image = doc.add_object(Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Image",
+                "Width" => width,
+                "Height" => height,
+                "ColorSpace" => "DeviceGray",
+                "BitsPerComponent" => 8,
+                "Filter" => "DCTDecode",
+            },
+            data,
+        ));
+        let resources = dictionary! { "XObject" => dictionary! { "Im1" => image } };
+        set_in(doc, page, "Resources", Object::Dictionary(resources));
+    })
+}
+
+fn gray_jpeg(width: u32, height: u32) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::GrayImage::from_pixel(width, height, image::Luma([128]))
+        .write_to(&mut out, image::ImageFormat::Jpeg)
+        .expect("encoding to memory");
+    out.into_inner()
+}
+
+#[test]
+fn jpeg_images_are_read_from_their_own_header() {
+    assert!(codes(&pdf_with_jpeg(16, 16, gray_jpeg(16, 16))).is_empty());
+
+    let not_jpeg = pdf_with_jpeg(16, 16, b"wwwwwwwwww not a JPEG at all".to_vec());
+    assert_eq!(codes(&not_jpeg), vec![ReasonCode::PdfContentUnreadable]);
+
+    // Declared 1x1, but readers decode the 64x64 the JPEG header gives.
+    let limits = Limits {
+        max_pixels: 1_000,
+        ..Limits::default()
+    };
+    let understated = pdf_with_jpeg(1, 1, gray_jpeg(64, 64));
+    let reasons: Vec<ReasonCode> = check(&understated, &limits)
+        .reasons
+        .iter()
+        .map(|r| r.code)
+        .collect();
+    assert_eq!(reasons, vec![ReasonCode::ImageTooLarge]);
+}
