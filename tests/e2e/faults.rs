@@ -148,11 +148,12 @@ async fn until_stored(server: &Server, reference: &str, bytes: &[u8]) -> Value {
 }
 
 /// A PNG the validators accept, distinct for each `n`.
-fn png(n: u8) -> Vec<u8> {
+fn png(n: u32) -> Vec<u8> {
     let mut image = image::load_from_memory(&sample("carte-identite-recto.png"))
         .expect("the sample decodes")
         .to_rgb8();
-    image.put_pixel(0, 0, image::Rgb([n, n, n]));
+    let [a, b, c, _] = n.to_le_bytes();
+    image.put_pixel(0, 0, image::Rgb([a, b, c]));
     let mut out = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut out, image::ImageFormat::Png)
@@ -160,7 +161,102 @@ fn png(n: u8) -> Vec<u8> {
     out.into_inner()
 }
 
-#[tokio::test]
+/// A document the service acknowledged: where it went and its SHA-256.
+struct Acknowledged {
+    reference: String,
+    id: String,
+    sha256: String,
+}
+
+/// Clients sending uploads without pause while the services go down and come back, each into
+/// dossiers of its own that it creates as it goes. Every answer must be a success or a 503
+/// (a hang or any other answer is recorded as a failure); what was acknowledged is returned.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<(Vec<Acknowledged>, Vec<String>)>>,
+}
+
+impl Load {
+    fn start(server: &Server, clients: u32) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients = (0..clients)
+            .map(|client| {
+                let stop = stop.clone();
+                let http = server.http.clone();
+                let base = server.base.clone();
+                let token = server.tokens.portal.clone();
+                tokio::spawn(async move {
+                    let mut acknowledged = Vec::new();
+                    let mut failures = Vec::new();
+                    let mut n = 0u32;
+                    let mut created = false;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let reference = format!("L{client}-{n}");
+                        let request = if created {
+                            http.post(format!(
+                                "{base}/api/v1/dossiers/{reference}/pieces/identite/documents"
+                            ))
+                            .header("Content-Disposition", "attachment; filename=\"carte.png\"")
+                            .body(png(1_000 + client * 100_000 + n))
+                        } else {
+                            http.post(format!("{base}/api/v1/dossiers")).json(&json!({
+                                "campaign": "faults",
+                                "reference": reference,
+                                "candidate": {"birth_date": "1990-01-01"},
+                            }))
+                        };
+                        let sent = request
+                            .bearer_auth(&token)
+                            .timeout(Duration::from_secs(60))
+                            .send()
+                            .await;
+                        let response = match sent {
+                            Ok(response) => response,
+                            Err(e) => {
+                                failures.push(format!("{reference}: no answer: {e}"));
+                                break;
+                            }
+                        };
+                        let status = response.status().as_u16();
+                        let body: Value = response.json().await.unwrap_or(Value::Null);
+                        match (created, status) {
+                            // A creation whose answer was lost and that is sent again is 409.
+                            (false, 201 | 409) => created = true,
+                            (true, 200 | 201) => {
+                                acknowledged.push(Acknowledged {
+                                    reference,
+                                    id: body["id"].as_str().unwrap_or_default().to_string(),
+                                    sha256: body["sha256"].as_str().unwrap_or_default().to_string(),
+                                });
+                                created = false;
+                                n += 1;
+                            }
+                            (_, 503) => tokio::time::sleep(Duration::from_millis(100)).await,
+                            _ => failures.push(format!("{reference}: {status} {body}")),
+                        }
+                    }
+                    (acknowledged, failures)
+                })
+            })
+            .collect();
+        Load { stop, clients }
+    }
+
+    /// Stops the clients; what they had acknowledged, after asserting that no answer was
+    /// anything but a success or a 503.
+    async fn finish(self) -> Vec<Acknowledged> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut all = Vec::new();
+        for client in self.clients {
+            let (acknowledged, failures) = client.await.expect("a load client");
+            assert!(failures.is_empty(), "{failures:#?}");
+            all.extend(acknowledged);
+        }
+        all
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outages_answer_503_and_the_service_recovers_by_itself() {
     if !services_available() {
         return;
@@ -222,6 +318,7 @@ address = "{clamd}"
     }
     let first = until_stored(&server, "F-1", &png(1)).await;
     assert_eq!(first["scan"], "clean", "{first}");
+    let load = Load::start(&server, 3);
 
     // PostgreSQL down: reads and uploads answer 503, readiness says so.
     down("postgres", &services.path("postgres"));
@@ -290,6 +387,29 @@ address = "{clamd}"
     up("garage", &services.path("garage"));
     let third = until_stored(&server, "F-3", &png(3)).await;
     assert_eq!(third["scan"], "clean", "{third}");
+
+    // Everything acknowledged under load is there with its SHA-256, through every outage.
+    let acknowledged = load.finish().await;
+    assert!(
+        !acknowledged.is_empty(),
+        "the load was acknowledged nothing"
+    );
+    for document in &acknowledged {
+        let dossier = server.dossier(&document.reference).await;
+        let found = dossier["pieces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| p["documents"].as_array().unwrap())
+            .find(|d| d["id"] == document.id.as_str());
+        assert_eq!(
+            found.map(|d| d["sha256"].clone()),
+            Some(json!(document.sha256)),
+            "acknowledged {} in {}: {dossier}",
+            document.id,
+            document.reference
+        );
+    }
 
     // Nothing stored is missing or corrupt.
     let (_, out, err) = server.verify();

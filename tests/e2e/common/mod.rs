@@ -274,10 +274,16 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        self.spawn_on("127.0.0.1:0");
+        for _ in 0..10 {
+            if self.spawn_on(&format!("127.0.0.1:{}", free_port())) {
+                return;
+            }
+        }
+        panic!("guichet serve did not start on any of ten free ports");
     }
 
-    fn spawn_on(&mut self, listen: &str) {
+    /// Starts `guichet serve` on `listen`; `false` when it exits at once (its port was taken).
+    fn spawn_on(&mut self, listen: &str) -> bool {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", listen])
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -295,10 +301,18 @@ impl Server {
                 }
             }
         });
-        self.base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("guichet serve announces its address");
-        self.child = Some(child);
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => {
+                self.base = url;
+                self.child = Some(child);
+                true
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = child.wait();
+                false
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("guichet serve announces its address"),
+        }
     }
 
     /// Stops the process abruptly and starts it again on the same data.
@@ -316,7 +330,13 @@ impl Server {
             .trim_start_matches("http://")
             .trim_end_matches('/')
             .to_string();
-        self.spawn_on(&address);
+        for _ in 0..20 {
+            if self.spawn_on(&address) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("guichet serve did not start again on {address}");
     }
 
     pub fn kill(&mut self) {
@@ -411,6 +431,25 @@ impl Drop for Server {
 }
 
 /// A sample document of the repository.
+/// A free loopback port below the kernel's ephemeral range: a server started again on its
+/// address finds it free (in the ephemeral range, any outgoing connection may take it
+/// meanwhile).
+pub fn free_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let high = ephemeral_low - 1;
+    let low = 10_000.min(high - 1000);
+    loop {
+        let offset = uuid::Uuid::new_v4().as_u128() % u128::from(high - low);
+        let port = low + u16::try_from(offset).expect("below the range's width");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn sample(name: &str) -> Vec<u8> {
     std::fs::read(repo_root().join("samples/documents").join(name)).expect("sample document")
 }
