@@ -11,7 +11,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use lopdf::content::Content;
 use lopdf::{Dictionary, Document, Object, ObjectId};
+
+use crate::sheet::PREFIX;
 
 use crate::tiff_reader;
 
@@ -22,7 +25,8 @@ pub struct BatchLimits {
     pub max_pages: usize,
     /// Pixels of one page image (width × height).
     pub max_page_pixels: u64,
-    /// Encoded bytes of one page image, and decoded bytes when a page must be decoded whole.
+    /// Encoded bytes of one page image, and decoded bytes when a page must be decoded whole
+    /// (or a page's content stream read).
     pub max_image_bytes: usize,
 }
 
@@ -129,7 +133,10 @@ pub struct Page {
     pub rotate: u16,
     /// The page's box in points (`/MediaBox`; for a TIFF, from the image's resolution).
     pub media_box: [f32; 4],
-    /// The source PDF's page object, when the batch is a PDF.
+    /// A sheet code the page writes as text (guichet's sheets carry their code as invisible
+    /// text beside the QR code), when the batch is a PDF.
+    pub sheet_text: Option<String>,
+    /// The parsed source PDF's page object, when the batch is a PDF.
     pub(crate) source_page: Option<ObjectId>,
 }
 
@@ -433,14 +440,83 @@ fn read_pdf_page(
         Some((_, stream, image_id)) => (pdf_image(doc, stream, index, limits)?, Some(image_id)),
         None => (None, None),
     };
+    let content = page_content(doc, dict, limits);
     let page = Page {
-        single_image: count == 1 && image.is_some(),
+        single_image: count == 1 && image.is_some() && !content.draws_more_than_images,
         image,
         rotate,
         media_box,
+        sheet_text: content.sheet_text,
         source_page: Some(id),
     };
     Ok((page, image_id))
+}
+
+/// What a PDF page's own content stream shows besides images.
+struct PageContent {
+    /// Text, painted paths, shadings or inline images: the page is more than its image, and
+    /// is copied whole rather than rebuilt from the image.
+    draws_more_than_images: bool,
+    /// A string shown on the page that is a sheet code (`GCH1:…`).
+    sheet_text: Option<String>,
+}
+
+/// Reads the page's content stream(s), each decoded within `limits.max_image_bytes`; a stream
+/// that cannot be read counts as drawing more than images.
+fn page_content(doc: &Document, page: &Dictionary, limits: &BatchLimits) -> PageContent {
+    let mut out = PageContent {
+        draws_more_than_images: false,
+        sheet_text: None,
+    };
+    let streams: Vec<&Object> = match page.get(b"Contents").map(|c| doc.dereference(c)) {
+        Ok(Ok((_, Object::Array(items)))) => items.iter().collect(),
+        Ok(Ok((_, stream))) => vec![stream],
+        _ => Vec::new(),
+    };
+    for stream in streams {
+        let data = doc
+            .dereference(stream)
+            .ok()
+            .and_then(|(_, o)| o.as_stream().ok())
+            .and_then(|s| {
+                s.decompressed_content_with_limit(limits.max_image_bytes)
+                    .ok()
+            });
+        let Some(content) = data.and_then(|d| Content::decode(&d).ok()) else {
+            out.draws_more_than_images = true;
+            continue;
+        };
+        for op in &content.operations {
+            match op.operator.as_str() {
+                // Graphics state, colours, marked content, text state, and paths that only
+                // clip: nothing shows by itself.
+                "q" | "Q" | "cm" | "Do" | "gs" | "w" | "J" | "j" | "M" | "d" | "ri" | "i"
+                | "BX" | "EX" | "MP" | "DP" | "BMC" | "BDC" | "EMC" | "m" | "l" | "c" | "v"
+                | "y" | "h" | "re" | "W" | "W*" | "n" | "cs" | "CS" | "sc" | "scn" | "SC"
+                | "SCN" | "g" | "G" | "rg" | "RG" | "k" | "K" | "BT" | "ET" | "Tc" | "Tw"
+                | "Tz" | "TL" | "Tf" | "Tr" | "Ts" | "Td" | "TD" | "Tm" | "T*" => {}
+                "Tj" | "'" | "\"" | "TJ" => {
+                    out.draws_more_than_images = true;
+                    let shown: Vec<u8> = op
+                        .operands
+                        .iter()
+                        .flat_map(|o| match o {
+                            Object::Array(items) => items.iter().collect::<Vec<_>>(),
+                            other => vec![other],
+                        })
+                        .filter_map(|o| o.as_str().ok())
+                        .flatten()
+                        .copied()
+                        .collect();
+                    if out.sheet_text.is_none() && shown.starts_with(PREFIX.as_bytes()) {
+                        out.sheet_text = String::from_utf8(shown).ok();
+                    }
+                }
+                _ => out.draws_more_than_images = true,
+            }
+        }
+    }
+    out
 }
 
 /// Image XObjects of a resource dictionary, looking into form XObjects (scanner software

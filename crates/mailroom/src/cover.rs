@@ -3,7 +3,8 @@
 //! French. A separator sheet (one that names a piece) shows the piece prominently.
 //!
 //! The QR code is drawn as filled vector rectangles (one per run of dark modules on a row), so
-//! it prints sharp at any printer resolution and the file stays a few kilobytes. Text uses the
+//! it prints sharp at any printer resolution and the file stays a few kilobytes. The same code
+//! is written beside it as invisible text, for sheets that reach a batch as PDF pages. Text uses the
 //! standard Helvetica fonts with WinAnsiEncoding, which covers French (accents, œ, «, », ’).
 
 use lopdf::content::{Content, Operation};
@@ -57,6 +58,8 @@ pub fn render(sheet: &CoverSheet) -> Vec<u8> {
     let qr_top = y - 12.0;
     let qr_x = PAGE_WIDTH - MARGIN - QR_SIDE;
     qr(&mut ops, &sheet.code, qr_x, qr_top - QR_SIDE, QR_SIDE);
+    // Below the code's quiet zone, where no reader looks for modules.
+    code_as_text(&mut ops, &sheet.code, qr_x, qr_top - QR_SIDE - 30.0);
 
     let left_width = qr_x - MARGIN - 16.0;
     let mut y = qr_top - 14.0;
@@ -198,6 +201,27 @@ fn text(ops: &mut Vec<Operation>, font: Font, size: f32, x: f32, y: f32, s: &str
     ops.push(Operation::new(
         "Tj",
         vec![Object::String(win_ansi(s), StringFormat::Literal)],
+    ));
+    ops.push(Operation::new("ET", vec![]));
+}
+
+/// Writes `code` as invisible text (render mode 3) at (`x`, `y`): a sheet put into a batch as
+/// a PDF page, never printed and scanned, has no image to find a QR code in, and is found by
+/// this text instead (`crate::batch`). The text carries the same tag as the QR code.
+fn code_as_text(ops: &mut Vec<Operation>, code: &str, x: f32, y: f32) {
+    ops.push(Operation::new("BT", vec![]));
+    ops.push(Operation::new("Tr", vec![3.into()]));
+    ops.push(Operation::new(
+        "Tf",
+        vec![Object::Name(Font::Regular.resource().to_vec()), 2.into()],
+    ));
+    ops.push(Operation::new("Td", vec![x.into(), y.into()]));
+    ops.push(Operation::new(
+        "Tj",
+        vec![Object::String(
+            code.as_bytes().to_vec(),
+            StringFormat::Literal,
+        )],
     ));
     ops.push(Operation::new("ET", vec![]));
 }

@@ -231,7 +231,7 @@ pub fn text_page(dpi: u32, seed: u64, number: u32) -> Canvas {
 }
 
 /// Rasterises one of [`cover::render`]'s PDFs: filled rectangles (the QR code) are painted,
-/// text is drawn as bars of its estimated width.
+/// text is drawn as bars of its estimated width (invisible text, render mode 3, is not).
 pub fn rasterise_sheet(pdf: &[u8], dpi: u32) -> Result<Canvas, String> {
     let doc = Document::load_mem(pdf).map_err(|e| e.to_string())?;
     let page = *doc.get_pages().get(&1).ok_or("no page")?;
@@ -244,6 +244,7 @@ pub fn rasterise_sheet(pdf: &[u8], dpi: u32) -> Result<Canvas, String> {
     let mut rects = Vec::new();
     let mut font_size = 12.0;
     let mut at = (0.0, 0.0);
+    let mut invisible = false;
     for op in content.operations {
         match op.operator.as_str() {
             "re" if op.operands.len() == 4 => {
@@ -257,7 +258,9 @@ pub fn rasterise_sheet(pdf: &[u8], dpi: u32) -> Result<Canvas, String> {
             }
             "Tf" if op.operands.len() == 2 => font_size = num(&op.operands[1]),
             "Td" if op.operands.len() == 2 => at = (num(&op.operands[0]), num(&op.operands[1])),
-            "Tj" => {
+            "Tr" if op.operands.len() == 1 => invisible = num(&op.operands[0]) == 3.0,
+            "ET" => invisible = false,
+            "Tj" if !invisible => {
                 if let Some(Object::String(text, _)) = op.operands.first() {
                     let width = text.len() as f32 * font_size * 0.5;
                     canvas.fill(

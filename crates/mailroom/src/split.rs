@@ -206,6 +206,15 @@ fn assemble(pages: Vec<PageFinding>, ink: Vec<Option<f32>>) -> Split {
 
 /// The decision for one page, and its ink.
 pub(crate) fn analyse(page: &Page, secret: &[u8]) -> (PageFinding, Option<f32>) {
+    // A sheet put into the batch as a PDF page says its code as text, tag included.
+    if let Some(text) = &page.sheet_text {
+        let finding = match sheet::decode(text, secret) {
+            Ok(code) => PageFinding::Sheet(code),
+            Err(SheetError::BadTag) => PageFinding::UnreadableSheet(SheetFailure::BadTag),
+            Err(_) => PageFinding::UnreadableSheet(SheetFailure::Malformed),
+        };
+        return (finding, None);
+    }
     let Some(image) = &page.image else {
         return (PageFinding::Content, None);
     };

@@ -150,6 +150,7 @@ impl Fields {
             single_image: true,
             rotate: 0,
             media_box: [0.0, 0.0, w, h],
+            sheet_text: None,
             source_page: None,
         }
     }

@@ -174,3 +174,120 @@ fn blank_backs_are_dropped_and_a_single_short_line_is_kept() {
         );
     }
 }
+
+/// One PDF of the pages of `pdfs`, in order, as a merging tool (qpdf, pdfunite) makes it.
+fn merged(pdfs: &[Vec<u8>]) -> Vec<u8> {
+    use lopdf::{Document, Object, dictionary};
+    let mut out = Document::with_version("1.7");
+    let pages_id = out.new_object_id();
+    let mut kids = Vec::new();
+    for pdf in pdfs {
+        let mut doc = Document::load_mem(pdf).expect("a PDF");
+        doc.renumber_objects_with(out.max_id + 1);
+        out.max_id = doc.max_id;
+        kids.extend(doc.get_pages().into_values().map(Object::Reference));
+        out.objects.extend(doc.objects);
+    }
+    for kid in &kids {
+        if let Ok(Object::Dictionary(page)) = out.get_object_mut(kid.as_reference().unwrap()) {
+            page.set("Parent", pages_id);
+        }
+    }
+    let count = kids.len() as i64;
+    out.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+    );
+    let catalog = out.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    out.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    out.save_to(&mut bytes).expect("writing to memory");
+    bytes
+}
+
+/// A born-digital page: a line of text and a small image (a logo).
+fn text_and_logo_page() -> Vec<u8> {
+    use lopdf::{Document, Object, Stream, dictionary};
+    let mut doc = Document::with_version("1.7");
+    let pages_id = doc.new_object_id();
+    let font = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let logo = doc.add_object(Stream::new(
+        dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => 8, "Height" => 8,
+            "ColorSpace" => "DeviceGray", "BitsPerComponent" => 8,
+        },
+        vec![90; 64],
+    ));
+    let content = doc.add_object(Stream::new(
+        dictionary! {},
+        b"BT /F1 14 Tf 72 760 Td (Attestation de recensement) Tj ET q 60 0 0 60 72 660 cm /Im1 Do Q"
+            .to_vec(),
+    ));
+    let page = doc.add_object(dictionary! {
+        "Type" => "Page",
+        "Parent" => pages_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Contents" => content,
+        "Resources" => dictionary! {
+            "Font" => dictionary! { "F1" => font },
+            "XObject" => dictionary! { "Im1" => logo },
+        },
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(
+            dictionary! { "Type" => "Pages", "Kids" => vec![page.into()], "Count" => 1 },
+        ),
+    );
+    let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes).expect("writing to memory");
+    bytes
+}
+
+#[test]
+fn a_sheet_merged_as_a_pdf_page_is_found_and_born_digital_pages_are_kept_whole() {
+    let sheet = generate::sheet_pdf("DEMO-0007", None, SECRET);
+    let scanned = generate::pdf_batch(&[generate::encode_page(
+        &generate::text_page(200, 3, 1),
+        ImageCoding::Jpeg,
+    )]);
+    let forged = generate::sheet_pdf("DEMO-0008", None, b"another secret");
+    let bytes = merged(&[sheet, text_and_logo_page(), scanned, forged]);
+    let batch = read(&bytes, &BatchLimits::default()).expect("reads");
+
+    let found = split(&batch, SECRET);
+    let expected = SheetCode {
+        campaign: generate::CAMPAIGN.into(),
+        dossier: "DEMO-0007".into(),
+        piece: None,
+    };
+    assert_eq!(found.pages[0], PageFinding::Sheet(expected));
+    assert_eq!(found.pages[1], PageFinding::Content);
+    assert_eq!(found.pages[2], PageFinding::Content);
+    assert_eq!(
+        found.pages[3],
+        PageFinding::UnreadableSheet(SheetFailure::BadTag)
+    );
+    assert_eq!(found.segments.len(), 1);
+    assert_eq!(found.segments[0].pages, vec![1, 2]);
+
+    // The born-digital page shows more than its image: it is copied whole, text included;
+    // the scanned page is its image alone.
+    assert!(!batch.pages[1].single_image);
+    assert!(batch.pages[2].single_image);
+    let segment = mailroom::split::segment_pdf(&batch, &found.segments[0].pages).expect("builds");
+    let doc = lopdf::Document::load_mem(&segment).expect("the segment parses");
+    let pages = doc.get_pages();
+    assert_eq!(pages.len(), 2);
+    let first = doc.get_page_content(pages[&1]);
+    assert!(
+        first
+            .windows(b"Attestation de recensement".len())
+            .any(|w| w == b"Attestation de recensement"),
+        "the text of the born-digital page is kept"
+    );
+}

@@ -256,7 +256,13 @@ impl Server {
             data,
             config,
             tokens,
-            http: Client::new(),
+            // Idle connections are dropped before the server's own limit on a silent
+            // connection (`[http] header_read_timeout_seconds`, 10 s) closes them: otherwise a
+            // request sent on a connection the server is closing at that moment is lost.
+            http: Client::builder()
+                .pool_idle_timeout(Duration::from_secs(5))
+                .build()
+                .expect("an HTTP client"),
             env,
         };
         server.spawn();
