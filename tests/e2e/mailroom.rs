@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, Backend, Server, open_campaign};
+use crate::common::{BIN, Backend, Server, mailroom_batch_finished, open_campaign};
 use mailroom::generate::{
     Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page, tiff_batch,
 };
@@ -99,32 +99,6 @@ async fn send_batch(server: &Server, bytes: Vec<u8>, name: &str) -> (u16, Value)
     (status, response.json().await.unwrap())
 }
 
-async fn finished(server: &Server, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let batch: Value = server
-            .get(
-                &format!("/api/v1/mailroom/batches/{id}"),
-                &server.tokens.station,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if batch["state"] == "done" || batch["state"] == "failed" {
-            return batch;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "batch still {} after 3 minutes: {batch}",
-            batch["state"]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 /// Checks where the batch of [`scanned`] went, in the report and in the dossiers.
 async fn check_filed(server: &Server, batch: &Value, duplex: bool) {
     assert_eq!(batch["state"], "done", "{batch}");
@@ -198,7 +172,7 @@ async fn a_jpeg_pdf_batch_lands_in_the_right_dossiers_and_pieces(backend: Backen
     let (status, answer) = send_batch(&server, bytes.clone(), "lot-1.pdf").await;
     assert_eq!(status, 202, "{answer}");
     let id = answer["id"].as_str().unwrap().to_string();
-    let batch = finished(&server, &id).await;
+    let batch = mailroom_batch_finished(&server, &id).await;
     check_filed(&server, &batch, true).await;
 
     // The same file again (a station that lost the answer) is the same batch, filed once.
@@ -218,7 +192,7 @@ async fn a_g4_tiff_batch_at_300_dpi_lands_in_the_right_dossiers_and_pieces(backe
         .collect();
     let (status, answer) = send_batch(&server, tiff_batch(&pages), "lot-2.tif").await;
     assert_eq!(status, 202, "{answer}");
-    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    let batch = mailroom_batch_finished(&server, answer["id"].as_str().unwrap()).await;
     assert_eq!(batch["format"], "tiff");
     check_filed(&server, &batch, false).await;
 }
@@ -289,7 +263,7 @@ async fn late_paper_is_taken_flagged_and_attached_even_when_rejected() {
     .collect();
     let (status, answer) = send_batch(&server, pdf_batch(&pages), "late.pdf").await;
     assert_eq!(status, 202, "{answer}");
-    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    let batch = mailroom_batch_finished(&server, answer["id"].as_str().unwrap()).await;
     assert_eq!(batch["state"], "done", "{batch}");
     assert_eq!(batch["segments"][0]["verdict"], "rejected", "{batch}");
     assert_eq!(batch["segments"][0]["late"], true, "{batch}");
@@ -355,7 +329,7 @@ async fn a_batch_interrupted_by_a_crash_is_finished_without_duplicates() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     server.restart();
-    let batch = finished(&server, &id).await;
+    let batch = mailroom_batch_finished(&server, &id).await;
     check_filed(&server, &batch, true).await;
 }
 
@@ -445,7 +419,7 @@ async fn the_watch_folder_loses_nothing_across_a_server_restart() {
     // The server has the whole file, processed.
     let (status, answer) = send_batch(&server, bytes, "lot-3.pdf").await;
     assert_eq!(status, 200, "already received: {answer}");
-    let batch = finished(&server, answer["id"].as_str().unwrap()).await;
+    let batch = mailroom_batch_finished(&server, answer["id"].as_str().unwrap()).await;
     check_filed(&server, &batch, false).await;
 }
 

@@ -3,9 +3,7 @@
 //! `/staff/triage` with its preview, assigned to a dossier and piece through the form, then
 //! found in the dossier (channel mailroom) and gone from the list.
 
-use std::time::{Duration, Instant};
-
-use crate::common::{Backend, Server, open_campaign};
+use crate::common::{Backend, Server, mailroom_batch_finished, open_campaign};
 use crate::staff_support::{PASSWORD, Session, create_user, csrf_of, location, unescape};
 use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use reqwest::StatusCode;
@@ -15,32 +13,6 @@ on_every_backend!(a_stray_page_is_assigned_to_a_dossier_from_the_triage_page);
 
 const CAMPAIGN: &str = "bts-2027";
 const DPI: u32 = 150;
-
-async fn finished(server: &Server, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let batch: Value = server
-            .get(
-                &format!("/api/v1/mailroom/batches/{id}"),
-                &server.tokens.station,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if batch["state"] == "done" || batch["state"] == "failed" {
-            return batch;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "batch still {} after 3 minutes: {batch}",
-            batch["state"]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn a_stray_page_is_assigned_to_a_dossier_from_the_triage_page(backend: Backend) {
     let server = Server::start_on(backend).await;
@@ -79,7 +51,7 @@ async fn a_stray_page_is_assigned_to_a_dossier_from_the_triage_page(backend: Bac
     assert_eq!(response.status(), 202);
     let answer: Value = response.json().await.unwrap();
     let id = answer["id"].as_str().unwrap().to_string();
-    let batch = finished(&server, &id).await;
+    let batch = mailroom_batch_finished(&server, &id).await;
     assert_eq!(batch["state"], "done", "{batch}");
     let unmatched = batch["unmatched"].as_array().expect("unmatched");
     assert_eq!(unmatched.len(), 1, "{batch}");
@@ -189,7 +161,7 @@ async fn a_stray_page_is_assigned_to_a_dossier_from_the_triage_page(backend: Bac
         .unwrap()
         .len();
     assert_eq!(count, 1, "{dossier}");
-    let batch = finished(&server, &id).await;
+    let batch = mailroom_batch_finished(&server, &id).await;
     let mark = &batch["unmatched"][0]["assigned"];
     assert_eq!(mark["dossier"], "T-2", "{batch}");
     assert_eq!(mark["piece"], "domicile", "{batch}");

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::Value;
@@ -453,6 +453,33 @@ pub fn free_port() -> u16 {
         if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
+    }
+}
+
+/// Waits for the mailroom batch `id` to be `done` or `failed` (3 minutes at most); its report.
+pub async fn mailroom_batch_finished(server: &Server, id: &str) -> Value {
+    let start = Instant::now();
+    loop {
+        let batch: Value = server
+            .get(
+                &format!("/api/v1/mailroom/batches/{id}"),
+                &server.tokens.station,
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if batch["state"] == "done" || batch["state"] == "failed" {
+            return batch;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "batch still {} after 3 minutes: {batch}",
+            batch["state"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
