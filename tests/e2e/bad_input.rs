@@ -1,6 +1,6 @@
 //! Bad input over HTTP: each gets a clear error with a stable code, and loses nothing.
 
-use crate::common::{Backend, Server, corpus_file, error_code, open_campaign, sample};
+use crate::common::{Backend, Server, corpus_file, error_code, open_campaign, rejection, sample};
 use serde_json::{Value, json};
 
 on_every_backend!(
@@ -32,12 +32,8 @@ async fn a_mislabeled_file_is_rejected_with_its_reasons_and_not_attached(backend
     let response = server
         .upload("BAD-1", "identite", "carte.pdf", sample("faux-pdf.pdf"))
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
+    let (body, reasons) = rejection(response).await;
     assert_eq!(body["error"]["code"], "document_rejected");
-    let reasons = body["error"]["details"]["reasons"]
-        .as_array()
-        .expect("reasons");
     assert!(
         reasons.iter().any(|r| r["code"] == "kind_mismatch"),
         "{reasons:?}"
@@ -61,11 +57,7 @@ async fn a_kind_the_piece_does_not_accept_is_rejected(backend: Backend) {
             sample("carte-identite-recto.jpg"),
         )
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
-    let reasons = body["error"]["details"]["reasons"]
-        .as_array()
-        .expect("reasons");
+    let (_, reasons) = rejection(response).await;
     assert!(
         reasons.iter().any(|r| r["code"] == "kind_not_accepted"),
         "{reasons:?}"
@@ -80,11 +72,7 @@ async fn a_password_protected_pdf_is_rejected(backend: Backend) {
     let response = server
         .upload("BAD-3", "identite", "carte.pdf", encrypted)
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
-    let reasons = body["error"]["details"]["reasons"]
-        .as_array()
-        .expect("reasons");
+    let (_, reasons) = rejection(response).await;
     assert!(
         reasons.iter().any(|r| r["code"] == "pdf_encrypted"),
         "{reasons:?}"
@@ -285,14 +273,8 @@ async fn a_large_body_of_the_wrong_kind_is_judged_on_its_first_bytes(backend: Ba
     let response = server
         .upload("BAD-7", "dossier_scanne", "dossier.pdf", body)
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
-    let codes: Vec<&str> = body["error"]["details"]["reasons"]
-        .as_array()
-        .expect("reasons")
-        .iter()
-        .filter_map(|r| r["code"].as_str())
-        .collect();
+    let (_, reasons) = rejection(response).await;
+    let codes: Vec<&str> = reasons.iter().filter_map(|r| r["code"].as_str()).collect();
     assert!(codes.contains(&"kind_mismatch"), "{codes:?}");
     let dossier = server.dossier("BAD-7").await;
     assert!(

@@ -41,30 +41,6 @@ async fn upload(server: &Server, reference: &str, piece: &str, body: Vec<u8>) ->
     body
 }
 
-async fn all_events(server: &Server) -> Vec<Value> {
-    let mut events = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: Value = server
-            .get(
-                &format!("/api/v1/events?after={after}"),
-                &server.tokens.staff,
-            )
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        let batch = page["events"].as_array().expect("events").clone();
-        if batch.is_empty() {
-            return events;
-        }
-        after = batch.last().expect("non-empty")["id"].as_i64().expect("id");
-        events.extend(batch);
-    }
-}
-
 #[tokio::test]
 async fn two_processes_share_one_database_and_one_store() {
     if !scaled_available() {
@@ -131,8 +107,8 @@ async fn two_processes_share_one_database_and_one_store() {
     );
 
     // Both processes tell the same story: each event once, ids increasing.
-    let seen_first = all_events(&first).await;
-    let seen_second = all_events(&second).await;
+    let seen_first = first.events().await;
+    let seen_second = second.events().await;
     assert_eq!(seen_first, seen_second);
     let ids: Vec<i64> = seen_first
         .iter()

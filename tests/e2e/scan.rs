@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    Backend, Server, clamd_addresses, error_code, open_campaign, repo_root, sample,
+    Backend, Server, clamd_addresses, error_code, open_campaign, rejection, repo_root, sample,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -59,17 +59,6 @@ fn sha256(bytes: &[u8]) -> String {
 
 fn clamd_config(address: &str) -> String {
     format!("[clamav]\naddress = \"{address}\"\nconnect_timeout_secs = 2\n")
-}
-
-async fn events(server: &Server) -> Vec<Value> {
-    let response = server
-        .get("/api/v1/events?after=0", &server.tokens.staff)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.expect("json");
-    body["events"].as_array().expect("events").clone()
 }
 
 async fn content_status(server: &Server, id: &str) -> (u16, Option<String>) {
@@ -164,12 +153,8 @@ async fn clean_uploads_are_clean_and_infected_ones_are_refused(backend: Backend)
     let response = server
         .upload("SCAN-1", "identite", "cni-recto.png", infected.clone())
         .await;
-    assert_eq!(response.status(), 422);
-    let body: Value = response.json().await.expect("json");
+    let (body, reasons) = rejection(response).await;
     assert_eq!(body["error"]["code"], "document_rejected");
-    let reasons = body["error"]["details"]["reasons"]
-        .as_array()
-        .expect("reasons");
     assert_eq!(reasons.len(), 1, "{reasons:?}");
     assert_eq!(reasons[0]["code"], "infected");
     assert!(
@@ -199,7 +184,7 @@ async fn clean_uploads_are_clean_and_infected_ones_are_refused(backend: Backend)
         "only the clean documents are attached: {attached:#?}"
     );
     let digest = sha256(&infected);
-    let events = events(&server).await;
+    let events = server.events().await;
     let infected_events: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "document.infected")
@@ -349,7 +334,7 @@ async fn documents_wait_pending_while_clamd_is_down_and_are_scanned_once_it_is_b
         accept(&server, infected_id).await,
         (403, Some("document_quarantined".into()))
     );
-    let events = events(&server).await;
+    let events = server.events().await;
     let event = events
         .iter()
         .find(|e| e["type"] == "document.infected")

@@ -6,7 +6,7 @@ use std::io::Read as _;
 
 use crate::common::{Backend, Server, open_campaign, sample};
 use crate::staff_support::{
-    PASSWORD, Session, create_user, csrf_of, events, location, submitted_dossier, unescape,
+    PASSWORD, Session, create_user, csrf_of, location, submitted_dossier, unescape,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -46,7 +46,8 @@ async fn a_review_makes_the_dossier_complete_and_it_is_closed(backend: Backend) 
     let dossier = server.dossier("BTS-1").await;
     assert_eq!(dossier["state"], "complete");
     assert_eq!(dossier["pieces"][0]["documents"][0]["review"], "accepted");
-    let accepted_event = events(&server)
+    let accepted_event = server
+        .events()
         .await
         .into_iter()
         .find(|e| e["type"] == "document.accepted" && e["document"] == id.as_str())

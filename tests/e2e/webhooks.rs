@@ -171,31 +171,13 @@ async fn create_endpoint(server: &Server, campaign: &str, url: &str) -> Value {
 
 /// The ids of the feed's events about `dossiers`, in id order.
 async fn event_ids(server: &Server, dossiers: &[&str]) -> Vec<i64> {
-    let mut ids = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: Value = server
-            .get(
-                &format!("/api/v1/events?after={after}"),
-                &server.tokens.staff,
-            )
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        let events = page["events"].as_array().expect("events").clone();
-        if events.is_empty() {
-            return ids;
-        }
-        for event in &events {
-            if dossiers.contains(&event["dossier"].as_str().unwrap_or_default()) {
-                ids.push(event["id"].as_i64().expect("id"));
-            }
-        }
-        after = page["last"].as_i64().expect("last");
-    }
+    server
+        .events()
+        .await
+        .iter()
+        .filter(|e| dossiers.contains(&e["dossier"].as_str().unwrap_or_default()))
+        .map(|e| e["id"].as_i64().expect("id"))
+        .collect()
 }
 
 fn candidate() -> Value {

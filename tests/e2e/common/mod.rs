@@ -387,6 +387,26 @@ impl Server {
         );
     }
 
+    /// Every event of the feed, in id order (all its pages).
+    pub async fn events(&self) -> Vec<Value> {
+        let mut all: Vec<Value> = Vec::new();
+        loop {
+            let after = all.last().and_then(|e| e["id"].as_i64()).unwrap_or(0);
+            let response = self
+                .get(&format!("/api/v1/events?after={after}"), &self.tokens.staff)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 200);
+            let page: Value = response.json().await.expect("json");
+            let events = page["events"].as_array().expect("events").clone();
+            if events.is_empty() {
+                return all;
+            }
+            all.extend(events);
+        }
+    }
+
     pub async fn create_dossier(&self, campaign: &str, reference: &str, candidate: Value) -> Value {
         let response = self
             .post("/api/v1/dossiers", &self.tokens.portal)
@@ -507,6 +527,17 @@ pub fn corpus_file(path: &str) -> Option<Vec<u8>> {
 }
 
 /// The error code of an error answer.
+/// A refused upload: asserts the 422, and returns the answer's body and its reasons.
+pub async fn rejection(response: Response) -> (Value, Vec<Value>) {
+    assert_eq!(response.status(), 422);
+    let body: Value = response.json().await.expect("json");
+    let reasons = body["error"]["details"]["reasons"]
+        .as_array()
+        .expect("reasons")
+        .clone();
+    (body, reasons)
+}
+
 pub async fn error_code(response: Response) -> String {
     let body: Value = response.json().await.expect("json error");
     body["error"]["code"]

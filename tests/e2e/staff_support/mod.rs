@@ -245,31 +245,6 @@ pub async fn submitted_dossier(server: &Server, campaign: &str, reference: &str)
     identity["id"].as_str().expect("document id").to_string()
 }
 
-/// The events of the feed (every page).
-pub async fn events(server: &Server) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page: Value = server
-            .get(
-                &format!("/api/v1/events?after={after}"),
-                &server.tokens.staff,
-            )
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
-        let events = page["events"].as_array().cloned().unwrap_or_default();
-        if events.is_empty() {
-            return all;
-        }
-        after = events.last().and_then(|e| e["id"].as_i64()).expect("id");
-        all.extend(events);
-    }
-}
-
 impl Session {
     /// A GET with exactly this `Cookie` header; returns the status.
     pub async fn http_get_with_cookie(&self, path: &str, cookie: &str) -> StatusCode {
