@@ -457,23 +457,17 @@ impl Drop for Server {
 }
 
 /// A sample document of the repository.
-/// A free loopback port below the kernel's ephemeral range: a server started again on its
-/// address finds it free (in the ephemeral range, any outgoing connection may take it
-/// meanwhile).
+/// A free loopback port below the kernel's ephemeral range, from `scripts/services/free-port`
+/// (a server started again on its address finds it free).
 pub fn free_port() -> u16 {
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32768);
-    let high = ephemeral_low - 1;
-    let low = 10_000.min(high - 1000);
-    loop {
-        let offset = uuid::Uuid::new_v4().as_u128() % u128::from(high - low);
-        let port = low + u16::try_from(offset).expect("below the range's width");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+    let out = Command::new(repo_root().join("scripts/services/free-port"))
+        .output()
+        .expect("scripts/services/free-port runs");
+    assert!(out.status.success(), "free-port failed");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a port number")
 }
 
 /// Waits for the mailroom batch `id` to be `done` or `failed` (3 minutes at most); its report.
