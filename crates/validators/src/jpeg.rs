@@ -15,6 +15,8 @@ pub(crate) struct JpegHeader {
     pub malformed: Option<String>,
     /// The file ends inside the header.
     pub truncated: Option<String>,
+    /// Width and height from the frame header (SOF), when one comes before the first scan.
+    pub frame: Option<(u16, u16)>,
 }
 
 /// A TIFF header (as EXIF and MPF blocks start with) is `II*\0` or `MM\0*`.
@@ -78,6 +80,12 @@ pub(crate) fn walk(data: &[u8]) -> JpegHeader {
             return out;
         }
         let body = &data[body_start..body_end];
+        if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && body.len() >= 5
+        {
+            let height = u16::from_be_bytes([body[1], body[2]]);
+            let width = u16::from_be_bytes([body[3], body[4]]);
+            out.frame = Some((width, height));
+        }
         match marker {
             0xE1 if body.starts_with(b"Exif\0") => {
                 exif_blocks += 1;
@@ -155,7 +163,15 @@ mod tests {
             segment(0xE0, b"JFIF\0\x01\x01"),
             segment(0xC0, &[8, 0, 10, 0, 10, 1]),
         ]);
-        assert_eq!(walk(&data), JpegHeader::default());
+        assert_eq!(
+            walk(&data),
+            JpegHeader {
+                frame: Some((10, 10)),
+                ..JpegHeader::default()
+            }
+        );
+        let wide = jpeg(&[segment(0xC2, &[8, 0, 7, 1, 2, 3])]);
+        assert_eq!(walk(&wide).frame, Some((258, 7)));
     }
 
     #[test]

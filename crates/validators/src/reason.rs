@@ -241,6 +241,12 @@ reason_codes! {
         fr: "Le fichier PDF était légèrement endommagé ; il a pu être lu entièrement.",
         en: "The PDF had a defect every viewer repairs (cross-reference offset slightly off, stream without /Length); it was then read and verified in full.",
         staff: "Nothing to do; if the document shows badly, ask for a fresh export.";
+    /// A content stream inflated whole but failed its checksum: some of what the page draws
+    /// may be garbled. Viewers show such pages as far as they read.
+    PdfContentDamaged = "pdf_content_damaged", blocking: false,
+        fr: "Une partie du contenu d'une page du PDF est endommagée ; le document a pu être lu, mais cette page peut s'afficher avec des défauts.",
+        en: "A page content stream inflated whole but failed its checksum: the page is read as viewers read it, and part of it may show garbled.",
+        staff: "Check the page named in the detail; if it is unreadable, ask for a fresh export.";
     /// The page tree's /Count disagrees with the pages found.
     PdfPageCountMismatch = "pdf_page_count_mismatch", blocking: false,
         fr: "Le nombre de pages annoncé par le fichier PDF est inexact ; les pages ont été comptées une à une.",

@@ -79,13 +79,29 @@ impl Reader<'_> {
 }
 
 /// A directory: its tags of interest and the offset of the next one.
+#[derive(Default)]
 struct Ifd {
     width: u32,
     height: u32,
     compression: u16,
+    rows_per_strip: Option<u64>,
+    /// PlanarConfiguration 2: each sample in strips of its own.
+    planar: bool,
+    strip_offsets: Vec<u64>,
+    strip_byte_counts: Vec<u64>,
+    tile_width: u64,
+    tile_length: u64,
+    tile_offsets: Vec<u64>,
+    tile_byte_counts: Vec<u64>,
     sub_ifds: Vec<u64>,
     next: u64,
 }
+
+/// Most strip or tile offsets read from one directory; the decoder's own limits hold beyond.
+const MAX_SEGMENTS: u64 = 1 << 16;
+
+/// TIFF compression 7: each strip or tile is a JPEG stream of its own.
+const COMPRESSION_JPEG: u16 = 7;
 
 pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkError> {
     let structure = |s: &str| TiffWalkError::Structure(s.to_string());
@@ -123,6 +139,11 @@ pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkE
             return Err(TiffWalkError::TooMany(seen.len()));
         }
         let ifd = read_ifd(&r, next)?;
+        if ifd.compression == COMPRESSION_JPEG {
+            check_jpeg_segments(data, &ifd).map_err(|why| {
+                TiffWalkError::Structure(format!("page {}: {why}", layout.pages.len() + 1))
+            })?;
+        }
         layout.pages.push(TiffPage {
             width: ifd.width,
             height: ifd.height,
@@ -156,6 +177,71 @@ pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkE
     Ok(layout)
 }
 
+/// Each JPEG strip or tile must not be larger than the part of the page it fills: its frame
+/// header is what decoders allocate and decode, whatever the TIFF tags say. A lie here makes
+/// a 22-row strip decode as 52 502 rows (a fuzz find of image-rs). As libtiff does, the last
+/// strip of a page may keep the full strip height.
+fn check_jpeg_segments(data: &[u8], ifd: &Ifd) -> Result<(), String> {
+    let width = u64::from(ifd.width);
+    let height = u64::from(ifd.height);
+    let frame = |offset: u64, count: u64| -> Option<(u64, u64)> {
+        let start = usize::try_from(offset).ok()?;
+        let end = usize::try_from(offset.saturating_add(count))
+            .ok()?
+            .min(data.len());
+        let stream = data.get(start..end)?;
+        if !stream.starts_with(&[0xFF, 0xD8]) {
+            return None; // not a JPEG stream: the decoder reports it
+        }
+        let (w, h) = crate::jpeg::walk(stream).frame?;
+        Some((u64::from(w), u64::from(h)))
+    };
+    if !ifd.tile_offsets.is_empty() {
+        for (n, (&offset, &count)) in ifd
+            .tile_offsets
+            .iter()
+            .zip(&ifd.tile_byte_counts)
+            .enumerate()
+        {
+            if let Some((w, h)) = frame(offset, count)
+                && (w > ifd.tile_width || h > ifd.tile_length)
+            {
+                return Err(format!(
+                    "JPEG tile {n} is {w}x{h}, larger than the {}x{} tiles",
+                    ifd.tile_width, ifd.tile_length
+                ));
+            }
+        }
+        return Ok(());
+    }
+    let rows_per_strip = ifd.rows_per_strip.unwrap_or(height).clamp(1, height.max(1));
+    let strips_per_plane = height.div_ceil(rows_per_strip).max(1);
+    for (n, (&offset, &count)) in ifd
+        .strip_offsets
+        .iter()
+        .zip(&ifd.strip_byte_counts)
+        .enumerate()
+    {
+        let Some((w, h)) = frame(offset, count) else {
+            continue;
+        };
+        let k = if ifd.planar {
+            n as u64 % strips_per_plane
+        } else {
+            n as u64
+        };
+        let rows = rows_per_strip.min(height.saturating_sub(k * rows_per_strip));
+        let last = k + 1 == strips_per_plane;
+        let tolerated = last && w == width && h <= rows_per_strip;
+        if w > width || (h > rows && !tolerated) {
+            return Err(format!(
+                "JPEG strip {n} is {w}x{h}, larger than the {width}x{rows} it fills"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
     let truncated =
         || TiffWalkError::Truncated(format!("directory at offset {at} runs past the end"));
@@ -170,52 +256,28 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
         )));
     }
     let mut ifd = Ifd {
-        width: 0,
-        height: 0,
         compression: 1,
-        sub_ifds: Vec::new(),
-        next: 0,
+        ..Ifd::default()
     };
     for n in 0..count {
         let e = entries_at + n * entry_size;
         let tag = r.u16(e).ok_or_else(truncated)?;
         let typ = r.u16(e + 2).ok_or_else(truncated)?;
-        let value_at = e + if r.big_tiff { 12 } else { 8 };
-        let value = |typ: u16| -> Option<u64> {
-            match typ {
-                3 => r.u16(value_at).map(u64::from),
-                4 | 13 => r.u32(value_at).map(u64::from),
-                16 | 18 => r.u64(value_at),
-                _ => None,
-            }
-        };
+        let values = |limit: u64| r.values(e, typ, limit).ok_or_else(truncated);
+        let first = || r.values(e, typ, 1).and_then(|v| v.first().copied());
         match tag {
-            256 => ifd.width = value(typ).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-            257 => ifd.height = value(typ).and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-            259 => ifd.compression = value(typ).and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
-            330 => {
-                let n = if r.big_tiff {
-                    r.u64(e + 4)
-                } else {
-                    r.u32(e + 4).map(u64::from)
-                };
-                let n = n.ok_or_else(truncated)?.min(64);
-                let inline = if r.big_tiff { n * 8 <= 8 } else { n * 4 <= 4 };
-                let base = if inline {
-                    value_at
-                } else {
-                    r.offset(value_at).ok_or_else(truncated)?
-                };
-                let width = if typ == 16 || typ == 18 { 8 } else { 4 };
-                for k in 0..n {
-                    let v = if width == 8 {
-                        r.u64(base + k * 8)
-                    } else {
-                        r.u32(base + k * 4).map(u64::from)
-                    };
-                    ifd.sub_ifds.push(v.ok_or_else(truncated)?);
-                }
-            }
+            256 => ifd.width = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            257 => ifd.height = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+            259 => ifd.compression = first().and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
+            273 => ifd.strip_offsets = values(MAX_SEGMENTS)?,
+            278 => ifd.rows_per_strip = first(),
+            279 => ifd.strip_byte_counts = values(MAX_SEGMENTS)?,
+            284 => ifd.planar = first() == Some(2),
+            322 => ifd.tile_width = first().unwrap_or(0),
+            323 => ifd.tile_length = first().unwrap_or(0),
+            324 => ifd.tile_offsets = values(MAX_SEGMENTS)?,
+            325 => ifd.tile_byte_counts = values(MAX_SEGMENTS)?,
+            330 => ifd.sub_ifds = values(64)?,
             _ => {}
         }
     }
@@ -223,6 +285,39 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
         .offset(entries_at + count * entry_size)
         .ok_or_else(truncated)?;
     Ok(ifd)
+}
+
+impl Reader<'_> {
+    /// The first `limit` integer values of the directory entry at `e` (SHORT, LONG, IFD,
+    /// LONG8, IFD8), inline or at the offset the entry holds; empty for other types.
+    fn values(&self, e: u64, typ: u16, limit: u64) -> Option<Vec<u64>> {
+        let size: u64 = match typ {
+            3 => 2,
+            4 | 13 => 4,
+            16 | 18 => 8,
+            _ => return Some(Vec::new()),
+        };
+        let (count, value_at, inline_bytes) = if self.big_tiff {
+            (self.u64(e + 4)?, e + 12, 8)
+        } else {
+            (u64::from(self.u32(e + 4)?), e + 8, 4)
+        };
+        let base = if count.saturating_mul(size) <= inline_bytes {
+            value_at
+        } else {
+            self.offset(value_at)?
+        };
+        (0..count.min(limit))
+            .map(|k| {
+                let at = base.checked_add(k * size)?;
+                match size {
+                    2 => self.u16(at).map(u64::from),
+                    4 => self.u32(at).map(u64::from),
+                    _ => self.u64(at),
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +349,83 @@ mod tests {
                 compression: 1
             }]
         );
+    }
+
+    /// A JPEG stream whose frame header says `width` x `height`.
+    fn jpeg_strip(width: u16, height: u16) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8];
+        j.extend_from_slice(&height.to_be_bytes());
+        j.extend_from_slice(&width.to_be_bytes());
+        j.extend_from_slice(&[1, 1, 0x11, 0]);
+        j.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0, 0x12, 0xFF, 0xD9]);
+        j
+    }
+
+    /// A little-endian, JPEG-compressed TIFF of `width` x `height` in strips of
+    /// `rows_per_strip` rows, whose strips are `strips` (JPEG streams).
+    fn jpeg_tiff(width: u32, height: u32, rows_per_strip: u32, strips: &[Vec<u8>]) -> Vec<u8> {
+        let n = strips.len() as u32;
+        let entries = 6u32;
+        let ifd_len = 2 + entries * 12 + 4;
+        let offsets_at = 8 + ifd_len;
+        let counts_at = offsets_at + 4 * n;
+        // One strip's offset and count sit in the entries themselves.
+        let mut data_at = if n == 1 {
+            offsets_at
+        } else {
+            counts_at + 4 * n
+        };
+        let mut offsets = Vec::new();
+        for s in strips {
+            offsets.push(data_at);
+            data_at += s.len() as u32;
+        }
+        let mut d = b"II*\0\x08\0\0\0".to_vec();
+        d.extend_from_slice(&(entries as u16).to_le_bytes());
+        let inline_or = |at: u32, first: u32| if n == 1 { first } else { at };
+        for (tag, typ, count, v) in [
+            (256u16, 4u16, 1u32, width),
+            (257, 4, 1, height),
+            (259, 3, 1, 7),
+            (273, 4, n, inline_or(offsets_at, offsets[0])),
+            (278, 4, 1, rows_per_strip),
+            (279, 4, n, inline_or(counts_at, strips[0].len() as u32)),
+        ] {
+            d.extend_from_slice(&tag.to_le_bytes());
+            d.extend_from_slice(&typ.to_le_bytes());
+            d.extend_from_slice(&count.to_le_bytes());
+            d.extend_from_slice(&v.to_le_bytes());
+        }
+        d.extend_from_slice(&0u32.to_le_bytes());
+        if n > 1 {
+            offsets
+                .iter()
+                .for_each(|o| d.extend_from_slice(&o.to_le_bytes()));
+            strips
+                .iter()
+                .for_each(|s| d.extend_from_slice(&(s.len() as u32).to_le_bytes()));
+        }
+        strips.iter().for_each(|s| d.extend_from_slice(s));
+        d
+    }
+
+    #[test]
+    fn jpeg_strips_must_fit_the_rows_they_fill() {
+        let fits = jpeg_tiff(10, 20, 20, &[jpeg_strip(10, 20)]);
+        assert!(walk(&fits, 16).is_ok());
+        let lies = jpeg_tiff(10, 20, 20, &[jpeg_strip(10, 5000)]);
+        assert!(
+            matches!(walk(&lies, 16), Err(TiffWalkError::Structure(why)) if why.contains("10x5000"))
+        );
+        let too_wide = jpeg_tiff(10, 20, 20, &[jpeg_strip(11, 20)]);
+        assert!(walk(&too_wide, 16).is_err());
+        // The last strip may keep the full strip height (libtiff tolerates it), not more.
+        let full_last = jpeg_tiff(10, 30, 20, &[jpeg_strip(10, 20), jpeg_strip(10, 20)]);
+        assert!(walk(&full_last, 16).is_ok());
+        let taller_last = jpeg_tiff(10, 30, 20, &[jpeg_strip(10, 20), jpeg_strip(10, 21)]);
+        assert!(walk(&taller_last, 16).is_err());
+        let taller_first = jpeg_tiff(10, 30, 20, &[jpeg_strip(10, 21), jpeg_strip(10, 10)]);
+        assert!(walk(&taller_first, 16).is_err());
     }
 
     #[test]

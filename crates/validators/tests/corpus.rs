@@ -19,25 +19,12 @@ const TIME_LIMIT: Duration = Duration::from_secs(10);
 const KNOWN_GAPS: &[(&str, &str)] = &[
     // Valid files refused: the label and the bytes disagree, or a policy keeps them out.
     (
-        "pdf-valid/govdocs_367594.pdf",
-        "page 7's content stream fails its zlib checksum and its last ~1.9 KB inflate to garbage that does not parse as content: the same damage as the hostile govdocs_219789/379049",
-    ),
-    (
         "pdf-valid/pdfjs_160F-2019.pdf",
         "document-level JavaScript (/Names /JavaScript `Open` script) and catalog /AA WillPrint/DidPrint scripts: the constructs of the hostile pdfium_document_aactions and pdfjs_doc_actions",
     ),
     (
         "pdf-valid/pypdf_unreadablemetadata.pdf",
         "1.1 MB of NUL bytes (offsets 1695609-2817775) replace objects 79-174, the page tree root 172 among them: pages are lost, refused as damaged",
-    ),
-    (
-        "scans/libtiff_miniswhite-1c-1b.g3",
-        "raw G3 fax data has no signature: reported kind_unknown, not kind_not_supported",
-    ),
-    // Hostile files accepted.
-    (
-        "img-hostile/imagers_clusterfuzz_tiff.tif",
-        "JPEG-compressed planar RGBA strips decode with the tiff crate; the tag values (BitsPerSample 8x4, 12 strips) are consistent, the fault is not found yet",
     ),
 ];
 

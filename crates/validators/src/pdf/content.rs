@@ -17,6 +17,8 @@ pub(super) struct Budget {
     /// What each form XObject, tiling pattern and Type 3 font draws: the resources its content
     /// names, by object. A cycle here is a drawing that draws itself.
     pub(super) draws: HashMap<ObjectId, Vec<ObjectId>>,
+    /// Content streams that inflate whole but fail their Adler-32 checksum, as a description.
+    pub(super) checksum_failures: Vec<String>,
 }
 
 impl Budget {
@@ -26,6 +28,7 @@ impl Budget {
             seen_streams: HashSet::new(),
             seen_resources: HashSet::new(),
             draws: HashMap::new(),
+            checksum_failures: Vec::new(),
         }
     }
 }
@@ -431,7 +434,15 @@ fn decode_stream(
         return Ok(None); // A missing content stream draws nothing; lopdf already parsed the rest.
     };
     let decoded = if only_flate(&stream.dict) {
-        strict_inflate(&stream.content, limits.max_stream_bytes)
+        strict_inflate(&stream.content, limits.max_stream_bytes).map(|inflated| {
+            if !inflated.checksum_ok {
+                budget.checksum_failures.push(match obj {
+                    Object::Reference(id) => format!("object {} {}", id.0, id.1),
+                    _ => "a direct stream".to_string(),
+                });
+            }
+            inflated.data
+        })
     } else {
         stream.decompressed_content_with_limit(limits.max_stream_bytes)
     };
@@ -473,20 +484,52 @@ fn only_flate(dict: &Dictionary) -> bool {
     flate && !dict.has(b"DecodeParms")
 }
 
-/// Inflates a content stream, failing on corrupt data (lopdf keeps what it could read, and
-/// says nothing), and stopping at `limit`.
-fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    let result = flate2::read::ZlibDecoder::new(data)
-        .take(cap)
-        .read_to_end(&mut out);
-    if out.len() > limit {
-        return Err(lopdf::DecompressError::MemoryLimitExceeded { limit }.into());
+/// A content stream's inflated bytes.
+struct Inflated {
+    data: Vec<u8>,
+    /// The Adler-32 checksum after the deflate data matches what was inflated.
+    checksum_ok: bool,
+}
+
+/// Inflates a content stream, stopping at `limit`, and failing on Flate data that does not
+/// inflate to its end (lopdf keeps what it could read, and says nothing).
+///
+/// Decision: a stream whose deflate data inflates whole, but whose checksum then disagrees, is
+/// kept, as every viewer keeps it (pdf.js, Poppler and MuPDF draw it; a Distiller 6 file of the
+/// corpus has one), and reported by the caller. The damage is in what the stream says, not in
+/// how it reads; the candidate's page may show garbled text there, which staff see.
+fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Inflated> {
+    use miniz_oxide::inflate::{
+        TINFLStatus, decompress_to_vec_with_limit, decompress_to_vec_zlib_with_limit,
+    };
+    if data.iter().all(u8::is_ascii_whitespace) {
+        // An empty content stream (producers write them for blank pages) draws nothing.
+        return Ok(Inflated {
+            data: Vec::new(),
+            checksum_ok: true,
+        });
     }
-    match result {
-        Ok(_) => Ok(out),
+    match decompress_to_vec_zlib_with_limit(data, limit) {
+        Ok(data) => Ok(Inflated {
+            data,
+            checksum_ok: true,
+        }),
+        // The error's output keeps the inflater's whole buffer, not the length inflated: the
+        // deflate data after the two-byte zlib header, inflated again without its checksum.
+        Err(e) if e.status == TINFLStatus::Adler32Mismatch => {
+            match decompress_to_vec_with_limit(data.get(2..).unwrap_or_default(), limit) {
+                Ok(data) => Ok(Inflated {
+                    data,
+                    checksum_ok: false,
+                }),
+                Err(e) => Err(lopdf::Error::InvalidStream(format!(
+                    "corrupt Flate data: {e}"
+                ))),
+            }
+        }
+        Err(e) if e.status == TINFLStatus::HasMoreOutput => {
+            Err(lopdf::DecompressError::MemoryLimitExceeded { limit }.into())
+        }
         Err(e) => Err(lopdf::Error::InvalidStream(format!(
             "corrupt Flate data: {e}"
         ))),
@@ -496,6 +539,42 @@ fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deflated(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(data).expect("deflate");
+        z.finish().expect("deflate")
+    }
+
+    #[test]
+    fn a_wrong_checksum_keeps_the_content_and_broken_deflate_data_refuses() {
+        let content = b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n".repeat(50);
+        let whole = strict_inflate(&deflated(&content), 1 << 20).expect("inflates");
+        assert!(whole.checksum_ok);
+        assert_eq!(whole.data, content);
+
+        let mut bad_sum = deflated(&content);
+        let n = bad_sum.len();
+        bad_sum[n - 1] ^= 0xFF;
+        let kept = strict_inflate(&bad_sum, 1 << 20).expect("inflates whole");
+        assert!(!kept.checksum_ok);
+        assert_eq!(kept.data, content);
+
+        assert!(strict_inflate(b"\n", 100).is_ok_and(|i| i.data.is_empty()));
+        let stream = deflated(&content);
+        let cut = &stream[..stream.len() / 2];
+        assert!(strict_inflate(cut, 1 << 20).is_err());
+        let mut garbage = stream.clone();
+        garbage[2..].iter_mut().for_each(|b| *b = 0xFF);
+        assert!(strict_inflate(&garbage, 1 << 20).is_err());
+        assert!(matches!(
+            strict_inflate(&stream, 100),
+            Err(lopdf::Error::Decompress(
+                lopdf::DecompressError::MemoryLimitExceeded { .. }
+            ))
+        ));
+    }
 
     #[test]
     fn inline_images_are_measured_from_their_dictionary() {

@@ -85,6 +85,7 @@ pub(super) fn check_pages(
     let mut budget = Budget::new();
     let mut visited = HashSet::new();
     let mut pages: u32 = 0;
+    let mut damaged_pages = Vec::new();
     let mut stack = vec![Node {
         id: root,
         depth: 0,
@@ -171,7 +172,12 @@ pub(super) fn check_pages(
             );
         }
         check_page_size(doc, pages, media_box, user_unit, f);
-        if let Err((code, detail)) = check_page_content(doc, dict, resources, limits, &mut budget) {
+        let damaged_before = budget.checksum_failures.len();
+        let checked = check_page_content(doc, dict, resources, limits, &mut budget);
+        if budget.checksum_failures.len() > damaged_before {
+            damaged_pages.push(pages.to_string());
+        }
+        if let Err((code, detail)) = checked {
             f.refuse(code, format!("page {pages}: {detail}"));
             if code == ReasonCode::PdfDecompressionBomb {
                 break;
@@ -180,6 +186,16 @@ pub(super) fn check_pages(
     }
     if let Err((code, detail)) = find_drawing_cycle(&budget) {
         f.refuse(code, detail);
+    }
+    if !budget.checksum_failures.is_empty() {
+        f.note(
+            ReasonCode::PdfContentDamaged,
+            format!(
+                "page(s) {}: content inflated whole but failing its checksum ({})",
+                damaged_pages.join(", "),
+                budget.checksum_failures.join(", ")
+            ),
+        );
     }
     f.pages = Some(pages);
     if pages == 0 {
