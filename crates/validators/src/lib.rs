@@ -11,6 +11,7 @@
 //! allows it, rather than after. The one exception is [`clamd`] (feature `clamd`), the async
 //! client of the ClamAV daemon that the pipeline's scan step uses.
 
+mod ccitt;
 #[cfg(feature = "clamd")]
 pub mod clamd;
 mod declared;

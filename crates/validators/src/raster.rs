@@ -16,7 +16,7 @@ use image::{ImageError, ImageReader};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits, gif, jpeg, tiff};
+use crate::{Findings, Limits, ccitt, gif, jpeg, tiff};
 
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
@@ -276,30 +276,50 @@ fn check_tiff(content: &[u8], limits: &Limits, f: &mut Findings) {
             );
         }
     }
-    match no_panic(|| decode_tiff_pages(content, limits)) {
+    match no_panic(|| decode_tiff_pages(content, &layout, limits)) {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => refuse_tiff_error(e, f),
+        Ok(Err((code, detail))) => f.refuse(code, detail),
         Err(panic) => f.refuse(ReasonCode::ImageCorrupt, panic),
     }
 }
 
-fn decode_tiff_pages(content: &[u8], limits: &Limits) -> ::tiff::TiffResult<()> {
+/// Decodes every page: fax pages with `crate::ccitt`, the others with the `tiff` crate.
+fn decode_tiff_pages(
+    content: &[u8],
+    layout: &tiff::TiffLayout,
+    limits: &Limits,
+) -> Result<(), (ReasonCode, String)> {
     let mut l = ::tiff::decoder::Limits::default();
     let alloc = usize::try_from(limits.max_image_alloc).unwrap_or(usize::MAX);
     l.decoding_buffer_size = alloc;
     l.intermediate_buffer_size = alloc;
-    let mut decoder = ::tiff::decoder::Decoder::new(Cursor::new(content))?.with_limits(l);
-    for _ in 0..limits.max_frames {
-        decoder.read_image()?;
+    let mut decoder = ::tiff::decoder::Decoder::new(Cursor::new(content))
+        .map_err(tiff_refusal)?
+        .with_limits(l);
+    let pages = layout.pages.iter().take(limits.max_frames as usize);
+    for (n, page) in (1..).zip(pages) {
+        match &page.fax {
+            Some(fax) => {
+                ccitt::decode_page(content, page, fax).map_err(|e| match e {
+                    ccitt::FaxError::Truncated(why) => {
+                        (ReasonCode::ImageTruncated, format!("tiff page {n}: {why}"))
+                    }
+                    ccitt::FaxError::Corrupt(why) => {
+                        (ReasonCode::ImageCorrupt, format!("tiff page {n}: {why}"))
+                    }
+                })?;
+            }
+            None => decoder.read_image().map(drop).map_err(tiff_refusal)?,
+        }
         if !decoder.more_images() {
             break;
         }
-        decoder.next_image()?;
+        decoder.next_image().map_err(tiff_refusal)?;
     }
     Ok(())
 }
 
-fn refuse_tiff_error(e: ::tiff::TiffError, f: &mut Findings) {
+fn tiff_refusal(e: ::tiff::TiffError) -> (ReasonCode, String) {
     use ::tiff::TiffError;
     let detail = e.to_string();
     let code = match &e {
@@ -311,7 +331,7 @@ fn refuse_tiff_error(e: ::tiff::TiffError, f: &mut Findings) {
         _ if looks_truncated(&detail) => ReasonCode::ImageTruncated,
         _ => ReasonCode::ImageCorrupt,
     };
-    f.refuse(code, format!("tiff: {detail}"));
+    (code, format!("tiff: {detail}"))
 }
 
 #[cfg(test)]

@@ -10,7 +10,27 @@ pub(crate) struct TiffPage {
     pub width: u32,
     pub height: u32,
     pub compression: u16,
+    /// How a fax page (CCITT modified Huffman or Group 3) is coded; `None` for others.
+    pub fax: Option<FaxPage>,
 }
+
+/// What decoding a CCITT modified Huffman or Group 3 page needs, which the `tiff` crate does
+/// not decode. (Group 4 pages stay with the `tiff` crate: `hayro-ccitt` 0.5 fails on a valid
+/// Group 4 page of libtiff's test images that libtiff and the `tiff` crate decode.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FaxPage {
+    /// (offset, byte count) of each strip.
+    pub strips: Vec<(u64, u64)>,
+    pub rows_per_strip: u32,
+    /// T4Options: bit 0, two-dimensional coding; bit 2, fill bits byte-align each EOL.
+    pub t4_options: u32,
+    /// FillOrder 2: the bits of each byte come least significant first.
+    pub lsb_first: bool,
+}
+
+/// TIFF compressions 2 (CCITT modified Huffman, byte-aligned rows) and 3 (CCITT Group 3).
+pub(crate) const COMPRESSION_CCITT_RLE: u16 = 2;
+pub(crate) const COMPRESSION_CCITT_G3: u16 = 3;
 
 #[derive(Debug, Default)]
 pub(crate) struct TiffLayout {
@@ -28,15 +48,17 @@ pub(crate) enum TiffWalkError {
     TooMany(usize),
 }
 
-/// Compressions the `tiff` crate decodes (none, CCITT G4, LZW, JPEG, Deflate, PackBits).
+/// Compressions guichet decodes: the fax codings of [`FaxPage`], decoded by `crate::ccitt`,
+/// and the `tiff` crate's (none, CCITT Group 4, LZW, JPEG, Deflate, PackBits).
 pub(crate) fn compression_supported(c: u16) -> bool {
-    matches!(c, 1 | 4 | 5 | 7 | 8 | 32773 | 32946)
+    matches!(
+        c,
+        1 | COMPRESSION_CCITT_RLE | COMPRESSION_CCITT_G3 | 4 | 5 | 7 | 8 | 32773 | 32946
+    )
 }
 
 pub(crate) fn compression_name(c: u16) -> String {
     match c {
-        2 => "CCITT modified Huffman (fax)".into(),
-        3 => "CCITT Group 3 (fax)".into(),
         6 => "old-style JPEG (OJPEG)".into(),
         34712 => "JPEG 2000".into(),
         other => format!("compression {other}"),
@@ -93,8 +115,36 @@ struct Ifd {
     tile_length: u64,
     tile_offsets: Vec<u64>,
     tile_byte_counts: Vec<u64>,
+    t4_options: u32,
+    fill_order: u16,
     sub_ifds: Vec<u64>,
     next: u64,
+}
+
+impl Ifd {
+    fn fax(&self) -> Option<FaxPage> {
+        if !matches!(
+            self.compression,
+            COMPRESSION_CCITT_RLE | COMPRESSION_CCITT_G3
+        ) {
+            return None;
+        }
+        Some(FaxPage {
+            strips: self
+                .strip_offsets
+                .iter()
+                .copied()
+                .zip(self.strip_byte_counts.iter().copied())
+                .collect(),
+            rows_per_strip: self
+                .rows_per_strip
+                .and_then(|r| u32::try_from(r).ok())
+                .unwrap_or(self.height)
+                .clamp(1, self.height.max(1)),
+            t4_options: self.t4_options,
+            lsb_first: self.fill_order == 2,
+        })
+    }
 }
 
 /// Most strip or tile offsets read from one directory; the decoder's own limits hold beyond.
@@ -148,6 +198,7 @@ pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkE
             width: ifd.width,
             height: ifd.height,
             compression: ifd.compression,
+            fax: ifd.fax(),
         });
         pending_sub.extend(ifd.sub_ifds);
         next = ifd.next;
@@ -269,6 +320,8 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
             256 => ifd.width = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             257 => ifd.height = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             259 => ifd.compression = first().and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
+            266 => ifd.fill_order = first().and_then(|v| u16::try_from(v).ok()).unwrap_or(1),
+            292 => ifd.t4_options = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             273 => ifd.strip_offsets = values(MAX_SEGMENTS)?,
             278 => ifd.rows_per_strip = first(),
             279 => ifd.strip_byte_counts = values(MAX_SEGMENTS)?,
@@ -346,7 +399,8 @@ mod tests {
             vec![TiffPage {
                 width: 10,
                 height: 20,
-                compression: 1
+                compression: 1,
+                fax: None,
             }]
         );
     }
