@@ -255,7 +255,9 @@ fn verify(
     };
     if kind != Kind::Pdf {
         scan_for_script(content, &mut verdict.reasons);
+        scan_for_pdf_header(content, &mut verdict.reasons);
     }
+    scan_for_zip(content, &mut verdict.reasons);
 
     verdict.pages = findings.pages;
     verdict.width = findings.width;
@@ -388,6 +390,30 @@ fn scan_for_script(content: &[u8], reasons: &mut Vec<Reason>) {
     }
 }
 
+/// A ZIP archive that opens from the content: ZIP readers find an archive from its end, so one
+/// appended to an image (a JAR after a GIF, a web shell's archive after a JPEG) makes a file
+/// that is both. `zip` opens it as `unzip` or Java would.
+fn scan_for_zip(content: &[u8], reasons: &mut Vec<Reason>) {
+    if let Ok(archive) = zip::ZipArchive::new(std::io::Cursor::new(content)) {
+        reasons.push(Reason::with_detail(
+            ReasonCode::Polyglot,
+            format!("a ZIP archive of {} entries opens from it", archive.len()),
+        ));
+    }
+}
+
+/// A PDF header within the first [`detect::HEADER_SEARCH_WINDOW`] bytes of an image: PDF
+/// readers look for it there, so they open the image as a PDF.
+fn scan_for_pdf_header(content: &[u8], reasons: &mut Vec<Reason>) {
+    let window = &content[..content.len().min(detect::HEADER_SEARCH_WINDOW + 8)];
+    if let Some(at) = detect::find(window, b"%PDF-") {
+        reasons.push(Reason::with_detail(
+            ReasonCode::Polyglot,
+            format!("a PDF header at byte {at}: PDF readers open it as a PDF"),
+        ));
+    }
+}
+
 /// Keeps the first reason of each code (details of later ones are dropped).
 fn dedup(reasons: &mut Vec<Reason>) {
     let mut seen = std::collections::HashSet::new();
@@ -406,6 +432,63 @@ mod tests {
         img.write_to(&mut out, image::ImageFormat::Png)
             .expect("encode png");
         out.into_inner()
+    }
+
+    fn zip_archive() -> Vec<u8> {
+        use std::io::Write;
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        out.start_file("payload.jsp", zip::write::SimpleFileOptions::default())
+            .expect("zip entry");
+        out.write_all(b"<% Runtime.getRuntime() %>")
+            .expect("zip data");
+        out.finish().expect("zip").into_inner()
+    }
+
+    #[test]
+    fn an_archive_or_a_pdf_hidden_in_an_image_is_a_polyglot() {
+        let check = |bytes: &[u8]| {
+            validate(
+                bytes,
+                &Declared::default(),
+                &Policy::default(),
+                &Limits::default(),
+            )
+        };
+        let clean = png(200, 150);
+        assert!(check(&clean).accepted());
+
+        let mut with_zip = clean.clone();
+        with_zip.extend_from_slice(&zip_archive());
+        let verdict = check(&with_zip);
+        assert!(
+            verdict.has_reason(ReasonCode::Polyglot),
+            "{:?}",
+            verdict.reasons
+        );
+
+        // A PNG text chunk placed before the image data carries a PDF header.
+        let mut with_pdf = clean[..33].to_vec();
+        let text = b"Comment\0%PDF-1.7 1 0 obj";
+        with_pdf.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        let mut chunk = b"tEXt".to_vec();
+        chunk.extend_from_slice(text);
+        with_pdf.extend_from_slice(&chunk);
+        with_pdf.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        with_pdf.extend_from_slice(&clean[33..]);
+        let verdict = check(&with_pdf);
+        assert!(
+            verdict.has_reason(ReasonCode::Polyglot),
+            "{:?}",
+            verdict.reasons
+        );
+        assert_eq!(verdict.reasons.len(), 1, "{:?}", verdict.reasons);
+    }
+
+    /// The CRC of a PNG chunk (type and data).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = flate2::Crc::new();
+        crc.update(bytes);
+        crc.sum()
     }
 
     #[test]

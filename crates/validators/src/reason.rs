@@ -119,6 +119,13 @@ reason_codes! {
         en: "Unexpected data follows the end of the document (possible polyglot or appended payload).",
         staff: "The file may carry an appended payload; ask for a fresh export.";
 
+    /// Another format's reader opens the same bytes: a ZIP archive (JAR, Office document)
+    /// appended to an image, a PDF header hidden at the start of an image.
+    Polyglot = "polyglot", blocking: true,
+        fr: "Le fichier contient un autre fichier caché (archive ou document). Enregistrez à nouveau le document depuis le logiciel d'origine, ou numérisez-le, puis déposez-le.",
+        en: "The content is two files in one: another format's reader (ZIP, PDF) opens the same bytes.",
+        staff: "Never open it with another program; ask for a fresh export. Report it if it looks deliberate.";
+
     // ---- PDF --------------------------------------------------------------------------------
     /// Encrypted and needs a password to open.
     PdfEncrypted = "pdf_encrypted", blocking: true,
