@@ -76,12 +76,12 @@ reason_codes! {
         staff: "The content is not a document or image guichet knows; ask for a PDF or a photo/scan.";
     /// The content is of a known type that guichet does not take or cannot verify
     /// (office documents, archives, HTML/SVG, HEIC, JPEG 2000, 12-bit or arithmetic JPEG,
-    /// old-style JPEG or fax-coded TIFF, dynamic XFA PDF forms...). The detail names the type
-    /// found.
+    /// old-style JPEG TIFF, raw fax data, dynamic XFA PDF forms, PDF forms driven by
+    /// JavaScript...). The detail names the type found, and for a PDF form what it carries.
     KindNotSupported = "kind_not_supported", blocking: true,
         fr: "Ce type de fichier n'est pas pris en charge. Enregistrez ou exportez le document au format PDF, JPEG ou PNG puis déposez-le à nouveau.",
         en: "The content is of a type guichet does not accept or cannot verify.",
-        staff: "The detail names the type found; the file may be genuine, ask for a PDF/JPEG/PNG copy (a dynamic XFA form: \"print to PDF\" from Adobe Reader) or review it by other means.";
+        staff: "The detail names the type found; the file may be genuine, ask for a PDF/JPEG/PNG copy (a dynamic XFA form or a form driven by JavaScript: \"print to PDF\" from Adobe Reader; never open it with scripts enabled) or review it by other means.";
     /// A kind guichet handles, but not one this piece accepts. The detail names the kind.
     KindNotAccepted = "kind_not_accepted", blocking: true,
         fr: "Ce type de fichier n'est pas accepté pour cette pièce. Consultez les formats acceptés puis déposez le document dans l'un d'eux.",

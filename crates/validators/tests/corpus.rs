@@ -19,10 +19,6 @@ const TIME_LIMIT: Duration = Duration::from_secs(10);
 const KNOWN_GAPS: &[(&str, &str)] = &[
     // Valid files refused: the label and the bytes disagree, or a policy keeps them out.
     (
-        "pdf-valid/pdfjs_160F-2019.pdf",
-        "document-level JavaScript (/Names /JavaScript `Open` script) and catalog /AA WillPrint/DidPrint scripts: the constructs of the hostile pdfium_document_aactions and pdfjs_doc_actions",
-    ),
-    (
         "pdf-valid/pypdf_unreadablemetadata.pdf",
         "1.1 MB of NUL bytes (offsets 1695609-2817775) replace objects 79-174, the page tree root 172 among them: pages are lost, refused as damaged",
     ),

@@ -354,16 +354,44 @@ fn xfa_state(doc: &Document, catalog: &Dictionary) -> (bool, bool) {
 /// (`kind_not_supported`), not a damaged PDF; the candidate prints it to PDF.
 pub(super) fn dynamic_xfa(doc: &Document, catalog: &Dictionary) -> Option<&'static str> {
     let (xfa, needs_rendering) = xfa_state(doc, catalog);
-    let has_fields = catalog
+    match (xfa, needs_rendering, has_form_fields(doc, catalog)) {
+        (true, true, _) => Some("a dynamic XFA form (/NeedsRendering true)"),
+        (true, false, false) => Some("an XFA form without AcroForm fields (dynamic)"),
+        _ => None,
+    }
+}
+
+/// Whether the catalog's AcroForm holds fields.
+fn has_form_fields(doc: &Document, catalog: &Dictionary) -> bool {
+    catalog
         .get(b"AcroForm")
         .ok()
         .and_then(|o| dict_of(doc, o))
         .and_then(|a| a.get(b"Fields").ok())
         .and_then(|o| resolve(doc, o))
-        .is_some_and(|o| matches!(o, Object::Array(items) if !items.is_empty()));
-    match (xfa, needs_rendering, has_fields) {
-        (true, true, _) => Some("a dynamic XFA form (/NeedsRendering true)"),
-        (true, false, false) => Some("an XFA form without AcroForm fields (dynamic)"),
-        _ => None,
-    }
+        .is_some_and(|o| matches!(o, Object::Array(items) if !items.is_empty()))
+}
+
+/// Whether the document is an interactive form driven by JavaScript: form fields, and active
+/// content that is JavaScript and the actions that run it (document, page and field `/AA`, an
+/// open action), nothing else — no launch, no embedded file, no rich media.
+///
+/// Decision: such a form is a valid document of a kind guichet does not support
+/// (`kind_not_supported`), as a dynamic XFA form is: what it shows depends on scripts guichet
+/// does not run. Official forms are made this way (the corpus's tax form 160F runs a script on
+/// opening and on printing), and so are the hostile files that test viewers' script actions;
+/// nothing in the file tells them apart, and both are refused. The candidate prints the form
+/// to PDF, which keeps the filled fields and drops the scripts.
+pub(super) fn scripted_form(doc: &Document, catalog: &Dictionary, scan: &Findings) -> bool {
+    let script_codes = [
+        ReasonCode::PdfJavascript,
+        ReasonCode::PdfAdditionalActions,
+        ReasonCode::PdfOpenAction,
+    ];
+    has_form_fields(doc, catalog)
+        && scan
+            .reasons
+            .iter()
+            .any(|r| r.code == ReasonCode::PdfJavascript)
+        && scan.reasons.iter().all(|r| script_codes.contains(&r.code))
 }

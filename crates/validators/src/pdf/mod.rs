@@ -33,7 +33,7 @@ mod tests;
 
 use lopdf::Document;
 
-use active::{check_catalog, dynamic_xfa, scan_active_content};
+use active::{check_catalog, dynamic_xfa, scan_active_content, scripted_form};
 use pages::{check_outlines, check_pages};
 
 use crate::guard::no_panic;
@@ -115,19 +115,29 @@ fn verify(doc: &Document, has_eof: bool, limits: &Limits, f: &mut Findings) {
         }
     };
     if let Some(what) = dynamic_xfa(doc, catalog) {
-        return refuse_dynamic_xfa(doc, what, limits, f);
+        let mut scan = Findings::default();
+        scan_active_content(doc, limits, &mut scan);
+        let what = format!("{what}, drawn by Adobe Reader from its XFA template and scripts");
+        return refuse_unsupported_form(&what, &scan, f);
     }
-    scan_active_content(doc, limits, f);
-    check_catalog(doc, catalog, f);
+    let mut scan = Findings::default();
+    scan_active_content(doc, limits, &mut scan);
+    check_catalog(doc, catalog, &mut scan);
+    if scripted_form(doc, catalog, &scan) {
+        let what =
+            "an interactive form driven by JavaScript, whose fields show what its scripts compute";
+        return refuse_unsupported_form(what, &scan, f);
+    }
+    f.reasons.extend(scan.reasons);
+    f.notes.extend(scan.notes);
     check_outlines(doc, catalog, limits, f);
     check_pages(doc, catalog, has_eof, limits, f);
 }
 
-/// A dynamic XFA form is refused as a kind guichet does not support, alone, like any other
-/// unsupported type; what the active-content scan finds goes into the detail for staff.
-fn refuse_dynamic_xfa(doc: &Document, what: &str, limits: &Limits, f: &mut Findings) {
-    let mut scan = Findings::default();
-    scan_active_content(doc, limits, &mut scan);
+/// A form guichet does not support (dynamic XFA, driven by JavaScript) is refused as such,
+/// alone, like any other unsupported type; what the active-content scan found (`scan`) goes
+/// into the detail for staff.
+fn refuse_unsupported_form(what: &str, scan: &Findings, f: &mut Findings) {
     let mut codes: Vec<&str> = scan.reasons.iter().map(|r| r.code.as_str()).collect();
     codes.extend(scan.notes.iter().map(|r| r.code.as_str()));
     let carries = if codes.is_empty() {
@@ -137,8 +147,6 @@ fn refuse_dynamic_xfa(doc: &Document, what: &str, limits: &Limits, f: &mut Findi
     };
     f.refuse(
         ReasonCode::KindNotSupported,
-        format!(
-            "pdf: {what}, drawn by Adobe Reader from its XFA template and scripts; guichet cannot verify it{carries}"
-        ),
+        format!("pdf: {what}; guichet cannot verify it{carries}"),
     );
 }

@@ -213,11 +213,17 @@ fn form_with_format_script(doc: &mut Document, catalog: ObjectId, page: ObjectId
     );
 }
 
+/// The refusal of a form driven by scripts: `kind_not_supported`, naming what it carries.
+fn refused_as_scripted_form(f: &Findings) -> bool {
+    matches!(f.reasons.as_slice(), [r] if r.code == ReasonCode::KindNotSupported
+        && r.detail.as_deref().is_some_and(|d| d.contains("driven by JavaScript") && d.contains("pdf_javascript")))
+}
+
 #[test]
 fn form_field_scripts_refuse_unless_the_limits_accept_them() {
     let form = pdf_with(form_with_format_script);
-    let c = codes(&form);
-    assert!(c.contains(&ReasonCode::PdfJavascript), "{c:?}");
+    let f = check(&form, &Limits::default());
+    assert!(refused_as_scripted_form(&f), "{:?}", f.reasons);
     let lenient = Limits {
         accept_form_scripts: true,
         ..Limits::default()
@@ -237,12 +243,30 @@ fn form_field_scripts_refuse_unless_the_limits_accept_them() {
             Object::Dictionary(dictionary! { "O" => js }),
         );
     });
-    let c: Vec<_> = check(&page_open, &lenient)
-        .reasons
-        .iter()
-        .map(|r| r.code)
-        .collect();
+    let f = check(&page_open, &lenient);
+    assert!(refused_as_scripted_form(&f), "{:?}", f.reasons);
+}
+
+#[test]
+fn scripts_outside_a_form_or_beside_other_active_content_keep_their_own_codes() {
+    // JavaScript run on opening a document that has no form.
+    let no_form = pdf_with(|doc, catalog, _| {
+        let js =
+            dictionary! { "S" => "JavaScript", "JS" => Object::string_literal("app.alert(1)") };
+        set_in(doc, catalog, "OpenAction", Object::Dictionary(js));
+    });
+    let c = codes(&no_form);
     assert!(c.contains(&ReasonCode::PdfJavascript), "{c:?}");
+    assert!(!c.contains(&ReasonCode::KindNotSupported), "{c:?}");
+    // A scripted form that also launches a program.
+    let launching = pdf_with(|doc, catalog, page| {
+        form_with_format_script(doc, catalog, page);
+        let launch = dictionary! { "S" => "Launch", "F" => Object::string_literal("cmd.exe") };
+        set_in(doc, catalog, "OpenAction", Object::Dictionary(launch));
+    });
+    let c = codes(&launching);
+    assert!(c.contains(&ReasonCode::PdfLaunch), "{c:?}");
+    assert!(!c.contains(&ReasonCode::KindNotSupported), "{c:?}");
 }
 
 #[test]
