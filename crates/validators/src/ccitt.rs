@@ -83,20 +83,14 @@ struct StripError {
 }
 
 impl StripError {
-    fn why(&self) -> String {
-        match self.error {
-            Some(DecodeError::UnexpectedEof) | None => {
-                format!("{} of its {} rows", self.rows, self.expected)
-            }
-            Some(e) => format!("row {}: {e}", self.rows + 1),
-        }
-    }
-
+    /// The page's error, for strip `n`: truncated when the data ran out, corrupt otherwise.
     fn at(self, n: usize) -> FaxError {
-        let why = format!("strip {n}, {}", self.why());
         match self.error {
-            Some(DecodeError::UnexpectedEof) | None => FaxError::Truncated(why),
-            Some(_) => FaxError::Corrupt(why),
+            Some(DecodeError::UnexpectedEof) | None => FaxError::Truncated(format!(
+                "strip {n}, {} of its {} rows",
+                self.rows, self.expected
+            )),
+            Some(e) => FaxError::Corrupt(format!("strip {n}, row {}: {e}", self.rows + 1)),
         }
     }
 }
