@@ -20,7 +20,7 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     // Valid files refused: the label and the bytes disagree, or a policy keeps them out.
     (
         "pdf-valid/pypdf_unreadablemetadata.pdf",
-        "1.1 MB of NUL bytes (offsets 1695609-2817775) replace objects 79-174, the page tree root 172 among them: pages are lost, refused as damaged",
+        "1.1 MB of NUL bytes (offsets 1695609-2817775) replace objects 79-174, the page tree root 172 among them: pages are lost, refused as damaged; pypdf 7.1 itself raises `Invalid object in /Pages` counting its pages, and Poppler shows four blank 0x0 pages (docs/decisions.md)",
     ),
 ];
 
