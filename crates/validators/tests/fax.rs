@@ -44,6 +44,16 @@ fn fax_pages_are_decoded_and_accepted() {
     }
 }
 
+/// The detail of the verdict's first reason among `codes`; panics when there is none.
+fn refusal_detail(verdict: &Verdict, codes: &[ReasonCode]) -> String {
+    let reason = verdict
+        .reasons
+        .iter()
+        .find(|r| codes.contains(&r.code))
+        .unwrap_or_else(|| panic!("none of {codes:?} in {:?}", verdict.reasons));
+    reason.detail.clone().unwrap_or_default()
+}
+
 #[test]
 fn damaged_fax_coding_is_refused_naming_the_strip() {
     for (name, _) in FIXTURES {
@@ -52,14 +62,9 @@ fn damaged_fax_coding_is_refused_naming_the_strip() {
         for b in &mut bytes[1500..1540] {
             *b ^= 0xA5;
         }
-        let verdict = check(&bytes, name);
-        let reason = verdict
-            .reasons
-            .iter()
-            .find(|r| r.code == ReasonCode::ImageCorrupt || r.code == ReasonCode::ImageTruncated)
-            .unwrap_or_else(|| panic!("{name}: {:?}", verdict.reasons));
-        let detail = reason.detail.as_deref().unwrap_or_default();
-        assert!(detail.contains("strip"), "{name}: {reason}");
+        let codes = [ReasonCode::ImageCorrupt, ReasonCode::ImageTruncated];
+        let detail = refusal_detail(&check(&bytes, name), &codes);
+        assert!(detail.contains("strip"), "{name}: {detail}");
     }
 }
 
@@ -69,13 +74,7 @@ fn one_damaged_line_refuses_the_page() {
     // EOL code: libtiff would paint the line white; guichet asks for the fax again.
     let mut bytes = fixture("g3-1d.tif");
     bytes[1000] ^= 0x10;
-    let verdict = check(&bytes, "g3-1d.tif");
-    let reason = verdict
-        .reasons
-        .iter()
-        .find(|r| r.code == ReasonCode::ImageCorrupt)
-        .unwrap_or_else(|| panic!("{:?}", verdict.reasons));
-    let detail = reason.detail.as_deref().unwrap_or_default();
+    let detail = refusal_detail(&check(&bytes, "g3-1d.tif"), &[ReasonCode::ImageCorrupt]);
     assert!(detail.contains("strip 0, row"), "{detail}");
 }
 
@@ -90,13 +89,6 @@ fn coding_read_with_the_wrong_options_is_refused() {
         .find(|&e| u16::from_le_bytes([bytes[e], bytes[e + 1]]) == 292)
         .expect("a T4Options entry");
     bytes[t4 + 8..t4 + 12].copy_from_slice(&4u32.to_le_bytes());
-    let verdict = check(&bytes, "g3-2d.tif");
-    assert!(
-        verdict
-            .reasons
-            .iter()
-            .any(|r| r.code == ReasonCode::ImageCorrupt),
-        "{:?}",
-        verdict.reasons
-    );
+    let detail = refusal_detail(&check(&bytes, "g3-2d.tif"), &[ReasonCode::ImageCorrupt]);
+    assert!(detail.contains("row 1:"), "{detail}");
 }
