@@ -122,11 +122,14 @@ struct Ifd {
 }
 
 impl Ifd {
+    /// The fax coding of a page in strips. (Tiled fax pages, which no fax software writes,
+    /// go to the `tiff` crate, which does not decode them: `kind_not_supported`.)
     fn fax(&self) -> Option<FaxPage> {
-        if !matches!(
+        let fax = matches!(
             self.compression,
             COMPRESSION_CCITT_RLE | COMPRESSION_CCITT_G3
-        ) {
+        );
+        if !fax || !self.tile_offsets.is_empty() {
             return None;
         }
         Some(FaxPage {
