@@ -102,51 +102,19 @@ impl Drop for Services {
     }
 }
 
-/// Sends an upload until guichet's answer is read: a few times at most when guichet closed the
-/// connection while the body was still being sent (see [`closed_while_sending`]).
 async fn upload(server: &Server, reference: &str, bytes: &[u8]) -> reqwest::Response {
-    for _ in 0..5 {
-        let sent = server
-            .post(
-                &format!("/api/v1/dossiers/{reference}/pieces/identite/documents"),
-                &server.tokens.portal,
-            )
-            .header("Content-Disposition", "attachment; filename=\"carte.png\"")
-            .body(bytes.to_vec())
-            // Far above any retry inside guichet: a hang shows as a failure, not a wait.
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await;
-        match sent {
-            Err(e) if closed_while_sending(&e) => continue,
-            sent => return sent.expect("guichet answers instead of hanging"),
-        }
-    }
-    panic!("guichet closed the connection during five uploads in a row")
-}
-
-/// Whether the request failed because guichet closed the connection while the client was
-/// still writing the body: when a dependency is down, guichet answers 503 before it reads an
-/// upload (the token is checked in the database first) and closes the connection, as hyper
-/// does with a body left unread; a client still writing sees the close, not the answer.
-/// Not a hang (a timeout is never this), and the request is sent again.
-fn closed_while_sending(e: &reqwest::Error) -> bool {
-    if e.is_timeout() {
-        return false;
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && matches!(
-                io.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
-            )
-        {
-            return true;
-        }
-        source = err.source();
-    }
-    false
+    server
+        .post(
+            &format!("/api/v1/dossiers/{reference}/pieces/identite/documents"),
+            &server.tokens.portal,
+        )
+        .header("Content-Disposition", "attachment; filename=\"carte.png\"")
+        .body(bytes.to_vec())
+        // Far above any retry inside guichet: a hang shows as a failure, not a wait.
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("guichet answers instead of hanging")
 }
 
 /// Asserts a 503 with `Retry-After` and the code `unavailable`.
@@ -244,10 +212,6 @@ impl Load {
                             .await;
                         let response = match sent {
                             Ok(response) => response,
-                            Err(e) if closed_while_sending(&e) => {
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                                continue;
-                            }
                             Err(e) => {
                                 failures.push(format!("{reference}: no answer: {e}"));
                                 break;

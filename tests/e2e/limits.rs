@@ -91,3 +91,29 @@ async fn one_address_sending_too_fast_gets_429() {
         .unwrap();
     assert_eq!(again.status(), 200, "the bucket refills");
 }
+
+/// An upload refused before its body is read (here an unknown token) still gets its answer,
+/// however the body's sending and the answer interleave: guichet reads and drops a bounded
+/// remainder of the body before answering, instead of closing on unread data, which resets
+/// the connection and loses the answer.
+#[tokio::test]
+async fn an_upload_refused_before_its_body_is_read_keeps_its_answer() {
+    let server = Server::start();
+    let body = vec![0x5Au8; 600 * 1024];
+    for attempt in 0..20 {
+        let answer = server
+            .post(
+                "/api/v1/dossiers/X-1/pieces/identite/documents",
+                "not-a-token",
+            )
+            .header("Content-Disposition", "attachment; filename=\"scan.png\"")
+            .body(body.clone())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt}: no answer: {e:?}"));
+        assert_eq!(answer.status(), 401, "attempt {attempt}");
+        let body: Value = answer.json().await.expect("a JSON error");
+        assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+    }
+}

@@ -6,6 +6,7 @@ mod documents;
 mod dossiers;
 mod events;
 mod health;
+mod linger;
 mod mailroom;
 mod openapi;
 mod request;
@@ -71,6 +72,7 @@ pub fn router(app: App) -> Router {
         .nest("/api/v1", api)
         .fallback(health::not_found)
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .layer(axum::middleware::from_fn(linger::linger))
         .layer(TraceLayer::new_for_http().make_span_with(crate::metrics::request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
