@@ -5,9 +5,9 @@
 //! (an upload the crash cut off goes through when sent again; the batch finishes).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{Backend, Server, open_campaign};
+use crate::common::{Backend, Server, mailroom_batch_finished, open_campaign};
 use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -228,28 +228,7 @@ async fn check(
         assert_eq!(&sha256(&bytes), hash, "{reference}: the bytes acknowledged");
     }
     for (id, reference) in batches {
-        let start = Instant::now();
-        let batch = loop {
-            let batch: Value = server
-                .get(
-                    &format!("/api/v1/mailroom/batches/{id}"),
-                    &server.tokens.staff,
-                )
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            if batch["state"] == "done" || batch["state"] == "failed" {
-                break batch;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(120),
-                "batch {id} stuck: {batch}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        };
+        let batch = mailroom_batch_finished(server, id).await;
         assert_eq!(batch["state"], "done", "{batch}");
         let dossier = server.dossier(reference).await;
         let mailed: Vec<&Value> = dossier["pieces"]

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, Backend, Server, mailroom_batch_finished, open_campaign};
+use crate::common::{BIN, Backend, Server, mailroom_batch, mailroom_batch_finished, open_campaign};
 use mailroom::generate::{
     Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page, tiff_batch,
 };
@@ -312,17 +312,7 @@ async fn a_batch_interrupted_by_a_crash_is_finished_without_duplicates() {
     // Wait until the worker has started on it, then kill the process.
     let start = Instant::now();
     loop {
-        let batch: Value = server
-            .get(
-                &format!("/api/v1/mailroom/batches/{id}"),
-                &server.tokens.staff,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let batch = mailroom_batch(&server, &id).await;
         if batch["state"] != "queued" || start.elapsed() > Duration::from_secs(20) {
             break;
         }

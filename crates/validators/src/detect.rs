@@ -228,7 +228,7 @@ fn by_text(content: &[u8]) -> Option<Detected> {
 
 /// A PDF header or JPEG start of image after junk, within [`HEADER_SEARCH_WINDOW`].
 fn after_junk(content: &[u8]) -> Option<Detected> {
-    let window = &content[..content.len().min(HEADER_SEARCH_WINDOW + 8)];
+    let window = header_window(content);
     if let Some(pos) = find(window, b"%PDF-") {
         return Some(Detected::kind(Kind::Pdf, pos));
     }
@@ -236,6 +236,12 @@ fn after_junk(content: &[u8]) -> Option<Detected> {
         return Some(Detected::kind(Kind::Jpeg, pos));
     }
     None
+}
+
+/// Where a signature is looked for after junk: [`HEADER_SEARCH_WINDOW`] bytes, and room for
+/// a signature starting at its last byte.
+pub(crate) fn header_window(content: &[u8]) -> &[u8] {
+    &content[..content.len().min(HEADER_SEARCH_WINDOW + 8)]
 }
 
 /// The first position of `needle` in `hay`.

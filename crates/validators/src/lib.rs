@@ -405,8 +405,7 @@ fn scan_for_zip(content: &[u8], reasons: &mut Vec<Reason>) {
 /// A PDF header within the first [`detect::HEADER_SEARCH_WINDOW`] bytes of an image: PDF
 /// readers look for it there, so they open the image as a PDF.
 fn scan_for_pdf_header(content: &[u8], reasons: &mut Vec<Reason>) {
-    let window = &content[..content.len().min(detect::HEADER_SEARCH_WINDOW + 8)];
-    if let Some(at) = detect::find(window, b"%PDF-") {
+    if let Some(at) = detect::find(detect::header_window(content), b"%PDF-") {
         reasons.push(Reason::with_detail(
             ReasonCode::Polyglot,
             format!("a PDF header at byte {at}: PDF readers open it as a PDF"),

@@ -470,21 +470,26 @@ pub fn free_port() -> u16 {
         .expect("a port number")
 }
 
+/// The mailroom batch `id` as the API reports it.
+pub async fn mailroom_batch(server: &Server, id: &str) -> Value {
+    server
+        .get(
+            &format!("/api/v1/mailroom/batches/{id}"),
+            &server.tokens.station,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Waits for the mailroom batch `id` to be `done` or `failed` (3 minutes at most); its report.
 pub async fn mailroom_batch_finished(server: &Server, id: &str) -> Value {
     let start = Instant::now();
     loop {
-        let batch: Value = server
-            .get(
-                &format!("/api/v1/mailroom/batches/{id}"),
-                &server.tokens.station,
-            )
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let batch = mailroom_batch(server, id).await;
         if batch["state"] == "done" || batch["state"] == "failed" {
             return batch;
         }
