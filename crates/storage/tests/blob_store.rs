@@ -294,6 +294,41 @@ mod s3_only {
         }
         assert!(!h.store.exists(&key).await.expect("exists"));
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upload_cancelled_at_any_moment_leaves_nothing_pending() {
+        // Cancelled a little later each time: while the upload is being created (the store
+        // has opened it, the answer is on its way), while parts are sent, near the end.
+        let tuning = Tuning {
+            multipart_threshold: 5 * MIB,
+            part_size: 5 * MIB,
+            concurrency: 1,
+        };
+        let Some(h) = Harness::new(Backend::S3, tuning).await else {
+            return;
+        };
+        for (seed, delay_ms) in (50..).zip([0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]) {
+            let staged = h.stage(&bytes_of(12 * MIB as usize, seed)).await;
+            let store = std::sync::Arc::clone(&h.store);
+            let upload = tokio::spawn(async move { store.put(staged).await });
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            upload.abort();
+            let _ = upload.await;
+        }
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let pending = h.raw.pending_uploads().await;
+            if pending == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pending} cancelled uploads are still pending"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -205,31 +205,15 @@ impl S3BlobStore {
     }
 
     async fn put_multipart(&self, staged: &StagedFile) -> Result<(), StoreError> {
-        let object = self.object_key(staged.key());
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(&object)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .send()
-            .await
-            .map_err(|e| sdk_error("CreateMultipartUpload", &object, e))?;
-        let Some(upload_id) = created.upload_id() else {
-            return Err(StoreError::Service {
-                operation: "CreateMultipartUpload",
-                target: object,
-                status: 200,
-                code: "MissingUploadId".into(),
-                message: "the store answered without an upload id".into(),
-            });
-        };
-        let upload = PendingUpload::new(Arc::new(Upload {
-            client: self.client.clone(),
-            bucket: self.settings.bucket.clone(),
-            object,
-            upload_id: upload_id.to_string(),
-        }));
+        // Begun in its own task: a request cancelled while the store is answering the
+        // creation drops only the join handle, and the guard the task returns is dropped
+        // with its output, which aborts the upload the store has already opened.
+        let begun = tokio::spawn(Upload::begin(
+            self.client.clone(),
+            self.settings.bucket.clone(),
+            self.object_key(staged.key()),
+        ));
+        let upload = joined(begun.await)?;
         match self.upload_parts(upload.upload(), staged).await {
             Ok(parts) => upload.complete(parts).await,
             Err(e) => {
@@ -256,7 +240,12 @@ impl S3BlobStore {
         let mut number = 1;
         while offset < size {
             while in_flight.len() >= self.settings.concurrency {
-                parts.push(joined(in_flight.join_next().await)?);
+                parts.push(joined(
+                    in_flight
+                        .join_next()
+                        .await
+                        .expect("joined only while parts are in flight"),
+                )?);
             }
             let len = part_size.min(size - offset);
             let part = reader.next_part(len).await?;
@@ -270,7 +259,7 @@ impl S3BlobStore {
             });
         }
         while let Some(done) = in_flight.join_next().await {
-            parts.push(joined(Some(done))?);
+            parts.push(joined(done)?);
         }
         parts.sort_by_key(|part| part.part_number());
         Ok(parts)
@@ -291,6 +280,37 @@ struct Upload {
 }
 
 impl Upload {
+    /// Opens a multipart upload of `object`, armed to be aborted unless completed.
+    async fn begin(
+        client: Client,
+        bucket: String,
+        object: String,
+    ) -> Result<PendingUpload, StoreError> {
+        let created = client
+            .create_multipart_upload()
+            .bucket(&bucket)
+            .key(&object)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateMultipartUpload", &object, e))?;
+        let Some(upload_id) = created.upload_id() else {
+            return Err(StoreError::Service {
+                operation: "CreateMultipartUpload",
+                target: object,
+                status: 200,
+                code: "MissingUploadId".into(),
+                message: "the store answered without an upload id".into(),
+            });
+        };
+        Ok(PendingUpload::new(Arc::new(Upload {
+            client,
+            bucket,
+            object,
+            upload_id: upload_id.to_string(),
+        })))
+    }
+
     async fn send_part(
         self: Arc<Self>,
         number: i32,
@@ -472,15 +492,14 @@ impl PartReader {
     }
 }
 
-/// The outcome of a part's task; a panic in it is re-raised here.
-fn joined(
-    done: Option<Result<Result<CompletedPart, StoreError>, tokio::task::JoinError>>,
-) -> Result<CompletedPart, StoreError> {
-    match done.expect("joined only while parts are in flight") {
+/// The outcome of one of this store's tasks (a part, the creation of an upload); a panic in
+/// it is re-raised here.
+fn joined<T>(done: Result<Result<T, StoreError>, tokio::task::JoinError>) -> Result<T, StoreError> {
+    match done {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(e) => Err(StoreError::Unavailable(format!(
-            "part upload cancelled: {e}"
+            "upload task cancelled: {e}"
         ))),
     }
 }
