@@ -21,6 +21,7 @@ mod guard;
 mod jpeg;
 pub mod mapped;
 mod pdf;
+mod png_profile;
 mod raster;
 mod reason;
 mod tiff;

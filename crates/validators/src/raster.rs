@@ -8,6 +8,7 @@
 //! - A TIFF is walked directory by directory (loops refused), and every page is decoded with the
 //!   `tiff` crate, since `image` reads only the first.
 //! - Animated GIF/WebP/APNG: the header and first frame are checked (what `image` decodes).
+//! - A PNG's colour profile is read under its own small bound first (see [`png_profile`]).
 
 use std::io::Cursor;
 
@@ -16,7 +17,7 @@ use image::{ImageError, ImageReader};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits, ccitt, gif, jpeg, tiff};
+use crate::{Findings, Limits, ccitt, gif, jpeg, png_profile, tiff};
 
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
@@ -58,8 +59,14 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
             }
             decode_with_image(content, limits, &mut f);
         }
-        Kind::Png if content.len() as u64 > limits.large_content_bytes => {
-            decode_png_rows(content, limits, &mut f);
+        Kind::Png => {
+            if let Some(why) = png_profile::problem(content) {
+                f.refuse(ReasonCode::ImageStructure, why);
+            } else if content.len() as u64 > limits.large_content_bytes {
+                decode_png_rows(content, limits, &mut f);
+            } else {
+                decode_with_image(content, limits, &mut f);
+            }
         }
         _ => decode_with_image(content, limits, &mut f),
     }
