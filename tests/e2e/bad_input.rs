@@ -285,3 +285,42 @@ async fn a_large_body_of_the_wrong_kind_is_judged_on_its_first_bytes(backend: Ba
             .all(|p| p["documents"] == json!([]))
     );
 }
+
+/// The verification time limit is configuration: with one millisecond, a large image is
+/// refused saying which limit it met, and nothing is attached.
+#[tokio::test]
+async fn a_verification_beyond_its_time_limit_is_refused_naming_the_limit() {
+    let server =
+        Server::start_with(Backend::Embedded, "[intake.limits]\nmax_verify_ms = 1\n").await;
+    server.load_campaign(&open_campaign("bad-input")).await;
+    server
+        .create_dossier(
+            "bad-input",
+            "BAD-TIME",
+            json!({"birth_date": "1990-01-01", "nationality": "FR", "amenagement": false}),
+        )
+        .await;
+    let photo = image::RgbImage::from_fn(1_500, 1_500, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
+    });
+    let mut png = std::io::Cursor::new(Vec::new());
+    photo
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("encode png");
+
+    let response = server
+        .upload("BAD-TIME", "identite", "carte.png", png.into_inner())
+        .await;
+    let (body, reasons) = rejection(response).await;
+    assert_eq!(body["error"]["code"], "document_rejected");
+    let codes: Vec<&str> = reasons.iter().filter_map(|r| r["code"].as_str()).collect();
+    assert_eq!(codes, ["image_too_large"], "{reasons:?}");
+    assert!(
+        reasons[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("max_verify_ms")),
+        "{reasons:?}"
+    );
+    let dossier = server.dossier("BAD-TIME").await;
+    assert_eq!(dossier["pieces"][0]["documents"], json!([]));
+}

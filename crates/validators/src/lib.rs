@@ -14,6 +14,7 @@
 mod ccitt;
 #[cfg(feature = "clamd")]
 pub mod clamd;
+mod clock;
 mod declared;
 mod detect;
 mod gif;
@@ -100,6 +101,11 @@ pub struct Limits {
     /// Default 1 MiB: the PDF specification advises 4 KB; producers put logos and glyphs
     /// there, never scans.
     pub max_inline_image_bytes: u64,
+    /// Most time one verification may take, in milliseconds; once it is spent, the checks stop
+    /// and the content is refused (`pdf_too_complex` for a PDF, `image_too_large` for an
+    /// image). 0 sets no limit. Default 60 000: the slowest real document of the corpus takes
+    /// under half a second.
+    pub max_verify_ms: u64,
 }
 
 impl Default for Limits {
@@ -121,6 +127,7 @@ impl Default for Limits {
             max_image_bytes: 128 << 20,
             large_content_bytes: 32 << 20,
             max_inline_image_bytes: 1 << 20,
+            max_verify_ms: 60_000,
         }
     }
 }
@@ -242,7 +249,8 @@ fn verify(
         return verdict;
     };
 
-    let findings = match kind {
+    let clock = clock::start(limits.max_verify_ms);
+    let mut findings = match kind {
         Kind::Pdf => pdf::check(&content[found.offset..], limits),
         Kind::Heic | Kind::Avif | Kind::Jp2 => {
             let mut f = Findings::default();
@@ -254,6 +262,21 @@ fn verify(
         }
         _ => raster::check(kind, content, limits),
     };
+    if clock::over() {
+        let code = if kind == Kind::Pdf {
+            ReasonCode::PdfTooComplex
+        } else {
+            ReasonCode::ImageTooLarge
+        };
+        findings.refuse(
+            code,
+            format!(
+                "verification stopped after {} ms (limits.max_verify_ms)",
+                limits.max_verify_ms
+            ),
+        );
+    }
+    drop(clock);
     if kind != Kind::Pdf {
         scan_for_script(content, &mut verdict.reasons);
         scan_for_pdf_header(content, &mut verdict.reasons);
@@ -442,6 +465,61 @@ mod tests {
         out.write_all(b"<% Runtime.getRuntime() %>")
             .expect("zip data");
         out.finish().expect("zip").into_inner()
+    }
+
+    /// A PDF of `pages` pages, each with its own content stream.
+    fn pdf_of_pages(pages: usize) -> Vec<u8> {
+        use lopdf::{Document, Object, Stream, dictionary};
+        let mut doc = Document::with_version("1.5");
+        let pages_id = doc.new_object_id();
+        let kids: Vec<Object> = (0..pages)
+            .map(|n| {
+                let text = format!("BT /F1 12 Tf 72 712 Td (Page {n}) Tj ET");
+                let content = doc.add_object(Stream::new(dictionary! {}, text.into_bytes()));
+                doc.add_object(dictionary! {
+                    "Type" => "Page",
+                    "Parent" => pages_id,
+                    "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+                    "Contents" => content,
+                })
+                .into()
+            })
+            .collect();
+        let count = i64::try_from(kids.len()).expect("few pages");
+        doc.objects.insert(
+            pages_id,
+            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
+        );
+        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+        doc.trailer.set("Root", catalog);
+        let mut out = Vec::new();
+        doc.save_to(&mut out).expect("write pdf");
+        out
+    }
+
+    #[test]
+    fn a_verification_that_outlasts_its_time_is_refused_once_saying_so() {
+        let check = |bytes: &[u8], max_verify_ms| {
+            let limits = Limits {
+                max_verify_ms,
+                ..Limits::default()
+            };
+            validate(bytes, &Declared::default(), &Policy::default(), &limits)
+        };
+        // Thousands of pages, a large image: far more than a millisecond of work, and well
+        // within the default limit.
+        for (content, code) in [
+            (pdf_of_pages(3_000), ReasonCode::PdfTooComplex),
+            (png(1_500, 1_500), ReasonCode::ImageTooLarge),
+        ] {
+            assert!(check(&content, Limits::default().max_verify_ms).accepted());
+            assert!(check(&content, 0).accepted(), "0 sets no limit");
+            let late = check(&content, 1);
+            let codes: Vec<ReasonCode> = late.reasons.iter().map(|r| r.code).collect();
+            assert_eq!(codes, vec![code], "{late:?}");
+            let detail = late.reasons[0].detail.as_deref().unwrap_or_default();
+            assert!(detail.contains("max_verify_ms"), "{detail}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use image::{ImageError, ImageReader};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits, ccitt, gif, jpeg, png_profile, tiff};
+use crate::{Findings, Limits, ccitt, clock, gif, jpeg, png_profile, tiff};
 
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
@@ -86,6 +86,9 @@ fn decode_png_rows(content: &[u8], limits: &Limits, f: &mut Findings) {
         let mut reader = png::Decoder::new_with_limits(Cursor::new(content), limits).read_info()?;
         while let Some(row) = reader.next_row()? {
             crate::mapped::note_read(row.data().len());
+            if clock::over() {
+                return Ok(());
+            }
         }
         reader.finish()
     });
@@ -305,6 +308,9 @@ fn decode_tiff_pages(
         .with_limits(l);
     let pages = layout.pages.iter().take(limits.max_frames as usize);
     for (n, page) in (1..).zip(pages) {
+        if clock::over() {
+            break;
+        }
         match &page.fax {
             Some(fax) => {
                 ccitt::decode_page(content, page, fax).map_err(|e| match e {

@@ -6,7 +6,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::object::{dict_of, lossy, name, name_is, resolve};
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits};
+use crate::{Findings, Limits, clock};
 
 /// Triggers of a form field's additional actions that run while the user fills the form:
 /// keystroke, format, validate, calculate (ISO 32000-1, table 196). Official forms use them to
@@ -57,6 +57,9 @@ pub(super) fn scan_active_content(doc: &Document, limits: &Limits, f: &mut Findi
     };
     let mut too_deep = None;
     for (id, object) in &doc.objects {
+        if clock::over() {
+            break;
+        }
         let in_form_action = roles.form_actions.contains(id);
         // (value, depth, reached from a form-field trigger)
         let mut stack: Vec<(&Object, usize, bool)> = vec![(object, 0, in_form_action)];

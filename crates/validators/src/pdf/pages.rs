@@ -7,7 +7,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 use super::content::{Budget, check_page_content, find_drawing_cycle};
 use super::object::{dict_of, name_is, number, resolve};
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits};
+use crate::{Findings, Limits, clock};
 
 /// The largest page side the PDF format allows, in default user space units (200 inches).
 const MAX_PAGE_SIDE: f64 = 14_400.0;
@@ -94,6 +94,9 @@ pub(super) fn check_pages(
         user_unit: None,
     }];
     while let Some(node) = stack.pop() {
+        if clock::over() {
+            return;
+        }
         if !visited.insert(node.id) {
             return f.refuse(
                 ReasonCode::PdfStructure,
