@@ -264,19 +264,24 @@ fn check_jpeg_image(stream: &Stream, limits: &Limits) -> Result<(), Refusal> {
     check_pixels(f64::from(w), f64::from(h), limits)
 }
 
-fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Result<(), Refusal> {
+/// An image's size as its dictionary declares it.
+pub(super) struct ImageSize {
+    pub(super) width: f64,
+    pub(super) height: f64,
+    pub(super) components: f64,
+    /// What its pixels decode to: width × height × components × bits per component / 8.
+    pub(super) bytes: f64,
+}
+
+/// The declared size of the image whose dictionary is `dict`, if it gives its dimensions.
+pub(super) fn image_size(doc: &Document, dict: &Dictionary) -> Option<ImageSize> {
     let get = |k: &[u8]| {
         dict.get(k)
             .ok()
             .and_then(|o| resolve(doc, o))
             .and_then(number)
     };
-    let (Some(w), Some(h)) = (get(b"Width"), get(b"Height")) else {
-        return Ok(());
-    };
-    let (w, h) = (w.max(0.0), h.max(0.0));
-    let pixels = w * h;
-    check_pixels(w, h, limits)?;
+    let (width, height) = (get(b"Width")?.max(0.0), get(b"Height")?.max(0.0));
     let mask = matches!(dict.get(b"ImageMask"), Ok(Object::Boolean(true)));
     let bits = if mask {
         1.0
@@ -290,7 +295,25 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
             .ok()
             .map_or(1.0, |cs| f64::from(components(doc, cs)))
     };
-    let bytes = pixels * components * bits / 8.0;
+    Some(ImageSize {
+        width,
+        height,
+        components,
+        bytes: width * height * components * bits / 8.0,
+    })
+}
+
+fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Result<(), Refusal> {
+    let Some(ImageSize {
+        width: w,
+        height: h,
+        components,
+        bytes,
+    }) = image_size(doc, dict)
+    else {
+        return Ok(());
+    };
+    check_pixels(w, h, limits)?;
     if bytes > limits.max_image_bytes as f64 {
         return Err((
             ReasonCode::ImageTooLarge,

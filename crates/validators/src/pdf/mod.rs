@@ -3,7 +3,7 @@
 //! Order: framing (what follows the last `%%EOF`), load ([`load`]: lenient, then what was
 //! repaired is judged), encryption, dynamic XFA, active content over every object
 //! ([`active`]), bookmarks and the page tree ([`pages`]), and every page's contents, resources
-//! and images' declared size ([`content`]).
+//! and images' declared size ([`content`]), then the size of every other stream ([`streams`]).
 //!
 //! Decisions:
 //! - Encrypted with a user password (needs one to open): `pdf_encrypted`. Encrypted with an
@@ -28,13 +28,16 @@ mod content;
 mod load;
 mod object;
 mod pages;
+mod streams;
 #[cfg(test)]
 mod tests;
 
 use lopdf::Document;
 
 use active::{check_catalog, dynamic_xfa, scan_active_content, scripted_form};
+use content::Budget;
 use pages::{check_outlines, check_pages};
+use streams::check_stream_sizes;
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
@@ -134,7 +137,15 @@ fn verify(doc: &Document, has_eof: bool, limits: &Limits, f: &mut Findings) {
     f.reasons.extend(scan.reasons);
     f.notes.extend(scan.notes);
     check_outlines(doc, catalog, limits, f);
-    check_pages(doc, catalog, has_eof, limits, f);
+    let mut budget = Budget::new();
+    check_pages(doc, catalog, has_eof, limits, &mut budget, f);
+    if !f
+        .reasons
+        .iter()
+        .any(|r| r.code == ReasonCode::PdfDecompressionBomb)
+    {
+        check_stream_sizes(doc, &budget.seen_streams, limits, f);
+    }
 }
 
 /// A form guichet does not support (dynamic XFA, driven by JavaScript) is refused as such,

@@ -62,6 +62,7 @@ pub(super) fn check_pages(
     catalog: &Dictionary,
     has_eof: bool,
     limits: &Limits,
+    budget: &mut Budget,
     f: &mut Findings,
 ) {
     let root = match catalog.get(b"Pages") {
@@ -82,7 +83,6 @@ pub(super) fn check_pages(
         .and_then(|d| d.get(b"Count").ok())
         .and_then(|c| c.as_i64().ok());
 
-    let mut budget = Budget::new();
     let mut visited = HashSet::new();
     let mut pages: u32 = 0;
     let mut damaged_pages = Vec::new();
@@ -176,7 +176,7 @@ pub(super) fn check_pages(
         }
         check_page_size(doc, pages, media_box, user_unit, f);
         let damaged_before = budget.checksum_failures.len();
-        let checked = check_page_content(doc, dict, resources, limits, &mut budget);
+        let checked = check_page_content(doc, dict, resources, limits, budget);
         if budget.checksum_failures.len() > damaged_before {
             damaged_pages.push(pages.to_string());
         }
@@ -187,7 +187,7 @@ pub(super) fn check_pages(
             }
         }
     }
-    if let Err((code, detail)) = find_drawing_cycle(&budget) {
+    if let Err((code, detail)) = find_drawing_cycle(budget) {
         f.refuse(code, detail);
     }
     if !budget.checksum_failures.is_empty() {
