@@ -7,6 +7,7 @@
 //!   decoder reports as unsupported.
 //! - A TIFF is walked directory by directory (loops refused), and every page is decoded with the
 //!   `tiff` crate, since `image` reads only the first.
+//!   Palette pages are decoded as grey (see [`tiff::GreyPalettes`]).
 //! - Animated GIF/WebP/APNG: the header and first frame are checked (what `image` decodes).
 //! - A PNG's colour profile is read under its own small bound first (see [`png_profile`]).
 
@@ -303,7 +304,7 @@ fn decode_tiff_pages(
     let alloc = usize::try_from(limits.max_image_alloc).unwrap_or(usize::MAX);
     l.decoding_buffer_size = alloc;
     l.intermediate_buffer_size = alloc;
-    let mut decoder = ::tiff::decoder::Decoder::new(Cursor::new(content))
+    let mut decoder = ::tiff::decoder::Decoder::new(tiff::GreyPalettes::new(content, layout))
         .map_err(tiff_refusal)?
         .with_limits(l);
     let pages = layout.pages.iter().take(limits.max_frames as usize);

@@ -12,6 +12,9 @@ pub(crate) struct TiffPage {
     pub compression: u16,
     /// How a fax page (CCITT modified Huffman or Group 3) is coded; `None` for others.
     pub fax: Option<FaxPage>,
+    /// A palette page's PhotometricInterpretation value: where it is, and the bytes that say
+    /// BlackIsZero instead (see [`GreyPalettes`]).
+    pub palette: Option<(u64, [u8; 2])>,
 }
 
 /// What decoding a CCITT modified Huffman or Group 3 page needs, which the `tiff` crate does
@@ -117,6 +120,11 @@ struct Ifd {
     tile_byte_counts: Vec<u64>,
     t4_options: u32,
     fill_order: u16,
+    /// PhotometricInterpretation, and where its value is when it is a SHORT.
+    photometric: Option<(u64, Option<u64>)>,
+    bits_per_sample: u64,
+    /// How many values the ColorMap holds.
+    color_map_values: u64,
     sub_ifds: Vec<u64>,
     next: u64,
 }
@@ -197,11 +205,14 @@ pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkE
                 TiffWalkError::Structure(format!("page {}: {why}", layout.pages.len() + 1))
             })?;
         }
+        let page = layout.pages.len() + 1;
         layout.pages.push(TiffPage {
             width: ifd.width,
             height: ifd.height,
             compression: ifd.compression,
             fax: ifd.fax(),
+            palette: palette_of(&ifd, big_endian)
+                .map_err(|why| TiffWalkError::Structure(format!("page {page}: {why}")))?,
         });
         pending_sub.extend(ifd.sub_ifds);
         next = ifd.next;
@@ -296,6 +307,70 @@ fn check_jpeg_segments(data: &[u8], ifd: &Ifd) -> Result<(), String> {
     Ok(())
 }
 
+/// TIFF PhotometricInterpretation 3: each sample indexes the ColorMap.
+const PHOTOMETRIC_PALETTE: u64 = 3;
+
+/// A palette page's photometric value to read as BlackIsZero, once its ColorMap is checked:
+/// 3 × 2^BitsPerSample values, as libtiff requires. `None` for other pages, and for a palette
+/// tag that is not a SHORT (the `tiff` crate then refuses the page as not supported).
+fn palette_of(ifd: &Ifd, big_endian: bool) -> Result<Option<(u64, [u8; 2])>, String> {
+    let Some((PHOTOMETRIC_PALETTE, at)) = ifd.photometric else {
+        return Ok(None);
+    };
+    let bits = ifd.bits_per_sample;
+    if !(1..=16).contains(&bits) {
+        return Err(format!("palette indices of {bits} bits"));
+    }
+    if ifd.color_map_values != 3 << bits {
+        return Err(format!(
+            "a colour map of {} values for {bits}-bit indices ({} expected)",
+            ifd.color_map_values,
+            3 << bits
+        ));
+    }
+    let black_is_zero = if big_endian { [0, 1] } else { [1, 0] };
+    Ok(at.map(|at| (at, black_is_zero)))
+}
+
+/// The TIFF as the `tiff` crate reads it, with palette pages read as grey: a palette page's
+/// samples are colour-map indices, coded exactly like grey levels, and the crate, which
+/// refuses palette pages, then decodes and checks them. The file itself is not copied: the
+/// two bytes of each such page's photometric value are replaced as they are read.
+pub(crate) struct GreyPalettes<'a> {
+    data: std::io::Cursor<&'a [u8]>,
+    patches: Vec<(u64, [u8; 2])>,
+}
+
+impl<'a> GreyPalettes<'a> {
+    pub(crate) fn new(data: &'a [u8], layout: &TiffLayout) -> Self {
+        GreyPalettes {
+            data: std::io::Cursor::new(data),
+            patches: layout.pages.iter().filter_map(|p| p.palette).collect(),
+        }
+    }
+}
+
+impl std::io::Read for GreyPalettes<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = self.data.position();
+        let n = self.data.read(buf)?;
+        for &(at, bytes) in &self.patches {
+            for (k, byte) in (at..).zip(bytes) {
+                if let Some(i) = k.checked_sub(start).filter(|&i| i < n as u64) {
+                    buf[i as usize] = byte;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for GreyPalettes<'_> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.data.seek(to)
+    }
+}
+
 fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
     let truncated =
         || TiffWalkError::Truncated(format!("directory at offset {at} runs past the end"));
@@ -311,6 +386,7 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
     }
     let mut ifd = Ifd {
         compression: 1,
+        bits_per_sample: 1,
         ..Ifd::default()
     };
     for n in 0..count {
@@ -323,6 +399,12 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
             256 => ifd.width = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             257 => ifd.height = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             259 => ifd.compression = first().and_then(|v| u16::try_from(v).ok()).unwrap_or(0),
+            258 => ifd.bits_per_sample = first().unwrap_or(1),
+            262 => {
+                let (value_at, _) = r.value_field(e);
+                ifd.photometric = first().map(|v| (v, (typ == 3).then_some(value_at)));
+            }
+            320 => ifd.color_map_values = r.count(e).ok_or_else(truncated)?,
             266 => ifd.fill_order = first().and_then(|v| u16::try_from(v).ok()).unwrap_or(1),
             292 => ifd.t4_options = first().and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
             273 => ifd.strip_offsets = values(MAX_SEGMENTS)?,
@@ -344,6 +426,25 @@ fn read_ifd(r: &Reader<'_>, at: u64) -> Result<Ifd, TiffWalkError> {
 }
 
 impl Reader<'_> {
+    /// Where the value field of the directory entry at `e` is, and how many bytes it holds
+    /// inline (a value that fits is there, left-justified; a longer one is at the offset there).
+    fn value_field(&self, e: u64) -> (u64, u64) {
+        if self.big_tiff {
+            (e + 12, 8)
+        } else {
+            (e + 8, 4)
+        }
+    }
+
+    /// How many values the directory entry at `e` holds.
+    fn count(&self, e: u64) -> Option<u64> {
+        if self.big_tiff {
+            self.u64(e + 4)
+        } else {
+            self.u32(e + 4).map(u64::from)
+        }
+    }
+
     /// The first `limit` integer values of the directory entry at `e` (SHORT, LONG, IFD,
     /// LONG8, IFD8), inline or at the offset the entry holds; empty for other types.
     fn values(&self, e: u64, typ: u16, limit: u64) -> Option<Vec<u64>> {
@@ -353,11 +454,8 @@ impl Reader<'_> {
             16 | 18 => 8,
             _ => return Some(Vec::new()),
         };
-        let (count, value_at, inline_bytes) = if self.big_tiff {
-            (self.u64(e + 4)?, e + 12, 8)
-        } else {
-            (u64::from(self.u32(e + 4)?), e + 8, 4)
-        };
+        let count = self.count(e)?;
+        let (value_at, inline_bytes) = self.value_field(e);
         let base = if count.saturating_mul(size) <= inline_bytes {
             value_at
         } else {
@@ -404,6 +502,7 @@ mod tests {
                 height: 20,
                 compression: 1,
                 fax: None,
+                palette: None,
             }]
         );
     }
