@@ -279,7 +279,7 @@ fn verify(
     drop(clock);
     if kind != Kind::Pdf {
         scan_for_script(content, &mut verdict.reasons);
-        scan_for_pdf_header(content, &mut verdict.reasons);
+        scan_for_hidden_file(content, &mut verdict.reasons);
     }
     scan_for_zip(content, &mut verdict.reasons);
 
@@ -397,14 +397,7 @@ fn unhandled_type(found: &Detected) -> Reason {
 fn scan_for_script(content: &[u8], reasons: &mut Vec<Reason>) {
     const MARKERS: [&[u8]; 2] = [b"<?php", b"<script"];
     for marker in MARKERS {
-        // In windows, so that a scan over a large mapped file keeps few pages resident.
-        let hit = mapped::scan_windows(content, marker.len(), |window, offset| {
-            window
-                .windows(marker.len())
-                .position(|w| w.eq_ignore_ascii_case(marker))
-                .map(|i| offset + i)
-        });
-        if let Some(at) = hit {
+        if let Some(at) = find_anywhere(content, marker) {
             reasons.push(Reason::with_detail(
                 ReasonCode::EmbeddedScript,
                 format!("`{}` at byte {at}", String::from_utf8_lossy(marker)),
@@ -426,14 +419,37 @@ fn scan_for_zip(content: &[u8], reasons: &mut Vec<Reason>) {
     }
 }
 
-/// A PDF header within the first [`detect::HEADER_SEARCH_WINDOW`] bytes of an image: PDF
-/// readers look for it there, so they open the image as a PDF.
-fn scan_for_pdf_header(content: &[u8], reasons: &mut Vec<Reason>) {
-    if let Some(at) = detect::find(detect::header_window(content), b"%PDF-") {
-        reasons.push(Reason::with_detail(
-            ReasonCode::Polyglot,
-            format!("a PDF header at byte {at}: PDF readers open it as a PDF"),
-        ));
+/// The first position of `marker` in `content`, whatever the case of its letters; searched in
+/// windows, so that a scan over a large mapped file keeps few pages resident.
+fn find_anywhere(content: &[u8], marker: &[u8]) -> Option<usize> {
+    mapped::scan_windows(content, marker.len(), |window, offset| {
+        window
+            .windows(marker.len())
+            .position(|w| w.eq_ignore_ascii_case(marker))
+            .map(|i| offset + i)
+    })
+}
+
+/// The stub every Windows program starts with.
+const DOS_STUB: &[u8] = b"This program cannot be run in DOS mode";
+
+/// Another file in an image: a PDF header within the first
+/// [`detect::HEADER_SEARCH_WINDOW`] bytes (PDF readers look for it there, so they open the
+/// image as a PDF), a whole PDF further on (a header, then an end-of-file marker), or a Windows
+/// program. Each marker is long enough that compressed pixels do not write it by chance.
+fn scan_for_hidden_file(content: &[u8], reasons: &mut Vec<Reason>) {
+    let pdf = find_anywhere(content, b"%PDF-");
+    let hidden = match pdf {
+        Some(at) if at < HEADER_SEARCH_WINDOW => Some(format!(
+            "a PDF header at byte {at}: PDF readers open it as a PDF"
+        )),
+        Some(at) if find_anywhere(&content[at..], b"%%EOF").is_some() => {
+            Some(format!("a PDF document from byte {at}"))
+        }
+        _ => find_anywhere(content, DOS_STUB).map(|at| format!("a Windows program at byte {at}")),
+    };
+    if let Some(detail) = hidden {
+        reasons.push(Reason::with_detail(ReasonCode::Polyglot, detail));
     }
 }
 
@@ -560,6 +576,25 @@ mod tests {
             verdict.reasons
         );
         assert_eq!(verdict.reasons.len(), 1, "{:?}", verdict.reasons);
+
+        // A whole document or a program after the image's end, where no reader looks first.
+        let pdf =
+            b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+        let mut stub = b"MZ\x90\0".to_vec();
+        stub.extend_from_slice(DOS_STUB);
+        for (hidden, what) in [(&pdf[..], "PDF document"), (&stub[..], "Windows program")] {
+            let mut appended = clean.clone();
+            appended.extend_from_slice(hidden);
+            let verdict = check(&appended);
+            let codes: Vec<ReasonCode> = verdict.reasons.iter().map(|r| r.code).collect();
+            assert_eq!(codes, [ReasonCode::Polyglot], "{what}");
+            let detail = verdict.reasons[0].detail.as_deref().unwrap_or_default();
+            assert!(detail.contains(what), "{detail}");
+        }
+        // A PDF header alone, far in, is not a document.
+        let mut header_only = clean.clone();
+        header_only.extend_from_slice(b"%PDF-1.7 and nothing more");
+        assert!(check(&header_only).accepted());
     }
 
     /// The CRC of a PNG chunk (type and data).
