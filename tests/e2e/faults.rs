@@ -220,8 +220,10 @@ impl Load {
                         let status = response.status().as_u16();
                         let body: Value = response.json().await.unwrap_or(Value::Null);
                         match (created, status) {
-                            // A creation whose answer was lost and that is sent again is 409.
-                            (false, 201 | 409) => created = true,
+                            // A creation that committed but whose answer was lost (the
+                            // database went down before the dossier was read back) finds its
+                            // dossier when it is sent again: 200, the same dossier.
+                            (false, 200 | 201) => created = true,
                             (true, 200 | 201) => {
                                 acknowledged.push(Acknowledged {
                                     reference,
