@@ -14,9 +14,10 @@ pub(super) struct Budget {
     pub(super) decoded: u64,
     pub(super) seen_streams: HashSet<ObjectId>,
     pub(super) seen_resources: HashSet<ObjectId>,
-    /// What each form XObject, tiling pattern and Type 3 font draws: the resources its content
-    /// names, by object. A cycle here is a drawing that draws itself.
-    pub(super) draws: HashMap<ObjectId, Vec<ObjectId>>,
+    /// What each page, form XObject, tiling pattern and Type 3 font draws: the resources its
+    /// content names, by object, with how many times it names each. A cycle here is a drawing
+    /// that draws itself.
+    pub(super) draws: HashMap<ObjectId, Vec<(ObjectId, u64)>>,
     /// Content streams that inflate whole but fail their Adler-32 checksum, as a description.
     pub(super) checksum_failures: Vec<String>,
 }
@@ -37,9 +38,10 @@ type Refusal = (ReasonCode, String);
 
 /// Decodes the page's content streams, and those of the form XObjects, tiling patterns and
 /// Type 3 glyphs it uses (each once), checks its images' declared size and JPEG headers, and
-/// records what draws what (see [`find_drawing_cycle`]).
+/// records what draws what (see [`check_drawings`]).
 pub(super) fn check_page_content(
     doc: &Document,
+    page_id: ObjectId,
     page: &Dictionary,
     resources: Option<&Object>,
     limits: &Limits,
@@ -54,8 +56,14 @@ pub(super) fn check_page_content(
             },
             other => vec![other],
         };
+        let mut names = HashMap::new();
         for s in streams {
-            decode_stream(doc, s, limits, budget)?;
+            if let Some(data) = decode_stream(doc, s, limits, budget)? {
+                names_in(&data, &mut names);
+            }
+        }
+        if let Some(resources) = resources {
+            record_draws(doc, page_id, resources, &names, budget);
         }
     }
     // Resources, then the resources of form XObjects, patterns and Type 3 fonts, as a worklist.
@@ -104,7 +112,7 @@ pub(super) fn check_page_content(
                 }
                 // The content that draws with this entry's resources: its own stream, or a
                 // Type 3 font's glyph procedures.
-                let mut names = HashSet::new();
+                let mut names = HashMap::new();
                 if matches!(obj, Object::Stream(_)) && category != b"Font" {
                     if let Some(data) = decode_stream(doc, entry, limits, budget)? {
                         names_in(&data, &mut names);
@@ -129,13 +137,13 @@ pub(super) fn check_page_content(
     Ok(())
 }
 
-/// Records, for the form, pattern or Type 3 font `holder`, the resources of `resources` that
-/// its content names (`names`): what it draws.
+/// Records, for the page, form, pattern or Type 3 font `holder`, the resources of
+/// `resources` that its content names (`names`, with how many times): what it draws.
 fn record_draws(
     doc: &Document,
     holder: ObjectId,
     resources: &Object,
-    names: &HashSet<Vec<u8>>,
+    names: &HashMap<Vec<u8>, u64>,
     budget: &mut Budget,
 ) {
     let Some(resources) = dict_of(doc, resources) else {
@@ -148,17 +156,17 @@ fn record_draws(
         };
         for (name, entry) in entries.iter() {
             if let Object::Reference(id) = entry
-                && names.contains(name)
+                && let Some(&times) = names.get(name)
             {
-                drawn.push(*id);
+                drawn.push((*id, times));
             }
         }
     }
     budget.draws.insert(holder, drawn);
 }
 
-/// The names (`/Name` tokens) a content stream uses.
-fn names_in(data: &[u8], names: &mut HashSet<Vec<u8>>) {
+/// The names (`/Name` tokens) a content stream uses, and how many times.
+fn names_in(data: &[u8], names: &mut HashMap<Vec<u8>, u64>) {
     let delimiter = |b: u8| b.is_ascii_whitespace() || b"/()<>[]{}%".contains(&b);
     let mut i = 0;
     while i < data.len() {
@@ -167,7 +175,8 @@ fn names_in(data: &[u8], names: &mut HashSet<Vec<u8>>) {
                 .iter()
                 .position(|&b| delimiter(b))
                 .map_or(data.len(), |n| i + 1 + n);
-            names.insert(data[i + 1..end].to_vec());
+            let times = names.entry(data[i + 1..end].to_vec()).or_default();
+            *times = times.saturating_add(1);
             i = end;
         } else {
             i += 1;
@@ -175,15 +184,24 @@ fn names_in(data: &[u8], names: &mut HashSet<Vec<u8>>) {
     }
 }
 
-/// A form XObject, tiling pattern or Type 3 font that draws itself, directly or through
-/// others: readers recurse until they give up or run out of stack.
-pub(super) fn find_drawing_cycle(budget: &Budget) -> Result<(), Refusal> {
+/// Most drawings one page or drawing may expand to, counting each form, pattern or glyph as
+/// many times as it is drawn through the others: a form that draws another ten times, which
+/// draws another ten times, and so on nine levels deep, is a billion drawings, which readers
+/// carry out one by one. Real documents stay in the thousands.
+pub(super) const MAX_DRAWINGS: u64 = 10_000_000;
+
+/// Refuses a form XObject, tiling pattern or Type 3 font that draws itself, directly or
+/// through others (readers recurse until they give up or run out of stack), and a page or
+/// drawing that expands beyond [`MAX_DRAWINGS`].
+pub(super) fn check_drawings(budget: &Budget) -> Result<(), Refusal> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         Open,
-        Done,
+        /// Explored, with how many drawings it expands to, itself included.
+        Done(u64),
     }
     let mut marks: HashMap<ObjectId, Mark> = HashMap::new();
+    let drawn_by = |node: &ObjectId| budget.draws.get(node).map_or(&[][..], Vec::as_slice);
     for &start in budget.draws.keys() {
         if marks.contains_key(&start) {
             continue;
@@ -191,9 +209,24 @@ pub(super) fn find_drawing_cycle(budget: &Budget) -> Result<(), Refusal> {
         marks.insert(start, Mark::Open);
         let mut path = vec![(start, 0usize)];
         while let Some((node, next)) = path.last_mut() {
-            let drawn = budget.draws.get(node).map_or(&[][..], Vec::as_slice);
-            let Some(&child) = drawn.get(*next) else {
-                marks.insert(*node, Mark::Done);
+            let Some(&(child, _)) = drawn_by(node).get(*next) else {
+                let expanded = drawn_by(node).iter().fold(1u64, |sum, &(child, times)| {
+                    let child = match marks.get(&child) {
+                        Some(Mark::Done(n)) => *n,
+                        _ => 1,
+                    };
+                    sum.saturating_add(times.saturating_mul(child))
+                });
+                if expanded > MAX_DRAWINGS {
+                    return Err((
+                        ReasonCode::PdfTooComplex,
+                        format!(
+                            "object {} {} expands to more than {MAX_DRAWINGS} drawings (forms, patterns or glyphs drawn within each other)",
+                            node.0, node.1
+                        ),
+                    ));
+                }
+                marks.insert(*node, Mark::Done(expanded));
                 path.pop();
                 continue;
             };
@@ -208,7 +241,7 @@ pub(super) fn find_drawing_cycle(budget: &Budget) -> Result<(), Refusal> {
                         ),
                     ));
                 }
-                Some(Mark::Done) => {}
+                Some(Mark::Done(_)) => {}
                 None => {
                     marks.insert(child, Mark::Open);
                     path.push((child, 0));

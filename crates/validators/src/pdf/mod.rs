@@ -87,10 +87,22 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn verify(doc: &Document, has_eof: bool, limits: &Limits, f: &mut Findings) {
     if doc.trailer.has(b"Encrypt") && doc.encryption_state.is_none() {
-        return f.refuse(
-            ReasonCode::PdfEncrypted,
-            "a password is needed to open the document",
-        );
+        let handler = doc
+            .trailer
+            .get(b"Encrypt")
+            .ok()
+            .and_then(|e| object::dict_of(doc, e))
+            .and_then(|e| e.get(b"Filter").ok())
+            .map(object::name)
+            .filter(|handler| !handler.is_empty());
+        let detail = match handler.as_deref() {
+            Some("Standard") | None => "a password is needed to open the document".to_string(),
+            Some(other) => format!(
+                "encrypted with the {other} security handler: a certificate or key the \
+                 recipient holds is needed to open the document"
+            ),
+        };
+        return f.refuse(ReasonCode::PdfEncrypted, detail);
     }
     if doc.encryption_state.is_some() {
         f.refuse(

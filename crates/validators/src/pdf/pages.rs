@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
-use super::content::{Budget, check_page_content, find_drawing_cycle};
+use super::content::{Budget, check_drawings, check_page_content};
 use super::object::{dict_of, name_is, number, resolve};
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits, clock};
@@ -176,7 +176,7 @@ pub(super) fn check_pages(
         }
         check_page_size(doc, pages, media_box, user_unit, f);
         let damaged_before = budget.checksum_failures.len();
-        let checked = check_page_content(doc, dict, resources, limits, budget);
+        let checked = check_page_content(doc, node.id, dict, resources, limits, budget);
         if budget.checksum_failures.len() > damaged_before {
             damaged_pages.push(pages.to_string());
         }
@@ -187,7 +187,7 @@ pub(super) fn check_pages(
             }
         }
     }
-    if let Err((code, detail)) = find_drawing_cycle(budget) {
+    if let Err((code, detail)) = check_drawings(budget) {
         f.refuse(code, detail);
     }
     if !budget.checksum_failures.is_empty() {

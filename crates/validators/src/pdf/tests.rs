@@ -138,6 +138,20 @@ fn a_password_is_told_from_an_owner_only_protection() {
         );
     });
     assert_eq!(codes(&locked), vec![ReasonCode::PdfEncrypted]);
+
+    // Encrypted for certificate holders: no password opens it, and the detail says so.
+    let for_recipients = pdf_with(|doc, _, _| {
+        let enc = doc.add_object(dictionary! {
+            "Filter" => "Adobe.PubSec", "SubFilter" => "adbe.pkcs7.s5", "V" => 4, "R" => 4,
+            "Recipients" => vec![Object::string_literal(vec![0x30u8, 0x82])],
+        });
+        doc.trailer.set("Encrypt", enc);
+    });
+    let f = check(&for_recipients, &Limits::default());
+    assert_eq!(f.reasons.len(), 1, "{:?}", f.reasons);
+    assert_eq!(f.reasons[0].code, ReasonCode::PdfEncrypted);
+    let detail = f.reasons[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("Adobe.PubSec"), "{detail}");
 }
 
 #[test]
@@ -408,4 +422,50 @@ fn jpeg_images_are_read_from_their_own_header() {
         .map(|r| r.code)
         .collect();
     assert_eq!(reasons, vec![ReasonCode::ImageTooLarge]);
+}
+
+/// A page drawing the first of `levels` forms, each of which draws the next `fan` times.
+fn pdf_with_nested_forms(levels: usize, fan: usize) -> Vec<u8> {
+    pdf_with(move |doc, _, page| {
+        let mut next: Option<ObjectId> = None;
+        for _ in 0..levels {
+            let (content, resources) = match next {
+                Some(inner) => (
+                    b"/Fm Do ".repeat(fan),
+                    dictionary! { "XObject" => dictionary! { "Fm" => inner } },
+                ),
+                None => (b"0 0 1 1 re f".to_vec(), dictionary! {}),
+            };
+            next = Some(doc.add_object(Stream::new(
+                dictionary! {
+                    "Type" => "XObject",
+                    "Subtype" => "Form",
+                    "BBox" => vec![0.into(), 0.into(), 10.into(), 10.into()],
+                    "Resources" => resources,
+                },
+                content,
+            )));
+        }
+        let first = next.expect("at least one level");
+        let content = doc.add_object(Stream::new(dictionary! {}, b"q /Fm Do Q".to_vec()));
+        set_in(doc, page, "Contents", content.into());
+        set_in(
+            doc,
+            page,
+            "Resources",
+            Object::Dictionary(dictionary! { "XObject" => dictionary! { "Fm" => first } }),
+        );
+    })
+}
+
+#[test]
+fn forms_drawn_within_each_other_beyond_the_limit_are_refused() {
+    // 10^3 drawings: a tiled background, a repeated symbol.
+    assert_eq!(codes(&pdf_with_nested_forms(4, 10)), vec![]);
+    // 10^8: each level multiplies what the one above draws.
+    let f = check(&pdf_with_nested_forms(9, 10), &Limits::default());
+    assert_eq!(f.reasons.len(), 1, "{:?}", f.reasons);
+    assert_eq!(f.reasons[0].code, ReasonCode::PdfTooComplex);
+    let detail = f.reasons[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("drawings"), "{detail}");
 }
