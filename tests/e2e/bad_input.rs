@@ -15,7 +15,11 @@ on_every_backend!(
 );
 
 async fn server_with_dossier(backend: Backend, reference: &str) -> Server {
-    let server = Server::start_on(backend).await;
+    with_dossier(Server::start_on(backend).await, reference).await
+}
+
+/// `server` with the campaign loaded and the dossier `reference` created.
+async fn with_dossier(server: Server, reference: &str) -> Server {
     server.load_campaign(&open_campaign("bad-input")).await;
     server
         .create_dossier(
@@ -290,16 +294,8 @@ async fn a_large_body_of_the_wrong_kind_is_judged_on_its_first_bytes(backend: Ba
 /// refused saying which limit it met, and nothing is attached.
 #[tokio::test]
 async fn a_verification_beyond_its_time_limit_is_refused_naming_the_limit() {
-    let server =
-        Server::start_with(Backend::Embedded, "[intake.limits]\nmax_verify_ms = 1\n").await;
-    server.load_campaign(&open_campaign("bad-input")).await;
-    server
-        .create_dossier(
-            "bad-input",
-            "BAD-TIME",
-            json!({"birth_date": "1990-01-01", "nationality": "FR", "amenagement": false}),
-        )
-        .await;
+    let configured = Server::start_with(Backend::Embedded, "[intake.limits]\nmax_verify_ms = 1\n");
+    let server = with_dossier(configured.await, "BAD-TIME").await;
     let photo = image::RgbImage::from_fn(1_500, 1_500, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 128])
     });

@@ -231,14 +231,36 @@ async fn unreachable_store_is_unavailable(backend: Backend) {
 mod s3_only {
     use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn server_refuses_bytes_that_do_not_match_their_key() {
+    /// An S3 harness that sends objects above 5 MiB in parts of 5 MiB, `concurrency` at a
+    /// time; `None` when no S3 server is configured.
+    async fn multipart_harness(concurrency: usize) -> Option<Harness> {
         let tuning = Tuning {
             multipart_threshold: 5 * MIB,
             part_size: 5 * MIB,
-            concurrency: 2,
+            concurrency,
         };
-        let Some(h) = Harness::new(Backend::S3, tuning).await else {
+        Harness::new(Backend::S3, tuning).await
+    }
+
+    /// Waits until the store holds no multipart upload in progress, 20 s at most.
+    async fn assert_nothing_left_pending(h: &Harness) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let pending = h.raw.pending_uploads().await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{pending} cancelled uploads are still pending"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn server_refuses_bytes_that_do_not_match_their_key() {
+        let Some(h) = multipart_harness(2).await else {
             return;
         };
         // Small (one checked PUT) and large (parts hashed on the way, then compared).
@@ -262,12 +284,7 @@ mod s3_only {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancelled_multipart_upload_is_aborted() {
         // One part at a time, so the upload lasts long enough to be caught half-way.
-        let tuning = Tuning {
-            multipart_threshold: 5 * MIB,
-            part_size: 5 * MIB,
-            concurrency: 1,
-        };
-        let Some(h) = Harness::new(Backend::S3, tuning).await else {
+        let Some(h) = multipart_harness(1).await else {
             return;
         };
         let staged = h.stage(&bytes_of(60 * MIB as usize, 40)).await;
@@ -284,14 +301,7 @@ mod s3_only {
         upload.abort();
         let _ = upload.await;
 
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while h.raw.pending_uploads().await != 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the cancelled upload is still pending"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert_nothing_left_pending(&h).await;
         assert!(!h.store.exists(&key).await.expect("exists"));
     }
 
@@ -299,12 +309,7 @@ mod s3_only {
     async fn upload_cancelled_at_any_moment_leaves_nothing_pending() {
         // Cancelled a little later each time: while the upload is being created (the store
         // has opened it, the answer is on its way), while parts are sent, near the end.
-        let tuning = Tuning {
-            multipart_threshold: 5 * MIB,
-            part_size: 5 * MIB,
-            concurrency: 1,
-        };
-        let Some(h) = Harness::new(Backend::S3, tuning).await else {
+        let Some(h) = multipart_harness(1).await else {
             return;
         };
         for (seed, delay_ms) in (50..).zip([0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64]) {
@@ -316,18 +321,7 @@ mod s3_only {
             let _ = upload.await;
         }
 
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let pending = h.raw.pending_uploads().await;
-            if pending == 0 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{pending} cancelled uploads are still pending"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        assert_nothing_left_pending(&h).await;
     }
 }
 

@@ -2,9 +2,10 @@
 //! order, several strips and pages — are decoded and accepted; damaged coding is refused.
 //! The fixtures and how they were made: `tests/fixtures/fax/README.md`.
 
-use std::path::Path;
+mod support;
 
-use validators::{Declared, Limits, Policy, ReasonCode, Verdict, validate};
+use support::check;
+use validators::{ReasonCode, Verdict};
 
 const FIXTURES: &[(&str, u32)] = &[
     ("g3-1d.tif", 1),
@@ -15,18 +16,7 @@ const FIXTURES: &[(&str, u32)] = &[
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/fax")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn check(bytes: &[u8], name: &str) -> Verdict {
-    let declared = Declared {
-        filename: Some(name.to_string()),
-        content_type: None,
-    };
-    validate(bytes, &declared, &Policy::default(), &Limits::default())
+    support::fixture("fax", name)
 }
 
 #[test]

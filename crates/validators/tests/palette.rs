@@ -3,9 +3,10 @@
 //! of the wrong size are refused. The fixtures and how they were made:
 //! `tests/fixtures/palette/README.md`.
 
-use std::path::Path;
+mod support;
 
-use validators::{Declared, Limits, Policy, ReasonCode, Verdict, validate};
+use support::check;
+use validators::{ReasonCode, Verdict};
 
 const FIXTURES: &[(&str, u32)] = &[
     ("pal1-zip.tif", 1),
@@ -16,18 +17,7 @@ const FIXTURES: &[(&str, u32)] = &[
 ];
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/palette")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn check(bytes: &[u8]) -> Verdict {
-    let declared = Declared {
-        filename: Some("scan.tif".to_string()),
-        content_type: None,
-    };
-    validate(bytes, &declared, &Policy::default(), &Limits::default())
+    support::fixture("palette", name)
 }
 
 fn codes(verdict: &Verdict) -> Vec<ReasonCode> {
@@ -37,7 +27,7 @@ fn codes(verdict: &Verdict) -> Vec<ReasonCode> {
 #[test]
 fn palette_pages_are_decoded_and_accepted() {
     for (name, pages) in FIXTURES {
-        let verdict = check(&fixture(name));
+        let verdict = check(&fixture(name), name);
         assert!(verdict.accepted(), "{name}: {:?}", verdict.reasons);
         assert_eq!(verdict.pages, Some(*pages), "{name}");
     }
@@ -50,11 +40,17 @@ const STRIP: std::ops::Range<usize> = 8..8 + 2141;
 fn damaged_palette_data_is_refused() {
     let mut invalid_codes = fixture("pal8-lzw.tif");
     invalid_codes[STRIP.start + 1000..STRIP.start + 1040].fill(0xFF);
-    assert_eq!(codes(&check(&invalid_codes)), [ReasonCode::ImageCorrupt]);
+    assert_eq!(
+        codes(&check(&invalid_codes, "scan.tif")),
+        [ReasonCode::ImageCorrupt]
+    );
 
     let mut cut_short = fixture("pal8-lzw.tif");
     cut_short[STRIP.start + 500..STRIP.end].fill(0);
-    assert_eq!(codes(&check(&cut_short)), [ReasonCode::ImageTruncated]);
+    assert_eq!(
+        codes(&check(&cut_short, "scan.tif")),
+        [ReasonCode::ImageTruncated]
+    );
 }
 
 #[test]
@@ -69,7 +65,7 @@ fn a_colour_map_of_the_wrong_size_is_refused() {
         .expect("a ColorMap entry");
     // 3 × 256 values for 8-bit indices; say 3 × 16.
     tiff[color_map + 4..color_map + 8].copy_from_slice(&48u32.to_le_bytes());
-    let verdict = check(&tiff);
+    let verdict = check(&tiff, "scan.tif");
     assert_eq!(codes(&verdict), [ReasonCode::ImageStructure]);
     assert!(
         verdict.reasons[0]
