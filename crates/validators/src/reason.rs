@@ -195,7 +195,7 @@ reason_codes! {
     /// Above the object, nesting or page-tree limits: built to exhaust readers.
     PdfTooComplex = "pdf_too_complex", blocking: true,
         fr: "Le fichier PDF est trop complexe pour être vérifié. Enregistrez-le avec « Imprimer en PDF » ou numérisez le document puis déposez-le à nouveau.",
-        en: "The PDF exceeds the object count, nesting depth or page-tree limits.",
+        en: "The PDF exceeds the object count, nesting depth, page-tree or nested-drawing limits, or its verification outlasts the time limit.",
         staff: "Possibly crafted to exhaust readers; ask for a simpler copy.";
     /// A stream inflates beyond the decompression limit.
     PdfDecompressionBomb = "pdf_decompression_bomb", blocking: true,
@@ -218,7 +218,7 @@ reason_codes! {
     /// also used for a huge image inside a PDF.
     ImageTooLarge = "image_too_large", blocking: true,
         fr: "L'image est trop grande (trop de pixels). Réduisez sa définition ou numérisez en 300 dpi puis déposez-la à nouveau.",
-        en: "The image's dimensions exceed the pixel or memory limit (checked before decoding).",
+        en: "The image's dimensions exceed the pixel or memory limit (checked before decoding), or its verification outlasts the time limit.",
         staff: "Possibly a decompression bomb; ask for a smaller image.";
     /// Too small a resolution to be read.
     ImageTooSmall = "image_too_small", blocking: true,
