@@ -20,9 +20,12 @@ pub(crate) struct Running {
     previous: Option<Instant>,
 }
 
-/// Starts the clock for `limit` milliseconds; 0 sets no limit.
+/// Starts the clock for `limit` milliseconds; 0, or a limit beyond the clock's range, sets
+/// none.
 pub(crate) fn start(limit_ms: u64) -> Running {
-    let deadline = (limit_ms > 0).then(|| Instant::now() + Duration::from_millis(limit_ms));
+    let deadline = (limit_ms > 0)
+        .then(|| Instant::now().checked_add(Duration::from_millis(limit_ms)))
+        .flatten();
     Running {
         previous: DEADLINE.replace(deadline),
     }
@@ -50,6 +53,8 @@ mod tests {
         assert!(!over(), "no clock, no limit");
         {
             let _unlimited = start(0);
+            assert!(!over());
+            let _beyond_range = start(u64::MAX);
             assert!(!over());
             let _tight = start(1);
             std::thread::sleep(Duration::from_millis(5));
