@@ -188,7 +188,7 @@ fn names_in(data: &[u8], names: &mut HashMap<Vec<u8>, u64>) {
 /// many times as it is drawn through the others: a form that draws another ten times, which
 /// draws another ten times, and so on nine levels deep, is a billion drawings, which readers
 /// carry out one by one. Real documents stay in the thousands.
-pub(super) const MAX_DRAWINGS: u64 = 10_000_000;
+const MAX_DRAWINGS: u64 = 10_000_000;
 
 /// Refuses a form XObject, tiling pattern or Type 3 font that draws itself, directly or
 /// through others (readers recurse until they give up or run out of stack), and a page or
