@@ -483,36 +483,6 @@ mod tests {
         out.finish().expect("zip").into_inner()
     }
 
-    /// A PDF of `pages` pages, each with its own content stream.
-    fn pdf_of_pages(pages: usize) -> Vec<u8> {
-        use lopdf::{Document, Object, Stream, dictionary};
-        let mut doc = Document::with_version("1.5");
-        let pages_id = doc.new_object_id();
-        let kids: Vec<Object> = (0..pages)
-            .map(|n| {
-                let text = format!("BT /F1 12 Tf 72 712 Td (Page {n}) Tj ET");
-                let content = doc.add_object(Stream::new(dictionary! {}, text.into_bytes()));
-                doc.add_object(dictionary! {
-                    "Type" => "Page",
-                    "Parent" => pages_id,
-                    "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-                    "Contents" => content,
-                })
-                .into()
-            })
-            .collect();
-        let count = i64::try_from(kids.len()).expect("few pages");
-        doc.objects.insert(
-            pages_id,
-            Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }),
-        );
-        let catalog = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-        doc.trailer.set("Root", catalog);
-        let mut out = Vec::new();
-        doc.save_to(&mut out).expect("write pdf");
-        out
-    }
-
     #[test]
     fn a_verification_that_outlasts_its_time_is_refused_once_saying_so() {
         let check = |bytes: &[u8], max_verify_ms| {
@@ -525,7 +495,10 @@ mod tests {
         // Thousands of pages, a large image: far more than a millisecond of work, and well
         // within the default limit.
         for (content, code) in [
-            (pdf_of_pages(3_000), ReasonCode::PdfTooComplex),
+            (
+                crate::pdf::tests::pdf_of_pages(3_000),
+                ReasonCode::PdfTooComplex,
+            ),
             (png(1_500, 1_500), ReasonCode::ImageTooLarge),
         ] {
             assert!(check(&content, Limits::default().max_verify_ms).accepted());

@@ -30,7 +30,7 @@ mod object;
 mod pages;
 mod streams;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use lopdf::Document;
 

@@ -32,6 +32,29 @@ fn pdf_with(tweak: impl FnOnce(&mut Document, ObjectId, ObjectId)) -> Vec<u8> {
     out
 }
 
+/// A PDF of `pages` pages: [`pdf_with`]'s page and copies of it, each with its own content
+/// stream.
+pub(crate) fn pdf_of_pages(pages: usize) -> Vec<u8> {
+    pdf_with(move |doc, _, first| {
+        let page = doc.get_dictionary(first).expect("the page").clone();
+        let parent = page
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .expect("its page tree");
+        let mut kids: Vec<Object> = vec![first.into()];
+        for n in 1..pages {
+            let text = format!("BT /F1 12 Tf 72 712 Td (Page {n}) Tj ET");
+            let content = doc.add_object(Stream::new(dictionary! {}, text.into_bytes()));
+            let mut copy = page.clone();
+            copy.set("Contents", content);
+            kids.push(doc.add_object(copy).into());
+        }
+        let count = i64::try_from(pages).expect("few pages");
+        set_in(doc, parent, "Kids", Object::Array(kids));
+        set_in(doc, parent, "Count", count.into());
+    })
+}
+
 fn codes(bytes: &[u8]) -> Vec<ReasonCode> {
     check(bytes, &Limits::default())
         .reasons
