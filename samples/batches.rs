@@ -7,7 +7,7 @@
 //!
 //! Sheets are signed with the secret given by `GUICHET_SECRET` (default: `sample secret`),
 //! so a server started with the same secret files the batches' documents.
-//! The generation itself lives in `mailroom::generate`, shared with the tests.
+//! The generation itself lives in `scanners::generate`, shared with the tests.
 
 use std::path::PathBuf;
 
@@ -22,8 +22,8 @@ fn main() {
         std::process::exit(1);
     }
     let mut manifests = Vec::new();
-    for spec in mailroom::generate::standard_specs() {
-        let (bytes, manifest) = mailroom::generate::build(&spec, secret.as_bytes());
+    for spec in scanners::generate::standard_specs() {
+        let (bytes, manifest) = scanners::generate::build(&spec, secret.as_bytes());
         let path = out.join(&manifest.file);
         if let Err(e) = std::fs::write(&path, &bytes) {
             eprintln!("{}: {e}", path.display());
@@ -43,7 +43,7 @@ fn main() {
         ("cover-sheet.pdf", None),
         ("separator-sheet.pdf", Some("jdc")),
     ] {
-        let pdf = mailroom::generate::sheet_pdf("DEMO-0001", piece, secret.as_bytes());
+        let pdf = scanners::generate::sheet_pdf("DEMO-0001", piece, secret.as_bytes());
         let path = out.join(file);
         if let Err(e) = std::fs::write(&path, pdf) {
             eprintln!("{}: {e}", path.display());

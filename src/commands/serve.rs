@@ -58,7 +58,7 @@ pub async fn run(
     println!("guichet listening on http://{address}");
     crate::http::serve(
         listener,
-        ingest::router(app.clone()).merge(staff::router(app)),
+        api::router(app.clone()).merge(review::router(app)),
         &config.http,
         shutdown(),
     )

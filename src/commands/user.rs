@@ -34,12 +34,12 @@ pub async fn create(
         .unwrap_or(&input)
         .to_string();
     let app = wiring::open(&Config::load(args)?).await?;
-    match staff::create_account(&app, name, role, password).await {
+    match review::create_account(&app, name, role, password).await {
         Ok(()) => {
             println!("staff account {name} ({role}) created");
             Ok(ExitCode::SUCCESS)
         }
-        Err(staff::AccountError::Repository(e)) => Err(e.into()),
+        Err(review::AccountError::Repository(e)) => Err(e.into()),
         Err(e) => {
             eprintln!("guichet: {e}");
             Ok(ExitCode::from(1))

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::common::{Backend, Server, mailroom_batch_finished, open_campaign};
-use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
+use scanners::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, Backend, Server, mailroom_batch, mailroom_batch_finished, open_campaign};
-use mailroom::generate::{
+use crate::common::{
+    BIN, Backend, Server, mailroom_batch, mailroom_batch_finished, open_campaign, sample,
+};
+use scanners::generate::{
     Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page, tiff_batch,
 };
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ on_every_backend!(
     a_jpeg_pdf_batch_lands_in_the_right_dossiers_and_pieces,
     a_g4_tiff_batch_at_300_dpi_lands_in_the_right_dossiers_and_pieces,
     the_cover_sheet_names_its_dossier_and_piece,
+    paper_a_dossier_refuses_is_kept_in_triage_with_its_code,
 );
 
 const CAMPAIGN: &str = "bts-2027";
@@ -147,6 +150,15 @@ async fn check_filed(server: &Server, batch: &Value, duplex: bool) {
     assert_eq!(documents[0]["channel"], "mailroom");
     assert_eq!(documents[0]["kind"], "pdf");
     assert_eq!(documents[0]["pages"], 2);
+    // Where it came from: this batch, this station, the pages after the separator.
+    let origin = &documents[0]["origin"];
+    assert_eq!(origin["channel"], "mailroom", "{origin}");
+    assert_eq!(origin["batch"], batch["id"], "{origin}");
+    assert_eq!(origin["station"], batch["station"], "{origin}");
+    let first = origin["first_page"].as_u64().expect("first_page");
+    let last = origin["last_page"].as_u64().expect("last_page");
+    assert_eq!(first, 4 * per_sheet + 1, "{origin}");
+    assert!(last > first && last <= 6 * per_sheet, "{origin}");
     assert_eq!(m1["unclassified"].as_array().unwrap().len(), 1, "{m1}");
     assert_eq!(m1["unclassified"][0]["pages"], 1);
 
@@ -225,6 +237,142 @@ async fn the_cover_sheet_names_its_dossier_and_piece(backend: Backend) {
     assert_eq!(station.status(), 403);
 }
 
+/// A campaign whose one required piece is accepted automatically, so that a dossier can be
+/// completed and closed through the API alone.
+fn closable_campaign(id: &str) -> String {
+    format!(
+        r#"
+id = "{id}"
+title = "Concours — dossiers papier"
+opens_at = "2024-01-01T09:00:00+01:00"
+closes_at = "2099-06-30T18:00:00+02:00"
+reference_date = "2027-05-15"
+
+[[pieces]]
+code = "domicile"
+label = "Justificatif de domicile"
+accept = ["pdf"]
+max_documents = 1
+review = "auto"
+required = true
+
+[[pieces]]
+code = "identite"
+label = "Pièce d'identité"
+accept = ["pdf"]
+max_documents = 1
+"#
+    )
+}
+
+/// Paper for a closed dossier, or for a piece that already holds its `max_documents`, is
+/// stored and kept in triage with the refusal's code, not attached; paper a dossier takes is
+/// filed with its origin; every segment is counted in the intake metrics of its channel.
+async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backend) {
+    let server = Server::start_on(backend).await;
+    server
+        .load_campaign(&closable_campaign("papier-2027"))
+        .await;
+    let candidate = json!({"birth_date": "1990-01-01"});
+    server
+        .create_dossier("papier-2027", "C-1", candidate.clone())
+        .await;
+    server.create_dossier("papier-2027", "C-2", candidate).await;
+    let domicile = sample("justificatif-domicile.pdf");
+    let upload = server
+        .upload("C-1", "domicile", "facture.pdf", domicile)
+        .await;
+    assert_eq!(upload.status(), 201);
+    let closed = server
+        .post("/api/v1/dossiers/C-1/close", &server.tokens.staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 200, "{}", closed.text().await.unwrap());
+    let identite = sample("carte-identite.pdf");
+    let upload = server.upload("C-2", "identite", "cni.pdf", identite).await;
+    assert_eq!(upload.status(), 201);
+    let before = server.dossier("C-1").await;
+
+    let dpi = 150;
+    let cover = |pdf: Vec<u8>| rasterise_sheet(&pdf, dpi).expect("the sheet renders");
+    let pages: Vec<_> = [
+        cover(sheet(&server, "C-1", Some("domicile")).await),
+        text_page(dpi, 11, 1),
+        cover(sheet(&server, "C-2", Some("identite")).await),
+        text_page(dpi, 11, 2),
+        cover(sheet(&server, "C-2", None).await),
+        text_page(dpi, 11, 3),
+    ]
+    .iter()
+    .map(|p| encode_page(p, ImageCoding::Jpeg))
+    .collect();
+    let (status, answer) = send_batch(&server, pdf_batch(&pages), "refus.pdf").await;
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["id"].as_str().unwrap().to_string();
+    let batch = mailroom_batch_finished(&server, &id).await;
+    assert_eq!(batch["state"], "done", "{batch}");
+    let segments = batch["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 3, "{batch}");
+    for (segment, code, page) in [
+        (&segments[0], "dossier_closed", 2),
+        (&segments[1], "too_many_documents", 4),
+    ] {
+        assert_eq!(segment["refused"]["code"], code, "{batch}");
+        assert_eq!(segment["triage"]["reason"], code, "{batch}");
+        assert_eq!(segment["triage"]["pages"], json!([page]), "{batch}");
+        assert!(segment["triage"]["sha256"].is_string(), "kept: {batch}");
+        assert!(segment.get("document").is_none(), "not attached: {batch}");
+    }
+    // Neither dossier took the refused pages.
+    assert_eq!(server.dossier("C-1").await["pieces"], before["pieces"]);
+    let c2 = server.dossier("C-2").await;
+    let identite = c2["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "identite")
+        .unwrap();
+    assert_eq!(identite["documents"].as_array().unwrap().len(), 1, "{c2}");
+    assert_eq!(
+        identite["documents"][0]["origin"],
+        json!({"channel": "upload"})
+    );
+
+    // The cover sheet without a piece: filed unclassified, with its origin.
+    let filed = &segments[2];
+    let unclassified = c2["unclassified"].as_array().unwrap();
+    assert_eq!(unclassified.len(), 1, "{c2}");
+    assert_eq!(unclassified[0]["id"], filed["document"], "{batch}");
+    assert_eq!(
+        unclassified[0]["origin"],
+        json!({"channel": "mailroom", "batch": id, "station": batch["station"],
+               "first_page": 6, "last_page": 6}),
+        "{c2}"
+    );
+
+    // Every segment went through the one intake, and is counted by channel.
+    let metrics = server
+        .get("/metrics", "")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |outcome: &str| -> f64 {
+        let prefix =
+            format!("guichet_intakes_total{{channel=\"mailroom\",outcome=\"{outcome}\"}} ");
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    assert_eq!(count("refused"), 2.0, "{metrics}");
+    assert!(count("stored") + count("rejected") >= 1.0, "{metrics}");
+}
+
 /// After `closes_at` paper is still taken, flagged late; a segment the piece's rules refuse
 /// is attached anyway, rejected with its reasons; a sheet naming an unknown dossier sends its
 /// pages to triage.
@@ -249,7 +397,7 @@ async fn late_paper_is_taken_flagged_and_attached_even_when_rejected() {
     // `jdc` accepts PDFs of at most 1 MiB and `identite` 2 pages: three pages are refused.
     let identite = cover(sheet(&server, "L-1", Some("identite")).await);
     let secret = std::fs::read(server.data.path().join("secret")).expect("the embedded secret");
-    let unknown = cover(mailroom::generate::sheet_pdf("NOPE-9", None, &secret));
+    let unknown = cover(scanners::generate::sheet_pdf("NOPE-9", None, &secret));
     let pages: Vec<_> = [
         identite,
         text_page(dpi, 3, 1),

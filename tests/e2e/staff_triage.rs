@@ -5,8 +5,8 @@
 
 use crate::common::{Backend, Server, mailroom_batch_finished, open_campaign};
 use crate::staff_support::{PASSWORD, Session, create_user, csrf_of, location, unescape};
-use mailroom::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use reqwest::StatusCode;
+use scanners::generate::{ImageCoding, encode_page, pdf_batch, rasterise_sheet, text_page};
 use serde_json::{Value, json};
 
 on_every_backend!(a_stray_page_is_assigned_to_a_dossier_from_the_triage_page);

@@ -1,0 +1,68 @@
+//! The one mapping from the pipeline's failures to HTTP: a status by class, the JSON error body
+//! (`{"error": {"code", "message", "details"}}`), and the headers some answers carry.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub use ingest::Error;
+use ingest::error::Class;
+
+/// A failure as the API answers it.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl<E> From<E> for ApiError
+where
+    Error: From<E>,
+{
+    fn from(e: E) -> Self {
+        ApiError(Error::from(e))
+    }
+}
+
+/// The status of every class of failure.
+pub fn status(class: Class) -> StatusCode {
+    match class {
+        Class::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Class::Forbidden => StatusCode::FORBIDDEN,
+        Class::Invalid => StatusCode::BAD_REQUEST,
+        Class::NotFound => StatusCode::NOT_FOUND,
+        Class::Conflict => StatusCode::CONFLICT,
+        Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Class::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let ApiError(error) = self;
+        let status = status(error.class());
+        if status.is_server_error() {
+            tracing::error!(code = error.code(), error = %error, "request failed");
+        }
+        let body = json!({"error": {
+            "code": error.code(),
+            "message": error.to_string(),
+            "details": error.details(),
+        }});
+        let mut response = (status, axum::Json(body)).into_response();
+        match error.class() {
+            // The rest of an oversized body is not read: the connection cannot be reused.
+            Class::TooLarge => {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Class::Unavailable => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}

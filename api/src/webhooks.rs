@@ -1,0 +1,179 @@
+//! Webhook endpoints of a campaign, managed by admins.
+//!
+//! The endpoint's signing secret is shown once, in the answer that creates it: it is derived
+//! from the service secret (see [`ingest::webhooks::endpoint_secret`]), never stored, and no
+//! later answer carries it.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use storage::repository::{DeliveryRecord, NewWebhook, WebhookRecord};
+
+use super::request;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, Error};
+use ingest::App;
+use ingest::webhooks::endpoint_secret;
+
+/// The longest URL taken: longer ones are mistakes, and they go into logs.
+const MAX_URL: usize = 2048;
+const DELIVERIES_PAGE: u32 = 100;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewEndpoint {
+    url: String,
+}
+
+fn view(hook: &WebhookRecord) -> Value {
+    json!({
+        "id": hook.id,
+        "campaign": hook.campaign,
+        "url": hook.url,
+        "created_at": hook.created_at,
+        "last_event": hook.last_event,
+    })
+}
+
+fn delivery_view(d: &DeliveryRecord) -> Value {
+    json!({
+        "event": d.event,
+        "state": d.state,
+        "attempts": d.attempts,
+        "status": d.status,
+        "error": d.error,
+        "at": d.at,
+    })
+}
+
+/// An absolute `http` or `https` URL with a host, without credentials (they would be
+/// shown to every admin who lists the endpoints).
+fn checked_url(url: &str) -> Result<String, Error> {
+    let invalid = |why: &str| Error::InvalidWebhookUrl(why.to_string());
+    if url.len() > MAX_URL {
+        return Err(invalid("the URL is longer than 2048 bytes"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| invalid(&format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("the URL must be http or https"));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the URL has no host"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("the URL may not carry credentials"));
+    }
+    Ok(parsed.to_string())
+}
+
+#[utoipa::path(post, path = "/api/v1/campaigns/{id}/webhooks", tag = "webhooks", security(("token" = [])), params(("id" = String, Path)), request_body = crate::openapi::NewWebhook, responses((status = 201, description = "Created; `secret` is shown this once", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+pub async fn create(
+    State(app): State<App>,
+    caller: Caller,
+    Path(campaign): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let campaign = app.campaign(&campaign).await?;
+    let new: NewEndpoint = request::json(&body)?;
+    let url = checked_url(&new.url)?;
+    let hook = app
+        .repo
+        .create_webhook(&NewWebhook {
+            id: uuid::Uuid::now_v7().to_string(),
+            campaign: campaign.id().to_string(),
+            url,
+        })
+        .await?;
+    tracing::info!(webhook = %hook.id, campaign = %hook.campaign, url = %hook.url,
+        "webhook endpoint created");
+    let mut answer = view(&hook);
+    answer["secret"] = json!(endpoint_secret(&app.secret, &hook.id));
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/webhooks", tag = "webhooks", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The live endpoints of the campaign", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    caller: Caller,
+    Path(campaign): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let campaign = app.campaign(&campaign).await?;
+    let hooks = app.repo.webhooks(campaign.id()).await?;
+    Ok(Json(
+        json!({"webhooks": hooks.iter().map(view).collect::<Vec<_>>()}),
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/campaigns/{id}/webhooks/{webhook}", tag = "webhooks", security(("token" = [])), params(("id" = String, Path), ("webhook" = String, Path)), responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+pub async fn delete(
+    State(app): State<App>,
+    caller: Caller,
+    Path((campaign, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Admin])?;
+    if !app.repo.delete_webhook(&campaign, &id).await? {
+        return Err(Error::UnknownWebhook(id).into());
+    }
+    tracing::info!(webhook = %id, campaign = %campaign, "webhook endpoint deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct DeliveriesQuery {
+    #[serde(default)]
+    failed: bool,
+}
+
+/// The endpoint's settled deliveries, latest first (`?failed=true`: the given-up ones).
+#[utoipa::path(get, path = "/api/v1/campaigns/{id}/webhooks/{webhook}/deliveries", tag = "webhooks", security(("token" = [])), params(("id" = String, Path), ("webhook" = String, Path), ("failed" = Option<bool>, Query, description = "Only the given-up ones")), responses((status = 200, description = "Settled deliveries, latest first", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+pub async fn deliveries(
+    State(app): State<App>,
+    caller: Caller,
+    Path((campaign, id)): Path<(String, String)>,
+    query: Result<Query<DeliveriesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| Error::Malformed(e.body_text()))?;
+    caller.require(&[Role::Admin])?;
+    let hook = app
+        .repo
+        .webhook(&id)
+        .await?
+        .filter(|h| h.campaign == campaign)
+        .ok_or_else(|| Error::UnknownWebhook(id.clone()))?;
+    let deliveries = app
+        .repo
+        .deliveries(&hook.id, query.failed, DELIVERIES_PAGE)
+        .await?;
+    Ok(Json(json!({
+        "webhook": view(&hook),
+        "deliveries": deliveries.iter().map(delivery_view).collect::<Vec<_>>(),
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_http_urls_with_a_host_are_taken() {
+        assert!(checked_url("https://portal.example/hooks/guichet").is_ok());
+        assert!(checked_url("http://127.0.0.1:9000/x").is_ok());
+        for bad in [
+            "ftp://example.org/",
+            "file:///etc/passwd",
+            "not a url",
+            "https://user:pw@example.org/",
+            "/relative",
+        ] {
+            assert!(checked_url(bad).is_err(), "{bad}");
+        }
+        assert!(checked_url(&format!("https://e.org/{}", "a".repeat(3000))).is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! Serving a stored document's bytes: the one place that decides what goes with them, for the
+//! API's downloads and the staff pages' previews alike.
+//!
+//! The bytes go out as their detected type with `Content-Security-Policy: sandbox` (hostile
+//! content a browser renders runs in an opaque origin, never in guichet's) and `nosniff`;
+//! the file name is given twice, as an ASCII fallback and exactly in RFC 5987 form. Infected
+//! or unscanned content is never served. The headers are plain names and values: each
+//! transport writes them into its own answer.
+
+use storage::{Blob, ContentKey, DocumentRecord};
+
+use crate::app::App;
+use crate::error::Error;
+use crate::pipeline::scan;
+
+/// How a browser should take the bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// Shown in the page (staff previews).
+    Inline,
+    /// Saved as a file.
+    Attachment,
+}
+
+/// What to answer: headers (lower-case names) and the bytes, or `None` when the client's
+/// copy, named by `If-None-Match`, is current (answer "not modified" with the same headers).
+pub struct Served {
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Option<Blob>,
+}
+
+/// The answer for `doc`'s bytes. `if_none_match` is the client's header, if any.
+pub async fn serve(
+    app: &App,
+    doc: &DocumentRecord,
+    disposition: Disposition,
+    if_none_match: Option<&str>,
+) -> Result<Served, Error> {
+    scan::check_servable(doc)?;
+    let etag = format!("\"{}\"", doc.sha256);
+    let current = if_none_match.is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let mut headers = vec![
+        ("etag", etag),
+        ("x-content-type-options", "nosniff".to_string()),
+        ("content-security-policy", "sandbox".to_string()),
+        ("cache-control", "private, no-cache".to_string()),
+        ("content-disposition", content_disposition(disposition, doc)),
+    ];
+    if current {
+        return Ok(Served {
+            headers,
+            body: None,
+        });
+    }
+    let key = ContentKey::from_hex(&doc.sha256)
+        .ok_or_else(|| Error::Internal(format!("stored digest of {} is not a key", doc.id)))?;
+    let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    headers.push(("content-type", doc.mime.clone()));
+    headers.push(("content-length", blob.size.to_string()));
+    Ok(Served {
+        headers,
+        body: Some(blob),
+    })
+}
+
+/// `inline` or `attachment`, with an ASCII fallback name and the exact one (RFC 5987); a
+/// document without a name is `<id>.<kind>`.
+pub fn content_disposition(disposition: Disposition, doc: &DocumentRecord) -> String {
+    let fallback = format!("{}.{}", doc.id, doc.kind);
+    let name = doc.filename.as_deref().unwrap_or(&fallback);
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    let disposition = match disposition {
+        Disposition::Inline => "inline",
+        Disposition::Attachment => "attachment",
+    };
+    format!("{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(filename: Option<&str>) -> DocumentRecord {
+        DocumentRecord {
+            id: "abc".into(),
+            dossier: "D".into(),
+            piece: None,
+            filename: filename.map(str::to_string),
+            declared_type: None,
+            sha256: "00".into(),
+            size: 0,
+            kind: "pdf".into(),
+            mime: "application/pdf".into(),
+            pages: None,
+            channel: "upload".into(),
+            origin: serde_json::json!({}),
+            verdict: "accepted".into(),
+            reasons: serde_json::json!({}),
+            review: None,
+            review_reason: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            withdrawn_at: None,
+            late: false,
+            received_at: chrono::Utc::now(),
+            scan: None,
+            scan_signature: None,
+        }
+    }
+
+    #[test]
+    fn file_names_are_safe_and_exact() {
+        let value = content_disposition(Disposition::Attachment, &named(Some("pièce \"1\".pdf")));
+        assert!(value.starts_with("attachment; filename=\"pi_ce _1_.pdf\""));
+        assert!(value.contains("filename*=UTF-8''pi%C3%A8ce%20%221%22%2Epdf"));
+        assert_eq!(
+            content_disposition(Disposition::Inline, &named(None)),
+            "inline; filename=\"abc.pdf\"; filename*=UTF-8''abc%2Epdf"
+        );
+    }
+}

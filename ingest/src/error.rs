@@ -1,0 +1,223 @@
+//! Every way an action of the pipeline can fail, each with a stable code and a [`Class`].
+//! Nothing here knows a transport: the API maps classes to HTTP statuses (`api::error`), the
+//! staff pages to pages.
+
+use serde_json::{Value, json};
+
+use dossiers::TransitionError;
+use storage::{RepoError, StagingError, StoreError};
+use validators::Reason;
+
+/// The kinds of failure, as a caller acts on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// No caller, or an unknown one.
+    Unauthenticated,
+    /// This caller may not, or not now.
+    Forbidden,
+    /// The request itself is wrong.
+    Invalid,
+    /// What it names does not exist.
+    NotFound,
+    /// It conflicts with the current state.
+    Conflict,
+    /// Beyond a size limit.
+    TooLarge,
+    /// The content was judged and refused, with its reasons.
+    Rejected,
+    /// A dependency is down: try again later.
+    Unavailable,
+    /// A fault of the service.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("missing or unknown token")]
+    Unauthorized,
+    #[error("this token's role may not do this")]
+    Forbidden,
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("no such route")]
+    NoRoute,
+    #[error("invalid file name: {0}")]
+    InvalidFilename(String),
+    #[error("invalid reference: {0}")]
+    InvalidReference(String),
+    #[error("invalid candidate: {message}")]
+    InvalidCandidate { code: &'static str, message: String },
+    #[error("{message}")]
+    InvalidCampaign {
+        message: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("unknown campaign {0}")]
+    UnknownCampaign(String),
+    #[error("unknown dossier {0}")]
+    UnknownDossier(String),
+    #[error("unknown piece {piece} in campaign {campaign}")]
+    UnknownPiece { campaign: String, piece: String },
+    #[error("unknown document {0}")]
+    UnknownDocument(String),
+    #[error("unknown webhook endpoint {0}")]
+    UnknownWebhook(String),
+    #[error("unknown mailroom batch {0}")]
+    UnknownBatch(String),
+    #[error("invalid webhook URL: {0}")]
+    InvalidWebhookUrl(String),
+    #[error("reference {reference} already belongs to campaign {campaign}")]
+    ReferenceTaken { reference: String, campaign: String },
+    #[error("the campaign is closed since {deadline}")]
+    CampaignClosed { deadline: String },
+    #[error("the campaign opens on {opening}")]
+    CampaignNotOpen { opening: String },
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+    #[error("piece {piece} already holds its {max} documents")]
+    TooManyDocuments { piece: String, max: u32 },
+    #[error("the document was withdrawn")]
+    DocumentWithdrawn,
+    #[error("a rejection needs a reason")]
+    ReasonRequired,
+    #[error("content exceeds the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the document was rejected")]
+    Rejected { reasons: Vec<Reason> },
+    #[error("the document content is missing from the store")]
+    ContentMissing,
+    #[error("the document is infected and quarantined: it is never served nor accepted")]
+    Quarantined,
+    #[error("the document is waiting for its virus scan")]
+    ScanPending,
+    #[error("the virus scanner could not scan this document")]
+    ScanFailed,
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden => "forbidden",
+            Error::Malformed(_) => "malformed_request",
+            Error::NoRoute => "not_found",
+            Error::InvalidFilename(_) => "invalid_filename",
+            Error::InvalidReference(_) => "invalid_reference",
+            Error::InvalidCandidate { code, .. } => code,
+            Error::InvalidCampaign { .. } => "invalid_campaign",
+            Error::UnknownCampaign(_) => "unknown_campaign",
+            Error::UnknownDossier(_) => "unknown_dossier",
+            Error::UnknownPiece { .. } => "unknown_piece",
+            Error::UnknownDocument(_) => "unknown_document",
+            Error::UnknownWebhook(_) => "unknown_webhook",
+            Error::UnknownBatch(_) => "unknown_batch",
+            Error::InvalidWebhookUrl(_) => "invalid_webhook_url",
+            Error::ReferenceTaken { .. } => "reference_taken",
+            Error::CampaignClosed { .. } => "campaign_closed",
+            Error::CampaignNotOpen { .. } => "campaign_not_open",
+            Error::Transition(e) => e.code(),
+            Error::TooManyDocuments { .. } => "too_many_documents",
+            Error::DocumentWithdrawn => "document_withdrawn",
+            Error::ReasonRequired => "reason_required",
+            Error::TooLarge { .. } => "too_large",
+            Error::Rejected { .. } => "document_rejected",
+            Error::ContentMissing => "content_missing",
+            Error::Quarantined => "document_quarantined",
+            Error::ScanPending => "scan_pending",
+            Error::ScanFailed => "scan_failed",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// What kind of failure this is, for the transports to answer in their own terms (the
+    /// API's statuses are mapped from it in one place, `api::error`).
+    pub fn class(&self) -> Class {
+        match self {
+            Error::Unauthorized => Class::Unauthenticated,
+            Error::Forbidden
+            | Error::CampaignClosed { .. }
+            | Error::CampaignNotOpen { .. }
+            | Error::Quarantined => Class::Forbidden,
+            Error::Malformed(_)
+            | Error::InvalidFilename(_)
+            | Error::InvalidReference(_)
+            | Error::InvalidCandidate { .. }
+            | Error::InvalidCampaign { .. }
+            | Error::InvalidWebhookUrl(_)
+            | Error::ReasonRequired => Class::Invalid,
+            Error::NoRoute
+            | Error::UnknownCampaign(_)
+            | Error::UnknownDossier(_)
+            | Error::UnknownPiece { .. }
+            | Error::UnknownDocument(_)
+            | Error::UnknownWebhook(_)
+            | Error::UnknownBatch(_) => Class::NotFound,
+            Error::ReferenceTaken { .. }
+            | Error::Transition(_)
+            | Error::TooManyDocuments { .. }
+            | Error::DocumentWithdrawn
+            | Error::ScanPending
+            | Error::ScanFailed => Class::Conflict,
+            Error::TooLarge { .. } => Class::TooLarge,
+            Error::Rejected { .. } => Class::Rejected,
+            Error::Unavailable(_) => Class::Unavailable,
+            Error::ContentMissing | Error::Internal(_) => Class::Internal,
+        }
+    }
+
+    /// Facts that go with the code, by code (`{}` for most).
+    pub fn details(&self) -> Value {
+        match self {
+            Error::InvalidCampaign { line, reason, .. } => json!({"line": line, "reason": reason}),
+            Error::UnknownPiece { campaign, piece } => {
+                json!({"campaign": campaign, "piece": piece})
+            }
+            Error::ReferenceTaken { campaign, .. } => json!({"campaign": campaign}),
+            Error::CampaignClosed { deadline } => json!({"closes_at": deadline}),
+            Error::CampaignNotOpen { opening } => json!({"opens_at": opening}),
+            Error::Transition(TransitionError::MissingPieces { pieces }) => {
+                json!({"missing": pieces})
+            }
+            Error::TooManyDocuments { piece, max } => json!({"piece": piece, "max_documents": max}),
+            Error::TooLarge { limit } => json!({"limit": limit}),
+            Error::Rejected { reasons } => json!({"reasons": reasons}),
+            _ => json!({}),
+        }
+    }
+}
+
+impl From<RepoError> for Error {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::Unavailable(m) => Error::Unavailable(format!("database unavailable: {m}")),
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => {
+                Error::Unavailable(format!("object store unavailable: {m}"))
+            }
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StagingError> for Error {
+    fn from(e: StagingError) -> Self {
+        match e {
+            StagingError::TooLarge { limit } => Error::TooLarge { limit },
+            other => Error::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Observability: Prometheus metrics, served by the API at `GET /metrics` (text exposition
+//! format, no token: the endpoint carries counts, never names, references or tokens).
+//!
+//! Counters and histograms are recorded where things happen, through the `metrics` facade:
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `guichet_http_requests_total` | `method`, `route`, `status` | answered requests |
+//! | `guichet_http_request_duration_seconds` | `method`, `route` | latency histogram |
+//! | `guichet_intakes_total` | `channel`, `outcome` | documents received (`stored`, `duplicate`, `rejected`, `refused`) |
+//! | `guichet_verdict_reasons_total` | `code` | reasons of rejected verdicts, by stable code |
+//! | `guichet_webhook_attempts_total` | `result` | webhook HTTP attempts (`ok`, `error`) |
+//! | `guichet_webhook_deliveries_total` | `outcome` | events settled per endpoint (`delivered`, `failed`) |
+//!
+//! Gauges that describe stored state (job queues by kind and state, documents by scan
+//! state, webhook endpoints' lag behind the outbox) are read from the repository when
+//! scraped, so every process of a deployment reports the same shared values.
+//!
+//! `route` is the matched route template (`/api/v1/dossiers/{reference}`), never the path
+//! itself, so label values stay few whatever the clients send.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::app::App;
+use crate::error::Error;
+use crate::pipeline::intake::{Channel, Intake};
+
+/// Latency buckets (seconds): from a cached read to a large document verified and stored.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// The process-wide recorder, installed on first use: the `metrics` facade has one global
+/// recorder, and a second install would fail.
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("guichet_http_request_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only gauges");
+        }
+        handle
+    })
+}
+
+/// Installs the recorder, so that counters recorded before the first scrape are kept.
+pub fn install() {
+    handle();
+}
+
+/// Counts one answered HTTP request and its latency, by method and route template.
+pub fn request(method: String, route: String, status: u16, seconds: f64) {
+    metrics::histogram!("guichet_http_request_duration_seconds",
+        "method" => method.clone(), "route" => route.clone())
+    .record(seconds);
+    metrics::counter!("guichet_http_requests_total", "method" => method, "route" => route,
+        "status" => status.to_string())
+    .increment(1);
+}
+
+/// The exposition text: the counters and histograms recorded here, then the gauges read from
+/// the repository.
+pub async fn exposition(app: &App) -> String {
+    let mut text = handle().render();
+    match app.repo.queue_depths().await {
+        Ok(depths) => {
+            text.push_str("# HELP guichet_jobs Background jobs by kind and state.\n");
+            text.push_str("# TYPE guichet_jobs gauge\n");
+            for (kind, state, n) in &depths.jobs {
+                text.push_str(&format!(
+                    "guichet_jobs{{kind=\"{}\",state=\"{}\"}} {n}\n",
+                    escape(kind),
+                    escape(state)
+                ));
+            }
+            text.push_str("# HELP guichet_documents_by_scan Documents by virus-scan state.\n");
+            text.push_str("# TYPE guichet_documents_by_scan gauge\n");
+            for (scan, n) in &depths.scans {
+                text.push_str(&format!(
+                    "guichet_documents_by_scan{{scan=\"{}\"}} {n}\n",
+                    escape(scan)
+                ));
+            }
+            text.push_str(
+                "# HELP guichet_webhook_lag_events Events written after an endpoint's cursor (all campaigns).\n",
+            );
+            text.push_str("# TYPE guichet_webhook_lag_events gauge\n");
+            for (id, campaign, lag) in &depths.webhook_lag {
+                text.push_str(&format!(
+                    "guichet_webhook_lag_events{{webhook=\"{}\",campaign=\"{}\"}} {lag}\n",
+                    escape(id),
+                    escape(campaign)
+                ));
+            }
+            text.push_str("# TYPE guichet_database_up gauge\nguichet_database_up 1\n");
+        }
+        Err(e) => {
+            // The counters still tell something; the gauge says why the rest is missing.
+            tracing::warn!(error = %e, "metrics: reading queue depths");
+            text.push_str("# TYPE guichet_database_up gauge\nguichet_database_up 0\n");
+        }
+    }
+    text
+}
+
+/// A label value as the exposition format wants it.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Counts one intake by channel and outcome (`stored`, `duplicate`, `rejected` by the
+/// verdict, whether refused or kept as the mailroom keeps paper, `refused` before or beside
+/// it), and a rejection's reasons by code.
+pub fn intake(channel: Channel, result: &Result<Intake, Error>) {
+    let outcome = match result {
+        Ok(intake) if intake.created && intake.document.verdict == "rejected" => {
+            let reasons = intake.document.reasons["reasons"].as_array();
+            for code in reasons
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["code"].as_str())
+            {
+                metrics::counter!("guichet_verdict_reasons_total", "code" => code.to_string())
+                    .increment(1);
+            }
+            "rejected"
+        }
+        Ok(intake) if intake.created => "stored",
+        Ok(_) => "duplicate",
+        Err(Error::Rejected { reasons }) => {
+            for reason in reasons {
+                metrics::counter!("guichet_verdict_reasons_total", "code" => reason.code.as_str())
+                    .increment(1);
+            }
+            "rejected"
+        }
+        Err(_) => "refused",
+    };
+    metrics::counter!("guichet_intakes_total", "channel" => channel.as_str(), "outcome" => outcome)
+        .increment(1);
+}

@@ -1,0 +1,193 @@
+//! One dossier read, changed by a pure computation, and written back atomically.
+//!
+//! Every action on a dossier (intake, withdrawal, submission, review, closing) goes through
+//! [`change`]: read the dossier and its documents, let the action compute a [`Plan`] from
+//! that snapshot with the rules of `dossiers`, and apply it if nobody changed the dossier
+//! meanwhile; otherwise read again and recompute. No lock is held across the computation,
+//! so this works the same on one SQLite file and on PostgreSQL shared by many processes.
+
+use std::sync::Arc;
+
+use dossiers::{Assessment, Campaign, Candidate, DocumentFacts, DossierState, ReviewDecision};
+use serde_json::json;
+use storage::{DocumentRecord, DossierChange, DossierRecord, NewEvent, RepoError};
+
+use crate::app::App;
+use crate::error::Error;
+use crate::events::EventKind;
+
+/// How many times an action is recomputed when the dossier keeps changing under it.
+const ATTEMPTS: usize = 8;
+
+/// A dossier as read, with its campaign and candidate ready for the domain rules.
+pub struct Snapshot {
+    pub record: DossierRecord,
+    pub documents: Vec<DocumentRecord>,
+    pub campaign: Arc<Campaign>,
+    pub candidate: Candidate,
+    pub state: DossierState,
+}
+
+/// What an action decided: the change to write and the answer to give once it is written.
+pub struct Plan<T> {
+    pub change: DossierChange,
+    pub outcome: T,
+}
+
+impl<T> Plan<T> {
+    /// An action that writes nothing (idempotent repeats).
+    pub fn nothing(outcome: T) -> Self {
+        Plan {
+            change: DossierChange::default(),
+            outcome,
+        }
+    }
+}
+
+impl Snapshot {
+    pub async fn read(app: &App, reference: &str) -> Result<Snapshot, Error> {
+        let record = app
+            .repo
+            .dossier(reference)
+            .await?
+            .ok_or_else(|| Error::UnknownDossier(reference.to_string()))?;
+        let documents = app.repo.documents(reference).await?;
+        let campaign = app.campaign(&record.campaign).await?;
+        let candidate = Candidate::new(record.candidate.clone(), campaign.reference_date())
+            .map_err(|e| Error::Internal(format!("stored candidate of {reference}: {e}")))?;
+        let state = record
+            .state
+            .parse()
+            .map_err(|e| Error::Internal(format!("stored state of {reference}: {e}")))?;
+        Ok(Snapshot {
+            record,
+            documents,
+            campaign,
+            candidate,
+            state,
+        })
+    }
+
+    pub fn reference(&self) -> &str {
+        &self.record.reference
+    }
+
+    /// The assessment as stored.
+    pub fn assessment(&self) -> Assessment {
+        self.assessment_after(&DossierChange::default())
+    }
+
+    /// The assessment once `change` is applied.
+    pub fn assessment_after(&self, change: &DossierChange) -> Assessment {
+        let facts: Vec<DocumentFacts> = self
+            .documents
+            .iter()
+            .chain(&change.new_documents)
+            .map(|doc| {
+                let review = change
+                    .reviews
+                    .iter()
+                    .rev()
+                    .find(|r| r.document == doc.id)
+                    .map(|r| r.decision.as_str())
+                    .or(doc.review.as_deref());
+                let scan = change.scans.iter().rev().find(|s| s.document == doc.id);
+                let verdict = scan
+                    .and_then(|s| s.verdict.as_deref())
+                    .unwrap_or(&doc.verdict);
+                // Infected content is rejected whatever anyone decided about it.
+                let infected = scan.map(|s| s.scan.as_str()).or(doc.scan.as_deref())
+                    == Some(super::scan::state::INFECTED);
+                DocumentFacts {
+                    piece: doc.piece.clone(),
+                    verdict_accepted: verdict == "accepted" && !infected,
+                    review: review.and_then(parse_decision).filter(|_| !infected),
+                    withdrawn: doc.withdrawn_at.is_some() || change.withdrawals.contains(&doc.id),
+                }
+            })
+            .collect();
+        self.campaign.assess(&self.candidate, &facts)
+    }
+
+    /// Documents the candidate still has on file (not withdrawn).
+    pub fn active_documents(&self) -> impl Iterator<Item = &DocumentRecord> {
+        self.documents.iter().filter(|d| d.withdrawn_at.is_none())
+    }
+
+    /// Sets the dossier's next state on `change`, with the events a state change emits.
+    pub fn move_to(&self, change: &mut DossierChange, next: DossierState, reason: Option<String>) {
+        if next == self.state {
+            return;
+        }
+        change.state = Some((next.as_str().to_string(), reason.clone()));
+        let kind = match next {
+            DossierState::Open => EventKind::DossierReopened,
+            DossierState::Submitted => EventKind::DossierSubmitted,
+            DossierState::Complete => EventKind::DossierComplete,
+            DossierState::Closed => EventKind::DossierClosed,
+        };
+        change.events.push(self.event(
+            kind,
+            None,
+            json!({
+                "from": self.state.as_str(),
+                "to": next.as_str(),
+                "reason": reason,
+            }),
+        ));
+    }
+
+    pub fn event(
+        &self,
+        kind: EventKind,
+        document: Option<&str>,
+        data: serde_json::Value,
+    ) -> NewEvent {
+        NewEvent {
+            kind: kind.as_str().to_string(),
+            dossier: Some(self.record.reference.clone()),
+            document: document.map(str::to_string),
+            data,
+        }
+    }
+}
+
+pub fn parse_decision(value: &str) -> Option<ReviewDecision> {
+    match value {
+        "accepted" => Some(ReviewDecision::Accepted),
+        "rejected" => Some(ReviewDecision::Rejected),
+        _ => None,
+    }
+}
+
+pub fn decision_name(decision: ReviewDecision) -> &'static str {
+    match decision {
+        ReviewDecision::Accepted => "accepted",
+        ReviewDecision::Rejected => "rejected",
+    }
+}
+
+/// Reads the dossier, computes a plan, applies it; recomputes when the dossier changed
+/// meanwhile. `compute` may be called several times and must not have side effects.
+pub async fn change<T>(
+    app: &App,
+    reference: &str,
+    mut compute: impl FnMut(&Snapshot) -> Result<Plan<T>, Error>,
+) -> Result<T, Error> {
+    for _ in 0..ATTEMPTS {
+        let snapshot = Snapshot::read(app, reference).await?;
+        let mut plan = compute(&snapshot)?;
+        if plan.change == DossierChange::default() {
+            return Ok(plan.outcome);
+        }
+        plan.change.expected_version = snapshot.record.version;
+        match app.repo.apply(reference, plan.change).await {
+            Ok(()) => return Ok(plan.outcome),
+            Err(RepoError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Unavailable(format!(
+        "dossier {reference} is changing too fast; try again"
+    )))
+}

@@ -1,0 +1,58 @@
+//! The paper path: cover sheets out, scanned batches in, one job per step.
+//!
+//! - [`receive`]: a station sends a batch (a PDF or a multi-page TIFF). It is received like
+//!   any upload (streamed to staging, hashed, limited), stored as evidence under its content
+//!   key, recorded, and a `mailroom.batch` job is enqueued; the station gets 202 with the
+//!   batch id. The same bytes sent again are the same batch.
+//! - [`split`]: a worker of any process claims the job under a lease, reads the batch and
+//!   splits it on its sheets (`scanners`), keeping the batch's report up to date.
+//! - [`file`]: each segment becomes one PDF taken in by the pipeline's one
+//!   [`intake`](super::intake()), channel `mailroom`, with its origin (batch, station, pages).
+//! - [`triage`]: pages no dossier takes, and segments a dossier refuses (closed, or its piece
+//!   full), are stored as one PDF per run and listed for staff to assign by hand.
+//! - [`cover`]: the cover and separator sheets a candidate's paper travels with.
+//!
+//! Resuming after a crash files nothing twice: a segment's PDF is built from the same page
+//! images in the same way, so it has the same bytes, and the same bytes for the same piece of a
+//! dossier are the same document.
+
+pub mod cover;
+pub mod file;
+pub mod receive;
+pub mod split;
+pub mod triage;
+
+pub use cover::cover_sheet;
+pub use receive::{Received, batch, receive_batch};
+pub use split::worker;
+pub use triage::{assign_triage, triage_entries};
+
+use storage::ContentKey;
+use tokio::io::AsyncReadExt;
+
+use crate::app::App;
+use crate::error::Error;
+
+/// The job that takes a received batch through the split, the filing and triage.
+pub const JOB_KIND: &str = "mailroom.batch";
+
+/// A batch's states, as recorded and shown.
+pub mod state {
+    pub const QUEUED: &str = "queued";
+    pub const PROCESSING: &str = "processing";
+    pub const DONE: &str = "done";
+    pub const FAILED: &str = "failed";
+}
+
+/// The bytes of a stored object (a batch, or a triage entry's PDF).
+async fn read_blob(app: &App, sha256: &str) -> Result<Vec<u8>, Error> {
+    let key = ContentKey::from_hex(sha256)
+        .ok_or_else(|| Error::Internal(format!("stored batch key {sha256:?}")))?;
+    let mut blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(blob.size).unwrap_or(0));
+    blob.reader
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| Error::Unavailable(format!("reading the stored batch: {e}")))?;
+    Ok(bytes)
+}

@@ -1,0 +1,13 @@
+//! The pipeline, one path for every channel: receive → detect → verify → scan → store →
+//! match → decide → recompute → events. Actions never touch SQL or HTTP directly: they compute a
+//! change from a dossier snapshot with the rules of `dossiers` and hand it to the repository.
+
+pub mod actions;
+pub mod dossier;
+pub mod intake;
+pub mod jobs;
+pub mod mailroom;
+pub mod receive;
+pub mod scan;
+
+pub use intake::{Arrival, Channel, Intake, Origin, intake};

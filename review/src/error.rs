@@ -1,0 +1,137 @@
+//! Every way a page or action fails, as an HTML page with a fitting status, in one place.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use ingest::error::Class;
+use storage::RepoError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// No valid session: the browser is sent to the login page.
+    #[error("login required")]
+    LoginRequired,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The pipeline refused the action (a state that does not allow it, a pending scan...).
+    #[error("{0}")]
+    Action(#[from] ingest::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RepoError> for PageError {
+    fn from(e: RepoError) -> Self {
+        PageError::Action(e.into())
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        PageError::Internal(format!("template: {e}"))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: String,
+}
+
+impl PageError {
+    fn status(&self) -> StatusCode {
+        match self {
+            PageError::LoginRequired => StatusCode::SEE_OTHER,
+            PageError::Forbidden | PageError::Csrf => StatusCode::FORBIDDEN,
+            PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::Action(e) => action_status(e.class()),
+            PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The title and the message shown, in French.
+    fn shown(&self) -> (&'static str, String) {
+        match self {
+            PageError::LoginRequired => ("Connexion requise", String::new()),
+            PageError::Forbidden => (
+                "Accès refusé",
+                "Cette page est réservée aux administrateurs.".into(),
+            ),
+            PageError::Csrf => (
+                "Formulaire expiré",
+                "Le formulaire n'a pas pu être vérifié (jeton de sécurité absent ou périmé). \
+                 Rechargez la page puis recommencez."
+                    .into(),
+            ),
+            PageError::NotFound(what) => ("Introuvable", format!("{what} n'existe pas.")),
+            PageError::BadRequest(why) => ("Demande incorrecte", why.clone()),
+            PageError::Action(e) => ("Action refusée", action_message(e)),
+            PageError::Internal(_) => (
+                "Erreur interne",
+                "Une erreur interne est survenue ; elle a été journalisée.".into(),
+            ),
+        }
+    }
+}
+
+/// The status of a page whose action the pipeline refused. The API has its own mapping
+/// (`api::error`); a page answers a refused action as a page: the reviewer reads the message.
+fn action_status(class: Class) -> StatusCode {
+    match class {
+        Class::Unauthenticated | Class::Forbidden => StatusCode::FORBIDDEN,
+        Class::NotFound => StatusCode::NOT_FOUND,
+        Class::Invalid => StatusCode::BAD_REQUEST,
+        Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Class::Conflict | Class::TooLarge | Class::Rejected => StatusCode::CONFLICT,
+    }
+}
+
+/// The pipeline's refusals, in the reviewer's words.
+fn action_message(e: &ingest::Error) -> String {
+    match e.code() {
+        "scan_pending" => "Ce document attend son analyse antivirus : il ne peut pas encore être accepté.".into(),
+        "scan_failed" => "L'antivirus n'a pas pu analyser ce document : refusez-le et demandez un fichier plus léger.".into(),
+        "document_quarantined" => "Ce document est infecté et mis en quarantaine : il ne peut être ni affiché ni accepté.".into(),
+        "document_withdrawn" => "Ce document a été retiré par le candidat.".into(),
+        "reason_required" => "Un refus doit être motivé : choisissez un motif.".into(),
+        "dossier_closed" => "Le dossier est clôturé : il ne peut plus changer.".into(),
+        "not_complete" | "missing_pieces" => "Le dossier n'est pas complet : il ne peut pas être clôturé.".into(),
+        "unknown_dossier" => "Ce dossier n'existe pas.".into(),
+        "unknown_document" => "Ce document n'existe pas.".into(),
+        "unavailable" => "Le service est momentanément indisponible ; réessayez dans un instant.".into(),
+        "internal" => "Une erreur interne est survenue ; elle a été journalisée.".into(),
+        code => format!("L'action a été refusée ({code}) : {e}"),
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if let PageError::LoginRequired = self {
+            return Redirect::to("/staff/login").into_response();
+        }
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "staff page failed");
+        }
+        let (title, message) = self.shown();
+        let body = ErrorPage { title, message }
+            .render()
+            .unwrap_or_else(|_| title.to_string());
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            body,
+        )
+            .into_response()
+    }
+}

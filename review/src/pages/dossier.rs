@@ -1,0 +1,471 @@
+//! The dossier page and the reviewer's actions on it: accept or refuse a document, close
+//! the dossier. Actions go through `ingest::pipeline::actions`, the code the API runs.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use dossiers::{DossierState, PieceStatus, ReviewDecision};
+use ingest::events::EventKind;
+use ingest::pipeline::actions;
+use ingest::pipeline::dossier::Snapshot;
+use ingest::pipeline::scan;
+use storage::{DocumentRecord, EventRecord};
+
+use crate::Staff;
+use crate::error::PageError;
+use crate::index::refresh_dossier;
+use crate::names::candidate_name;
+use crate::session::Reviewer;
+use crate::views::{page, piece_status_class, piece_status_label, size_label, state_label, when};
+
+/// The standard reasons for refusing a document, as `(code, label)`; `autre` needs a text.
+pub const REFUSAL_REASONS: [(&str, &str); 7] = [
+    ("illisible", "Document illisible ou de qualité insuffisante"),
+    (
+        "incomplet",
+        "Document incomplet (recto ou verso, pages manquantes)",
+    ),
+    ("perime", "Document périmé ou plus en cours de validité"),
+    (
+        "non_conforme",
+        "Ce document ne correspond pas à la pièce demandée",
+    ),
+    ("autre_personne", "Document au nom d'une autre personne"),
+    ("non_signe", "Signature ou cachet manquant"),
+    ("autre", "Autre motif (préciser)"),
+];
+
+/// The most events the page shows (the most recent).
+const HISTORY: u32 = 200;
+/// The most other dossiers named in a duplicate flag.
+const DUPLICATES: u32 = 5;
+
+pub struct DocView {
+    pub id: String,
+    pub filename: String,
+    pub kind: String,
+    pub size: String,
+    pub pages: Option<u32>,
+    pub channel: &'static str,
+    pub received: String,
+    pub late: bool,
+    pub verdict: &'static str,
+    pub reasons: Vec<String>,
+    pub scan: Option<&'static str>,
+    pub review: &'static str,
+    pub reviewed_by: Option<String>,
+    pub review_reason: Option<String>,
+    pub sha256: String,
+    pub duplicates: Vec<(String, String)>,
+    pub preview: &'static str,
+    pub preview_why: &'static str,
+    pub content_url: String,
+    pub can_review: bool,
+}
+
+pub struct PieceView {
+    pub code: String,
+    pub label: String,
+    pub required: &'static str,
+    pub why: Option<String>,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub documents: Vec<DocView>,
+}
+
+pub struct EventView {
+    pub at: String,
+    pub label: String,
+    pub detail: String,
+}
+
+pub struct DossierView {
+    pub reference: String,
+    pub campaign: String,
+    pub campaign_title: String,
+    pub name: String,
+    pub attributes: Vec<(String, String)>,
+    pub state: &'static str,
+    pub state_reason: Option<String>,
+    pub complete: bool,
+    pub missing: String,
+    pub can_close: bool,
+    pub pieces: Vec<PieceView>,
+    pub unclassified: Vec<DocView>,
+    pub events: Vec<EventView>,
+}
+
+#[derive(Template)]
+#[template(path = "dossier.html")]
+struct DossierPage {
+    user: Reviewer,
+    section: &'static str,
+    d: DossierView,
+    done: Option<&'static str>,
+    reasons: [(&'static str, &'static str); 7],
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+}
+
+/// Reads the dossier, or answers 404 for a reference that is malformed or unknown.
+async fn snapshot(staff: &Staff, reference: &str) -> Result<Snapshot, PageError> {
+    if actions::check_reference(reference).is_err() {
+        return Err(PageError::NotFound(format!("Le dossier {reference}")));
+    }
+    match Snapshot::read(&staff.app, reference).await {
+        Ok(snapshot) => Ok(snapshot),
+        Err(ingest::Error::UnknownDossier(_)) => {
+            Err(PageError::NotFound(format!("Le dossier {reference}")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn show(
+    State(staff): State<Staff>,
+    user: Reviewer,
+    Path(reference): Path<String>,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
+    let snapshot = snapshot(&staff, &reference).await?;
+    let view = dossier_view(&staff, &snapshot).await?;
+    let done = match done.done.as_str() {
+        "accepted" => Some("Le document a été accepté."),
+        "rejected" => Some("Le document a été refusé ; le motif est visible du candidat."),
+        "closed" => Some("Le dossier a été clôturé."),
+        _ => None,
+    };
+    page(&DossierPage {
+        user,
+        section: "dossiers",
+        d: view,
+        done,
+        reasons: REFUSAL_REASONS,
+    })
+}
+
+async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView, PageError> {
+    let assessment = snapshot.assessment();
+    let closed = snapshot.state == DossierState::Closed;
+    let mut pieces = Vec::new();
+    for piece in snapshot.campaign.pieces() {
+        let assessed = assessment.piece(piece.code());
+        let mut documents = Vec::new();
+        for doc in snapshot
+            .active_documents()
+            .filter(|d| d.piece.as_deref() == Some(piece.code()))
+        {
+            documents.push(doc_view(staff, doc, closed).await?);
+        }
+        let status = assessed.map_or(PieceStatus::Missing, |a| a.status);
+        let required = assessed.is_none_or(|a| a.required);
+        pieces.push(PieceView {
+            code: piece.code().to_string(),
+            label: piece.label().to_string(),
+            required: if required {
+                "obligatoire"
+            } else {
+                "facultative"
+            },
+            why: assessed.and_then(|a| a.why.clone()),
+            status: piece_status_label(status),
+            status_class: piece_status_class(status),
+            documents,
+        });
+    }
+    let mut unclassified = Vec::new();
+    for doc in snapshot.active_documents().filter(|d| {
+        d.piece
+            .as_ref()
+            .is_none_or(|code| snapshot.campaign.piece(code).is_none())
+    }) {
+        unclassified.push(doc_view(staff, doc, closed).await?);
+    }
+    let events = staff
+        .app
+        .repo
+        .dossier_events(&snapshot.record.reference, HISTORY)
+        .await?
+        .iter()
+        .map(event_view)
+        .collect();
+    let name = candidate_name(&snapshot.record.candidate);
+    let attributes = snapshot
+        .record
+        .candidate
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .map(|(key, value)| (key.clone(), attribute_text(value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(DossierView {
+        reference: snapshot.record.reference.clone(),
+        campaign: snapshot.campaign.id().to_string(),
+        campaign_title: snapshot.campaign.title().to_string(),
+        name: name.shown,
+        attributes,
+        state: state_label(snapshot.state.as_str()),
+        state_reason: snapshot.record.state_reason.clone(),
+        complete: assessment.complete,
+        missing: assessment.missing_for_submission().join(", "),
+        can_close: !closed && assessment.complete,
+        pieces,
+        unclassified,
+        events,
+    })
+}
+
+fn attribute_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "oui".into(),
+        Value::Bool(false) => "non".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<DocView, PageError> {
+    let duplicates = staff
+        .app
+        .repo
+        .same_content_elsewhere(&doc.sha256, &doc.dossier, DUPLICATES)
+        .await?
+        .into_iter()
+        .map(|same| (same.dossier, same.piece.unwrap_or_default()))
+        .collect();
+    let servable = scan::check_servable(doc).is_ok();
+    let (preview, preview_why) = match (servable, doc.kind.as_str()) {
+        (false, _) => ("none", "le contenu n'est pas servi (analyse antivirus)"),
+        (true, "jpeg" | "png" | "gif" | "webp" | "bmp") => ("image", ""),
+        (true, "pdf") => ("pdf", ""),
+        (true, _) => ("none", "format sans aperçu dans le navigateur"),
+    };
+    let reasons = doc
+        .reasons
+        .get("reasons")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|r| {
+                    let code = r.get("code").and_then(Value::as_str).unwrap_or("");
+                    let message = r.get("message").and_then(Value::as_str).unwrap_or("");
+                    format!("{message} ({code})")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(DocView {
+        id: doc.id.clone(),
+        filename: doc
+            .filename
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", doc.id, doc.kind)),
+        kind: doc.kind.to_uppercase(),
+        size: size_label(doc.size),
+        pages: doc.pages,
+        channel: match doc.channel.as_str() {
+            "upload" => "déposé en ligne",
+            "mailroom" => "reçu par courrier",
+            _ => "canal inconnu",
+        },
+        received: when(doc.received_at),
+        late: doc.late,
+        verdict: if doc.verdict == "accepted" {
+            "conforme"
+        } else {
+            "non conforme"
+        },
+        reasons,
+        scan: doc.scan.as_deref().map(|s| match s {
+            scan::state::CLEAN => "sain",
+            scan::state::PENDING => "analyse en attente",
+            scan::state::INFECTED => "INFECTÉ — quarantaine",
+            _ => "analyse impossible",
+        }),
+        review: match doc.review.as_deref() {
+            Some("accepted") => "acceptée",
+            Some("rejected") => "refusée",
+            _ if doc.verdict == "accepted" => "à examiner",
+            _ => "refusée par la vérification automatique",
+        },
+        reviewed_by: doc.reviewed_by.clone(),
+        review_reason: doc.review_reason.clone(),
+        sha256: doc.sha256.clone(),
+        duplicates,
+        preview,
+        preview_why,
+        content_url: format!("/staff/documents/{}/content", doc.id),
+        can_review: !closed && doc.scan.as_deref() != Some(scan::state::INFECTED),
+    })
+}
+
+fn event_view(event: &EventRecord) -> EventView {
+    let label = match event.kind.parse::<EventKind>() {
+        Ok(kind) => kind_label(kind),
+        Err(_) => event.kind.as_str(),
+    };
+    let text = |key: &str| event.data.get(key).and_then(Value::as_str);
+    let mut detail = Vec::new();
+    if let Some(piece) = text("piece") {
+        detail.push(format!("pièce {piece}"));
+    }
+    if let Some(filename) = text("filename") {
+        detail.push(format!("fichier « {filename} »"));
+    }
+    if let Some(by) = text("by") {
+        detail.push(format!("par {by}"));
+    }
+    if let Some(reason) = text("reason") {
+        detail.push(format!("motif : {reason}"));
+    }
+    EventView {
+        at: when(event.at),
+        label: label.to_string(),
+        detail: detail.join(", "),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason_code: String,
+    #[serde(default)]
+    reason_text: String,
+}
+
+/// The reason recorded for a refusal: the standard label, with the reviewer's text.
+pub fn refusal_reason(code: &str, text: &str) -> Result<String, PageError> {
+    let text = text.trim();
+    let (code, label) = REFUSAL_REASONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .ok_or_else(|| {
+            PageError::BadRequest("Choisissez un motif de refus dans la liste.".into())
+        })?;
+    match (*code, text.is_empty()) {
+        ("autre", true) => Err(PageError::BadRequest(
+            "Le motif « Autre » demande une précision.".into(),
+        )),
+        ("autre", false) => Ok(text.to_string()),
+        (_, true) => Ok(label.to_string()),
+        (_, false) => Ok(format!("{label} : {text}")),
+    }
+}
+
+/// Caps free text so a pasted novel does not end up in every event.
+const REASON_CHARS: usize = 500;
+
+pub async fn review(
+    State(staff): State<Staff>,
+    user: Reviewer,
+    Path((reference, id)): Path<(String, String)>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let doc = staff
+        .app
+        .repo
+        .document(&id)
+        .await?
+        .filter(|d| d.dossier == reference)
+        .ok_or_else(|| PageError::NotFound(format!("Le document {id} de ce dossier")))?;
+    let text: String = form.reason_text.chars().take(REASON_CHARS).collect();
+    let (decision, reason, done) = match form.decision.as_str() {
+        "accept" => (ReviewDecision::Accepted, None, "accepted"),
+        "reject" => (
+            ReviewDecision::Rejected,
+            Some(refusal_reason(&form.reason_code, &text)?),
+            "rejected",
+        ),
+        _ => return Err(PageError::BadRequest("Décision inconnue.".into())),
+    };
+    actions::review(&staff.app, &doc.id, decision, reason, &user.name).await?;
+    refresh_dossier(&staff.app, &reference).await;
+    tracing::info!(user = %user.name, document = %doc.id, decision = done, "staff review");
+    Ok(Redirect::to(&format!(
+        "/staff/dossiers/{reference}?done={done}#doc-{}",
+        doc.id
+    ))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn close(
+    State(staff): State<Staff>,
+    user: Reviewer,
+    Path(reference): Path<String>,
+    Form(form): Form<CloseForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    snapshot(&staff, &reference).await?;
+    actions::close(&staff.app, &reference).await?;
+    refresh_dossier(&staff.app, &reference).await;
+    tracing::info!(user = %user.name, dossier = %reference, "staff closed dossier");
+    Ok(Redirect::to(&format!("/staff/dossiers/{reference}?done=closed")).into_response())
+}
+
+/// An event kind in the reviewer's words.
+fn kind_label(kind: EventKind) -> &'static str {
+    match kind {
+        EventKind::DossierCreated => "Dossier créé",
+        EventKind::DocumentReceived => "Document reçu",
+        EventKind::DocumentAccepted => "Document accepté",
+        EventKind::DocumentRejected => "Document refusé",
+        EventKind::DocumentWithdrawn => "Document retiré par le candidat",
+        EventKind::DocumentInfected => "Document infecté",
+        EventKind::DocumentScanned => "Analyse antivirus terminée",
+        EventKind::DossierSubmitted => "Dossier déposé par le candidat",
+        EventKind::DossierComplete => "Dossier complet",
+        EventKind::DossierReopened => "Dossier rouvert",
+        EventKind::DossierClosed => "Dossier clôturé",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_need_a_listed_reason_and_other_needs_text() {
+        assert_eq!(
+            refusal_reason("illisible", "").expect("listed"),
+            "Document illisible ou de qualité insuffisante"
+        );
+        assert_eq!(
+            refusal_reason("perime", " expiré en 2023 ").expect("listed"),
+            "Document périmé ou plus en cours de validité : expiré en 2023"
+        );
+        assert_eq!(refusal_reason("autre", "flou").expect("text"), "flou");
+        assert!(matches!(
+            refusal_reason("autre", "  "),
+            Err(PageError::BadRequest(_))
+        ));
+        assert!(matches!(
+            refusal_reason("", "x"),
+            Err(PageError::BadRequest(_))
+        ));
+        assert!(matches!(
+            refusal_reason("<b>", ""),
+            Err(PageError::BadRequest(_))
+        ));
+    }
+}

@@ -1,0 +1,198 @@
+//! How records map to columns, written once for both backends.
+//!
+//! The tables have the same column names on SQLite and PostgreSQL and their columns hold the
+//! same Rust types: JSON is TEXT on SQLite and `jsonb` on PostgreSQL, times are RFC 3339 TEXT
+//! and `timestamptz`, booleans INTEGER and `boolean`, and sqlx converts both ways. So the
+//! records are read from any row type ([`RecordRow`]) and their values bound to any query
+//! ([`RecordBinds`]), given that the database stores each of those types.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::query::Query;
+use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
+
+use super::{CampaignRecord, DocumentRecord, DossierRecord, EventRecord, Job, NewEvent, RepoError};
+
+/// A Rust type that the database `DB` stores in a column and reads back.
+pub(super) trait Column<DB: Database>:
+    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
+impl<DB: Database, T> Column<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
+/// Builds records from a row selected with the table's column names.
+pub(super) trait RecordRow {
+    fn campaign(&self) -> Result<CampaignRecord, RepoError>;
+    fn dossier(&self) -> Result<DossierRecord, RepoError>;
+    fn document(&self) -> Result<DocumentRecord, RepoError>;
+    fn event(&self) -> Result<EventRecord, RepoError>;
+    fn job(&self) -> Result<Job, RepoError>;
+}
+
+impl<R> RecordRow for R
+where
+    R: Row,
+    for<'a> &'a str: ColumnIndex<R>,
+    String: Column<R::Database>,
+    Option<String>: Column<R::Database>,
+    i64: Column<R::Database>,
+    i32: Column<R::Database>,
+    Option<i32>: Column<R::Database>,
+    bool: Column<R::Database>,
+    DateTime<Utc>: Column<R::Database>,
+    Option<DateTime<Utc>>: Column<R::Database>,
+    Value: Column<R::Database>,
+{
+    fn campaign(&self) -> Result<CampaignRecord, RepoError> {
+        Ok(CampaignRecord {
+            id: self.try_get("id")?,
+            source: self.try_get("source")?,
+            loaded_at: self.try_get("loaded_at")?,
+        })
+    }
+
+    fn dossier(&self) -> Result<DossierRecord, RepoError> {
+        Ok(DossierRecord {
+            reference: self.try_get("reference")?,
+            campaign: self.try_get("campaign")?,
+            candidate: self.try_get("candidate")?,
+            state: self.try_get("state")?,
+            state_reason: self.try_get("state_reason")?,
+            version: self.try_get("version")?,
+            created_at: self.try_get("created_at")?,
+            updated_at: self.try_get("updated_at")?,
+        })
+    }
+
+    fn document(&self) -> Result<DocumentRecord, RepoError> {
+        let size: i64 = self.try_get("size")?;
+        let pages: Option<i32> = self.try_get("pages")?;
+        Ok(DocumentRecord {
+            id: self.try_get("id")?,
+            dossier: self.try_get("dossier")?,
+            piece: self.try_get("piece")?,
+            filename: self.try_get("filename")?,
+            declared_type: self.try_get("declared_type")?,
+            sha256: self.try_get("sha256")?,
+            size: u64::try_from(size).map_err(|_| RepoError::Corrupt("negative size".into()))?,
+            kind: self.try_get("kind")?,
+            mime: self.try_get("mime")?,
+            pages: pages.and_then(|p| u32::try_from(p).ok()),
+            channel: self.try_get("channel")?,
+            origin: self.try_get("origin")?,
+            verdict: self.try_get("verdict")?,
+            reasons: self.try_get("reasons")?,
+            review: self.try_get("review")?,
+            review_reason: self.try_get("review_reason")?,
+            reviewed_by: self.try_get("reviewed_by")?,
+            reviewed_at: self.try_get("reviewed_at")?,
+            withdrawn_at: self.try_get("withdrawn_at")?,
+            late: self.try_get("late")?,
+            received_at: self.try_get("received_at")?,
+            scan: self.try_get("scan")?,
+            scan_signature: self.try_get("scan_signature")?,
+        })
+    }
+
+    fn event(&self) -> Result<EventRecord, RepoError> {
+        Ok(EventRecord {
+            id: self.try_get("id")?,
+            kind: self.try_get("type")?,
+            dossier: self.try_get("dossier")?,
+            document: self.try_get("document")?,
+            at: self.try_get("at")?,
+            data: self.try_get("data")?,
+        })
+    }
+
+    fn job(&self) -> Result<Job, RepoError> {
+        let state: String = self.try_get("state")?;
+        let attempts: i32 = self.try_get("attempts")?;
+        Ok(Job {
+            id: self.try_get("id")?,
+            kind: self.try_get("kind")?,
+            key: self.try_get("key")?,
+            payload: self.try_get("payload")?,
+            state: state.parse()?,
+            attempts: u32::try_from(attempts)
+                .map_err(|_| RepoError::Corrupt("negative attempts".into()))?,
+            lease_owner: self.try_get("lease_owner")?,
+            lease_until: self.try_get("lease_until")?,
+            last_error: self.try_get("last_error")?,
+            created_at: self.try_get("created_at")?,
+            updated_at: self.try_get("updated_at")?,
+        })
+    }
+}
+
+/// Binds a record's values, in the order of the shared statements in [`super::sql`].
+pub(super) trait RecordBinds: Sized {
+    /// For [`super::sql::INSERT_DOSSIER`].
+    fn bind_dossier(self, dossier: &DossierRecord) -> Self;
+    /// For [`super::sql::INSERT_DOCUMENT`].
+    fn bind_document(self, document: &DocumentRecord) -> Self;
+    /// For [`super::sql::INSERT_EVENT`].
+    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self;
+}
+
+impl<'q, DB> RecordBinds for Query<'q, DB, <DB as Database>::Arguments>
+where
+    DB: Database,
+    String: Column<DB>,
+    Option<String>: Column<DB>,
+    i64: Column<DB>,
+    Option<i32>: Column<DB>,
+    bool: Column<DB>,
+    DateTime<Utc>: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    Value: Column<DB>,
+{
+    fn bind_dossier(self, dossier: &DossierRecord) -> Self {
+        self.bind(&dossier.reference)
+            .bind(&dossier.campaign)
+            .bind(&dossier.candidate)
+            .bind(&dossier.state)
+            .bind(&dossier.state_reason)
+            .bind(dossier.version)
+            .bind(dossier.created_at)
+            .bind(dossier.updated_at)
+    }
+
+    fn bind_document(self, doc: &DocumentRecord) -> Self {
+        self.bind(&doc.id)
+            .bind(&doc.dossier)
+            .bind(&doc.piece)
+            .bind(&doc.filename)
+            .bind(&doc.declared_type)
+            .bind(&doc.sha256)
+            .bind(i64::try_from(doc.size).unwrap_or(i64::MAX))
+            .bind(&doc.kind)
+            .bind(&doc.mime)
+            .bind(doc.pages.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
+            .bind(&doc.channel)
+            .bind(&doc.verdict)
+            .bind(&doc.reasons)
+            .bind(&doc.review)
+            .bind(&doc.review_reason)
+            .bind(&doc.reviewed_by)
+            .bind(doc.reviewed_at)
+            .bind(doc.withdrawn_at)
+            .bind(doc.late)
+            .bind(doc.received_at)
+            .bind(&doc.scan)
+            .bind(&doc.scan_signature)
+            .bind(&doc.origin)
+    }
+
+    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self {
+        self.bind(&event.kind)
+            .bind(&event.dossier)
+            .bind(&event.document)
+            .bind(at)
+            .bind(&event.data)
+    }
+}

@@ -1,0 +1,72 @@
+//! Statements that read the same on SQLite and PostgreSQL (`$n` parameters work on both).
+//!
+//! What differs stays with its backend: the order of documents (SQLite's `rowid`,
+//! PostgreSQL's `seq`), job claims and leases (a write lock against `FOR UPDATE SKIP LOCKED`
+//! and the server's clock), and the lock that orders events on PostgreSQL.
+
+pub(super) const UPSERT_CAMPAIGN: &str = "INSERT INTO campaigns (id, source, loaded_at)
+    VALUES ($1, $2, $3)
+    ON CONFLICT (id) DO UPDATE SET source = excluded.source, loaded_at = excluded.loaded_at";
+pub(super) const SELECT_CAMPAIGN: &str =
+    "SELECT id, source, loaded_at FROM campaigns WHERE id = $1";
+pub(super) const SELECT_CAMPAIGNS: &str = "SELECT id, source, loaded_at FROM campaigns ORDER BY id";
+
+pub(super) const INSERT_TOKEN: &str =
+    "INSERT INTO tokens (hash, role, name, created_at) VALUES ($1, $2, $3, $4)";
+pub(super) const SELECT_TOKEN: &str = "SELECT role, name FROM tokens WHERE hash = $1";
+
+/// Binds with [`super::columns::RecordBinds::bind_dossier`]; returns the row as stored, or
+/// nothing when the reference exists (or is being inserted by a transaction that commits).
+pub(super) const INSERT_DOSSIER: &str = "INSERT INTO dossiers (reference, campaign, candidate,
+        state, state_reason, version, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (reference) DO NOTHING
+    RETURNING reference, campaign, candidate, state, state_reason, version, created_at,
+        updated_at";
+pub(super) const SELECT_DOSSIER: &str = "SELECT reference, campaign, candidate, state,
+        state_reason, version, created_at, updated_at
+    FROM dossiers WHERE reference = $1";
+
+/// The optimistic check: one row when the dossier is still at the expected version.
+pub(super) const BUMP_VERSION: &str = "UPDATE dossiers SET version = version + 1, updated_at = $1
+    WHERE reference = $2 AND version = $3";
+pub(super) const SET_STATE: &str =
+    "UPDATE dossiers SET state = $1, state_reason = $2 WHERE reference = $3";
+
+/// Binds with [`super::columns::RecordBinds::bind_document`].
+pub(super) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, dossier, piece, filename,
+        declared_type, sha256, size, kind, mime, pages, channel, verdict, reasons, review,
+        review_reason, reviewed_by, reviewed_at, withdrawn_at, late, received_at, scan,
+        scan_signature, origin)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+        $19, $20, $21, $22, $23)";
+pub(super) const SELECT_DOCUMENT: &str = "SELECT * FROM documents WHERE id = $1";
+pub(super) const REVIEW_DOCUMENT: &str = "UPDATE documents
+    SET review = $1, review_reason = $2, reviewed_by = $3, reviewed_at = $4
+    WHERE id = $5 AND dossier = $6";
+/// A scan's outcome; the verdict and reasons change only when given.
+pub(super) const SCAN_DOCUMENT: &str = "UPDATE documents
+    SET scan = $1, scan_signature = $2, verdict = coalesce($3, verdict),
+        reasons = coalesce($4, reasons)
+    WHERE id = $5 AND dossier = $6";
+pub(super) const WITHDRAW_DOCUMENT: &str = "UPDATE documents SET withdrawn_at = $1
+    WHERE id = $2 AND dossier = $3 AND withdrawn_at IS NULL";
+pub(super) const REFERENCED_CONTENT: &str = "SELECT DISTINCT sha256 FROM documents ORDER BY sha256";
+
+/// Binds with [`super::columns::RecordBinds::bind_event`].
+pub(super) const INSERT_EVENT: &str =
+    "INSERT INTO events (type, dossier, document, at, data) VALUES ($1, $2, $3, $4, $5)";
+pub(super) const EVENTS_AFTER: &str = "SELECT id, type, dossier, document, at, data
+    FROM events WHERE id > $1 ORDER BY id LIMIT $2";
+
+pub(super) const SELECT_JOB: &str = "SELECT * FROM jobs WHERE id = $1";
+pub(super) const JOB_ID: &str = "SELECT id FROM jobs WHERE kind = $1 AND key = $2";
+
+pub(super) const SELECT_OUTBOX_CURSOR: &str =
+    "SELECT last_event FROM outbox_cursors WHERE name = $1";
+/// The compare-and-set: one row when the cursor was still at `$4`.
+pub(super) const MOVE_OUTBOX_CURSOR: &str = "UPDATE outbox_cursors SET last_event = $1, updated_at = $2 WHERE name = $3 AND last_event = $4";
+/// A cursor that does not exist yet is at 0: the first move from 0 creates it.
+pub(super) const CREATE_OUTBOX_CURSOR: &str =
+    "INSERT INTO outbox_cursors (name, last_event, updated_at) VALUES ($1, $2, $3)
+    ON CONFLICT (name) DO NOTHING";
