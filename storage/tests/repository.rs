@@ -201,7 +201,8 @@ async fn postgres_processes_starting_together_migrate_once() {
             (3, true),
             (4, true),
             (5, true),
-            (6, true)
+            (6, true),
+            (7, true)
         ]
     );
     conn.close().await.expect("close");

@@ -162,9 +162,14 @@ where
         .map(|code| piece_of(&before, code).cloned())
         .transpose()?;
     check_admitted(&before, channel)?;
-    let limit = piece.as_ref().map_or(app.settings.max_body_bytes, |p| {
-        p.max_bytes().min(app.settings.max_body_bytes)
-    });
+    // Beyond its piece's size an upload is refused as it streams; paper in hand is kept and
+    // its size becomes one of its verdict's reasons.
+    let limit = match &piece {
+        Some(piece) if !channel.keeps_refused_content() => {
+            piece.max_bytes().min(app.settings.max_body_bytes)
+        }
+        _ => app.settings.max_body_bytes,
+    };
     if arrival.content_length.is_some_and(|length| length > limit) {
         return Err(Error::TooLarge { limit });
     }
