@@ -1,7 +1,7 @@
 //! What the fuzz targets share: the panic policy, and the targets' bodies with the invariants
-//! every answer must hold, which live beside the regression tests
-//! (`crates/validators/tests/fuzz-regressions/harness.rs`) so that a find replayed there runs
-//! exactly what the fuzzer ran.
+//! every answer must hold. The validators' live beside their regression tests
+//! (`validators/tests/fuzz-regressions/harness.rs`) so that a find replayed there runs
+//! exactly what the fuzzer ran; the mailroom batch reader's (`read_batch`) is [`batch`].
 //!
 //! A crash is a panic that escapes the validators, a broken invariant, a timeout or an
 //! out-of-memory. A panic inside a decoder that the validators' guard (`catch_unwind`) turns
@@ -9,7 +9,8 @@
 //! location so it can be reported upstream, and `GUICHET_FUZZ_STRICT=1` makes it abort like any
 //! other panic (see docs/fuzzing.md).
 
-#[path = "../../crates/validators/tests/fuzz-regressions/harness.rs"]
+pub mod batch;
+#[path = "../../validators/tests/fuzz-regressions/harness.rs"]
 pub mod harness;
 
 use std::collections::HashSet;

@@ -24,8 +24,6 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::app::App;
-use crate::error::Error;
-use crate::pipeline::intake::{Channel, Intake};
 
 /// Latency buckets (seconds): from a cached read to a large document verified and stored.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -121,33 +119,15 @@ fn escape(value: &str) -> String {
 }
 
 /// Counts one intake by channel and outcome (`stored`, `duplicate`, `rejected` by the
-/// verdict, whether refused or kept as the mailroom keeps paper, `refused` before or beside
-/// it), and a rejection's reasons by code.
-pub fn intake(channel: Channel, result: &Result<Intake, Error>) {
-    let outcome = match result {
-        Ok(intake) if intake.created && intake.document.verdict == "rejected" => {
-            let reasons = intake.document.reasons["reasons"].as_array();
-            for code in reasons
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["code"].as_str())
-            {
-                metrics::counter!("guichet_verdict_reasons_total", "code" => code.to_string())
-                    .increment(1);
-            }
-            "rejected"
-        }
-        Ok(intake) if intake.created => "stored",
-        Ok(_) => "duplicate",
-        Err(Error::Rejected { reasons }) => {
-            for reason in reasons {
-                metrics::counter!("guichet_verdict_reasons_total", "code" => reason.code.as_str())
-                    .increment(1);
-            }
-            "rejected"
-        }
-        Err(_) => "refused",
-    };
-    metrics::counter!("guichet_intakes_total", "channel" => channel.as_str(), "outcome" => outcome)
+/// verdict, `refused` before or beside it), and a rejection's reasons by code.
+pub fn intake<'a>(
+    channel: &'static str,
+    outcome: &'static str,
+    reasons: impl IntoIterator<Item = &'a str>,
+) {
+    for code in reasons {
+        metrics::counter!("guichet_verdict_reasons_total", "code" => code.to_string()).increment(1);
+    }
+    metrics::counter!("guichet_intakes_total", "channel" => channel, "outcome" => outcome)
         .increment(1);
 }

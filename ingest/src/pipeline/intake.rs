@@ -144,8 +144,38 @@ where
     E: std::fmt::Display,
 {
     let result = intake_counted(app, &arrival, body).await;
-    crate::metrics::intake(arrival.origin.channel(), &result);
+    count(arrival.origin.channel(), &result);
     result
+}
+
+/// Counts one intake in the metrics: `stored`, `duplicate`, `rejected` by the verdict (whether
+/// refused, or kept as the mailroom keeps paper), `refused` before or beside it.
+fn count(channel: Channel, result: &Result<Intake, Error>) {
+    let codes = |reasons: &Value| -> Vec<String> {
+        let list = reasons["reasons"].as_array().into_iter().flatten();
+        list.filter_map(|r| r["code"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (outcome, reasons) = match result {
+        Ok(intake) if intake.created && intake.document.verdict == "rejected" => {
+            ("rejected", codes(&intake.document.reasons))
+        }
+        Ok(intake) if intake.created => ("stored", Vec::new()),
+        Ok(_) => ("duplicate", Vec::new()),
+        Err(Error::Rejected { reasons }) => (
+            "rejected",
+            reasons
+                .iter()
+                .map(|r| r.code.as_str().to_string())
+                .collect(),
+        ),
+        Err(_) => ("refused", Vec::new()),
+    };
+    crate::metrics::intake(
+        channel.as_str(),
+        outcome,
+        reasons.iter().map(String::as_str),
+    );
 }
 
 async fn intake_counted<S, E>(app: &App, arrival: &Arrival, body: S) -> Result<Intake, Error>

@@ -1,5 +1,5 @@
 //! Filing a segment: the pages after a sheet become one PDF, taken in by the pipeline's one
-//! [`intake`] like any document (channel `mailroom`, with its batch, station and pages as its
+//! [`intake`](crate::pipeline::intake()) like any document (channel `mailroom`, with its batch, station and pages as its
 //! origin), into the dossier and piece the sheet names.
 //!
 //! - A segment whose sheet names a piece the campaign lacks is filed unclassified, with the
@@ -18,12 +18,10 @@ use scanners::batch::Batch;
 use scanners::split::Segment;
 use storage::repository::BatchRecord;
 
-use super::split::page_range;
-use super::triage;
+use super::{Filing, file_pdf, triage};
 use crate::app::App;
 use crate::error::Error;
 use crate::pipeline::dossier::Snapshot;
-use crate::pipeline::intake::{Arrival, Intake, Origin, intake};
 
 /// Files one segment in its dossier, or sends it to triage when no dossier can take it; the
 /// answer is the segment's entry in the batch report.
@@ -131,44 +129,22 @@ fn refusal_message(error: &Error) -> String {
     }
 }
 
-/// What a mailroom PDF is filed as: from which batch and pages, into which dossier and piece
-/// (none: unclassified), and by whom when a person assigned it from triage.
-pub(super) struct Filing<'a> {
-    pub record: &'a BatchRecord,
-    pub reference: &'a str,
-    pub piece: Option<String>,
-    /// First and last page in the batch, 1-based.
-    pub pages: (usize, usize),
-    pub by: Option<&'a str>,
+/// Pages as shown to people: 1-based, first and last.
+fn page_range(pages: &[usize]) -> Value {
+    match (pages.first(), pages.last()) {
+        (Some(first), Some(last)) => json!([first + 1, last + 1]),
+        _ => json!([]),
+    }
 }
 
-/// Takes one mailroom PDF in through the pipeline's intake.
-pub(super) async fn file_pdf(app: &App, filing: &Filing<'_>, pdf: Bytes) -> Result<Intake, Error> {
-    let (first, last) = filing.pages;
-    let record = filing.record;
-    let arrival = Arrival {
-        reference: filing.reference.to_string(),
-        piece: filing.piece.clone(),
-        filename: Some(format!(
-            "lot-{}-pages-{first}-{last}.pdf",
-            short(&record.id)
-        )),
-        content_type: Some("application/pdf".to_string()),
-        content_length: Some(pdf.len() as u64),
-        origin: Origin::Mailroom {
-            batch: record.id.clone(),
-            station: record.station.clone(),
-            first_page: u32::try_from(first).unwrap_or(u32::MAX),
-            last_page: u32::try_from(last).unwrap_or(u32::MAX),
-            received_at: record.received_at,
-        },
-        by: filing.by.map(str::to_string),
-    };
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(pdf) });
-    intake(app, arrival, body).await
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The last characters of a batch id, enough to tell batches apart in a file name.
-fn short(id: &str) -> &str {
-    id.get(id.len().saturating_sub(8)..).unwrap_or(id)
+    #[test]
+    fn page_ranges_are_one_based() {
+        assert_eq!(page_range(&[0, 1, 2]), json!([1, 3]));
+        assert_eq!(page_range(&[4]), json!([5, 5]));
+        assert_eq!(page_range(&[]), json!([]));
+    }
 }

@@ -16,22 +16,25 @@
 //! images in the same way, so it has the same bytes, and the same bytes for the same piece of a
 //! dossier are the same document.
 
-pub mod cover;
-pub mod file;
-pub mod receive;
-pub mod split;
-pub mod triage;
+mod cover;
+mod file;
+mod receive;
+mod split;
+mod triage;
 
 pub use cover::cover_sheet;
 pub use receive::{Received, batch, receive_batch};
 pub use split::worker;
 pub use triage::{assign_triage, triage_entries};
 
+use bytes::Bytes;
 use storage::ContentKey;
+use storage::repository::BatchRecord;
 use tokio::io::AsyncReadExt;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::pipeline::intake::{Arrival, Intake, Origin, intake};
 
 /// The job that takes a received batch through the split, the filing and triage.
 pub const JOB_KIND: &str = "mailroom.batch";
@@ -55,4 +58,46 @@ async fn read_blob(app: &App, sha256: &str) -> Result<Vec<u8>, Error> {
         .await
         .map_err(|e| Error::Unavailable(format!("reading the stored batch: {e}")))?;
     Ok(bytes)
+}
+
+/// What a mailroom PDF is filed as: from which batch and pages, into which dossier and piece
+/// (none: unclassified), and by whom when a person assigned it from triage.
+struct Filing<'a> {
+    record: &'a BatchRecord,
+    reference: &'a str,
+    piece: Option<String>,
+    /// First and last page in the batch, 1-based.
+    pages: (usize, usize),
+    by: Option<&'a str>,
+}
+
+/// Takes one mailroom PDF in through the pipeline's intake.
+async fn file_pdf(app: &App, filing: &Filing<'_>, pdf: Bytes) -> Result<Intake, Error> {
+    let (first, last) = filing.pages;
+    let record = filing.record;
+    let arrival = Arrival {
+        reference: filing.reference.to_string(),
+        piece: filing.piece.clone(),
+        filename: Some(format!(
+            "lot-{}-pages-{first}-{last}.pdf",
+            short(&record.id)
+        )),
+        content_type: Some("application/pdf".to_string()),
+        content_length: Some(pdf.len() as u64),
+        origin: Origin::Mailroom {
+            batch: record.id.clone(),
+            station: record.station.clone(),
+            first_page: u32::try_from(first).unwrap_or(u32::MAX),
+            last_page: u32::try_from(last).unwrap_or(u32::MAX),
+            received_at: record.received_at,
+        },
+        by: filing.by.map(str::to_string),
+    };
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(pdf) });
+    intake(app, arrival, body).await
+}
+
+/// The last characters of a batch id, enough to tell batches apart in a file name.
+fn short(id: &str) -> &str {
+    id.get(id.len().saturating_sub(8)..).unwrap_or(id)
 }

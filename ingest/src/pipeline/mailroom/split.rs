@@ -194,23 +194,3 @@ impl Report {
         })
     }
 }
-
-/// Pages as shown to people: 1-based, first and last.
-pub(super) fn page_range(pages: &[usize]) -> Value {
-    match (pages.first(), pages.last()) {
-        (Some(first), Some(last)) => json!([first + 1, last + 1]),
-        _ => json!([]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_ranges_are_one_based() {
-        assert_eq!(page_range(&[0, 1, 2]), json!([1, 3]));
-        assert_eq!(page_range(&[4]), json!([5, 5]));
-        assert_eq!(page_range(&[]), json!([]));
-    }
-}

@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 use scanners::batch::Batch;
 use storage::{ContentKey, DocumentRecord};
 
-use super::file::{Filing, file_pdf};
-use super::{read_blob, state};
+use super::{Filing, file_pdf, read_blob, state};
 use crate::app::App;
 use crate::error::Error;
 use crate::pipeline::receive::receive;
