@@ -4,32 +4,63 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
-use serde_json::{Value, json};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, ErrorBody};
+use crate::views::{self, Campaign};
 use ingest::App;
 
-#[utoipa::path(post, path = "/api/v1/campaigns", tag = "campaigns", security(("token" = [])), request_body(content = String, content_type = "text/plain", description = "A campaign definition (TOML, UTF-8)"), responses((status = 201, description = "Loaded", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/campaigns",
+    operation_id = "load_campaign",
+    tag = "campaigns",
+    security(("token" = [])),
+    request_body(
+        content = String,
+        content_type = "text/plain",
+        description = "A campaign definition (TOML, UTF-8)"
+    ),
+    responses(
+        (status = 201, description = "Loaded", body = Campaign),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn load(
     State(app): State<App>,
     caller: Caller,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Campaign>), ApiError> {
     caller.require(&[Role::Admin])?;
     let source = std::str::from_utf8(&body)
         .map_err(|_| Error::Malformed("the campaign must be UTF-8 TOML".into()))?;
     let campaign = app.load_campaign(source, "request body").await?;
-    Ok((StatusCode::CREATED, Json(json!(campaign.as_ref()))))
+    Ok((StatusCode::CREATED, Json(views::campaign(&campaign))))
 }
 
-#[utoipa::path(get, path = "/api/v1/campaigns/{id}", tag = "campaigns", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The campaign and its pieces", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}",
+    operation_id = "read_campaign",
+    tag = "campaigns",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The campaign and its pieces", body = Campaign),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Campaign>, ApiError> {
     caller.require(&Role::ALL)?;
     let campaign = app.campaign(&id).await?;
-    Ok(Json(json!(campaign.as_ref())))
+    Ok(Json(views::campaign(&campaign)))
 }

@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, Type};
 
 use dossiers::ReviewDecision;
 use ingest::App;
@@ -15,16 +16,53 @@ use ingest::pipeline::dossier::Snapshot;
 use ingest::pipeline::{Arrival, Origin, actions, intake};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
-use crate::{request, views};
+use crate::error::{ApiError, Error, ErrorBody};
+use crate::openapi::Binary;
+use crate::request;
+use crate::views::{self, FiledDocument};
 
-#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/pieces/{code}/documents", tag = "documents", security(("token" = [])), params(("reference" = String, Path), ("code" = String, Path)), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The document, raw (name in `Content-Disposition`) or as a multipart `file` field"), responses((status = 201, description = "Stored and attached", body = Object), (status = 200, description = "The same bytes again: the same document", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 413, description = "Beyond the piece size limit", body = crate::openapi::ErrorBody), (status = 422, description = "Rejected by validation, with every reason", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+/// The multipart form of an upload: its `file` field; other fields are ignored.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes a form the handler reads field by field; never built.
+pub struct UploadForm {
+    /// The document, named by the part's `filename`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/dossiers/{reference}/pieces/{code}/documents",
+    operation_id = "upload_document",
+    tag = "documents",
+    security(("token" = [])),
+    params(("reference" = String, Path), ("code" = String, Path)),
+    request_body(
+        content(
+            (Binary = "application/octet-stream"),
+            (UploadForm = "multipart/form-data"),
+        ),
+        description = "The document, raw (name in `Content-Disposition`) or as a multipart `file` field"
+    ),
+    responses(
+        (status = 201, description = "Stored and attached", body = FiledDocument),
+        (status = 200, description = "The same bytes again: the same document", body = FiledDocument),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 413, description = "Beyond the piece size limit", body = ErrorBody),
+        (status = 422, description = "Rejected by validation, with every reason", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn upload(
     State(app): State<App>,
     caller: Caller,
     Path((reference, piece)): Path<(String, String)>,
     request: Request,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<FiledDocument>), ApiError> {
     caller.require(&[Role::Portal])?;
     let headers = request.headers().clone();
     let is_multipart = headers
@@ -50,8 +88,7 @@ pub async fn upload(
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
     let snapshot = Snapshot::read(&app, &reference).await?;
-    let mut body = views::document(&outcome.document);
-    body["dossier"] = views::dossier_summary(&snapshot);
+    let body = views::filed_document(&outcome.document, &snapshot);
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -108,7 +145,24 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
 }
 
 /// The bytes of a document, never rendered by the browser in guichet's origin.
-#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "documents", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The bytes", content_type = "application/octet-stream"), (status = 304, description = "Not modified (ETag)"), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/documents/{id}/content",
+    operation_id = "document_content",
+    tag = "documents",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The bytes, as their detected media type (`application/pdf`, `image/jpeg`...)",
+            body = Binary, content_type = "*/*"),
+        (status = 304, description = "Not modified (ETag)"),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn content(
     State(app): State<App>,
     caller: Caller,
@@ -128,33 +182,69 @@ pub async fn content(
     Ok(crate::served(served))
 }
 
-#[derive(Deserialize)]
+/// `POST /api/v1/documents/{id}/review`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReviewRequest {
+#[schema(as = Review)]
+pub struct ReviewRequest {
+    #[schema(schema_with = decision_names)]
     decision: String,
+    /// Required with `reject`: shown to the candidate.
     #[serde(default)]
     reason: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/documents/{id}/review", tag = "documents", security(("token" = [])), params(("id" = String, Path)), request_body = crate::openapi::Review, responses((status = 200, description = "Reviewed; the dossier as it is now", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+/// The decisions [`review`] takes, with their past-tense synonyms.
+const DECISIONS: [(&str, ReviewDecision); 4] = [
+    ("accept", ReviewDecision::Accepted),
+    ("accepted", ReviewDecision::Accepted),
+    ("reject", ReviewDecision::Rejected),
+    ("rejected", ReviewDecision::Rejected),
+];
+
+fn decision_names() -> Object {
+    Object::builder()
+        .schema_type(Type::String)
+        .enum_values(Some(DECISIONS.map(|(name, _)| name)))
+        .build()
+}
+
+#[utoipa::path(
+    post,
+    path = "/documents/{id}/review",
+    operation_id = "review_document",
+    tag = "documents",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    request_body = ReviewRequest,
+    responses(
+        (status = 200, description = "Reviewed; the document and its dossier as they are now", body = FiledDocument),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn review(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FiledDocument>, ApiError> {
     caller.require(&[Role::Staff])?;
     let review: ReviewRequest = request::json(&body)?;
-    let decision = match review.decision.as_str() {
-        "accept" | "accepted" => ReviewDecision::Accepted,
-        "reject" | "rejected" => ReviewDecision::Rejected,
-        other => {
-            return Err(Error::Malformed(format!(
-                "decision must be \"accept\" or \"reject\", not {other:?}"
+    let decision = DECISIONS
+        .iter()
+        .find(|(name, _)| *name == review.decision)
+        .map(|&(_, decision)| decision)
+        .ok_or_else(|| {
+            Error::Malformed(format!(
+                "decision must be \"accept\" or \"reject\", not {:?}",
+                review.decision
             ))
-            .into());
-        }
-    };
+        })?;
     actions::review(&app, &id, decision, review.reason, &caller.name).await?;
     let doc = app
         .repo
@@ -162,7 +252,5 @@ pub async fn review(
         .await?
         .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
     let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    let mut body = views::document(&doc);
-    body["dossier"] = views::dossier_summary(&snapshot);
-    Ok(Json(body))
+    Ok(Json(views::filed_document(&doc, &snapshot)))
 }

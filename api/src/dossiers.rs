@@ -6,21 +6,28 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::ApiError;
-use crate::views;
+use crate::error::{ApiError, ErrorBody};
+use crate::views::{self, Dossier};
 use ingest::App;
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::Snapshot;
 
-#[derive(Deserialize)]
+/// `POST /api/v1/dossiers`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewDossier {
+pub struct NewDossier {
+    /// The campaign's id.
     campaign: String,
+    /// 1 to 64 characters among `A-Z a-z 0-9 - _ .`, not starting with a dot.
+    #[schema(pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")]
     reference: String,
+    /// Free attributes; `birth_date` (`YYYY-MM-DD`) gives `candidate.age`. None: `{}`.
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     candidate: Value,
 }
 
@@ -28,12 +35,29 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
-#[utoipa::path(post, path = "/api/v1/dossiers", tag = "dossiers", security(("token" = [])), request_body = crate::openapi::NewDossier, responses((status = 201, description = "Created", body = Object), (status = 200, description = "Already there, the same dossier", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/dossiers",
+    operation_id = "create_dossier",
+    tag = "dossiers",
+    security(("token" = [])),
+    request_body = NewDossier,
+    responses(
+        (status = 201, description = "Created", body = Dossier),
+        (status = 200, description = "Already there, the same dossier", body = Dossier),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Dossier>), ApiError> {
     caller.require(&[Role::Portal])?;
     let new: NewDossier = request::json(&body)?;
     let (_, created) =
@@ -47,47 +71,106 @@ pub async fn create(
     Ok((status, Json(views::dossier(&snapshot))))
 }
 
-#[utoipa::path(get, path = "/api/v1/dossiers/{reference}", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "The dossier, its pieces and documents", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/dossiers/{reference}",
+    operation_id = "read_dossier",
+    tag = "dossiers",
+    security(("token" = [])),
+    params(("reference" = String, Path)),
+    responses(
+        (status = 200, description = "The dossier, its pieces and documents", body = Dossier),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
     Path(reference): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(&snapshot)))
 }
 
-#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/submit", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "Submitted", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/dossiers/{reference}/submit",
+    operation_id = "submit_dossier",
+    tag = "dossiers",
+    security(("token" = [])),
+    params(("reference" = String, Path)),
+    responses(
+        (status = 200, description = "Submitted", body = Dossier),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     State(app): State<App>,
     caller: Caller,
     Path(reference): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::submit(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(&snapshot)))
 }
 
-#[utoipa::path(post, path = "/api/v1/dossiers/{reference}/close", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path)), responses((status = 200, description = "Closed", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/dossiers/{reference}/close",
+    operation_id = "close_dossier",
+    tag = "dossiers",
+    security(("token" = [])),
+    params(("reference" = String, Path)),
+    responses(
+        (status = 200, description = "Closed", body = Dossier),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn close(
     State(app): State<App>,
     caller: Caller,
     Path(reference): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Staff])?;
     actions::close(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(&snapshot)))
 }
 
-#[utoipa::path(delete, path = "/api/v1/dossiers/{reference}/documents/{id}", tag = "dossiers", security(("token" = [])), params(("reference" = String, Path), ("id" = String, Path)), responses((status = 200, description = "Withdrawn; the dossier as it is now", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 409, description = "Conflicts with the current state", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/dossiers/{reference}/documents/{id}",
+    operation_id = "withdraw_document",
+    tag = "dossiers",
+    security(("token" = [])),
+    params(("reference" = String, Path), ("id" = String, Path)),
+    responses(
+        (status = 200, description = "Withdrawn; the dossier as it is now", body = Dossier),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn withdraw(
     State(app): State<App>,
     caller: Caller,
     Path((reference, id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::withdraw(&app, &reference, &id).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;

@@ -3,7 +3,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 pub use ingest::Error;
 use ingest::error::Class;
@@ -18,6 +20,34 @@ where
 {
     fn from(e: E) -> Self {
         ApiError(Error::from(e))
+    }
+}
+
+/// Every error answer: a stable `code`, a human `message`, and `details` by code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, `snake_case` (see docs/reasons.md and the specification's error table).
+    pub code: &'static str,
+    pub message: String,
+    /// What the code needs said (a line, a limit, the missing pieces...); `{}` when nothing.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl ErrorBody {
+    pub fn of(error: &Error) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: error.code(),
+                message: error.to_string(),
+                details: error.details(),
+            },
+        }
     }
 }
 
@@ -43,12 +73,7 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(code = error.code(), error = %error, "request failed");
         }
-        let body = json!({"error": {
-            "code": error.code(),
-            "message": error.to_string(),
-            "details": error.details(),
-        }});
-        let mut response = (status, axum::Json(body)).into_response();
+        let mut response = (status, axum::Json(ErrorBody::of(&error))).into_response();
         match error.class() {
             // The rest of an oversized body is not read: the connection cannot be reused.
             Class::TooLarge => {

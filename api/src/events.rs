@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, ErrorBody};
+use crate::views::{self, Events};
 use ingest::App;
 
 const PAGE: u32 = 100;
@@ -19,29 +19,36 @@ pub struct FeedQuery {
     limit: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/events", tag = "events", security(("token" = [])), params(("after" = Option<i64>, Query, description = "Events with a larger id"), ("limit" = Option<i64>, Query, description = "At most this many (1 to 100; more is taken as 100)")), responses((status = 200, description = "A page of events and `last`", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/events",
+    operation_id = "events",
+    tag = "events",
+    security(("token" = [])),
+    params(
+        ("after" = Option<i64>, Query, description = "Events with a larger id"),
+        ("limit" = Option<i64>, Query, description = "At most this many (1 to 100; more is taken as 100)"),
+    ),
+    responses(
+        (status = 200, description = "A page of events and `last`", body = Events),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn feed(
     State(app): State<App>,
     caller: Caller,
     query: Result<Query<FeedQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Events>, ApiError> {
     let Query(query) = query.map_err(|e| Error::Malformed(e.body_text()))?;
     caller.require(&[Role::Portal, Role::Staff])?;
     let limit = query.limit.unwrap_or(PAGE).clamp(1, PAGE);
     let events = app.repo.events_after(query.after, limit).await?;
     let last = events.last().map_or(query.after, |e| e.id);
-    let events: Vec<Value> = events
-        .into_iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "type": e.kind,
-                "dossier": e.dossier,
-                "document": e.document,
-                "at": e.at,
-                "data": e.data,
-            })
-        })
-        .collect();
-    Ok(Json(json!({"events": events, "last": last})))
+    Ok(Json(Events {
+        events: events.into_iter().map(views::event).collect(),
+        last,
+    }))
 }

@@ -5,13 +5,12 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
-
-use storage::repository::BatchRecord;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::Binary;
+use crate::views::{self, Batch};
 use ingest::App;
 use ingest::pipeline::mailroom;
 
@@ -21,7 +20,25 @@ pub struct SheetQuery {
 }
 
 /// The printable cover sheet of a dossier; with `?piece=CODE`, the separator sheet of a piece.
-#[utoipa::path(get, path = "/api/v1/dossiers/{reference}/cover-sheet.pdf", tag = "mailroom", security(("token" = [])), params(("reference" = String, Path), ("piece" = Option<String>, Query, description = "A piece code: the separator sheet of that piece")), responses((status = 200, description = "An A4 PDF with the sheet's QR code", content_type = "application/pdf"), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/dossiers/{reference}/cover-sheet.pdf",
+    operation_id = "cover_sheet",
+    tag = "mailroom",
+    security(("token" = [])),
+    params(
+        ("reference" = String, Path),
+        ("piece" = Option<String>, Query, description = "A piece code: the separator sheet of that piece"),
+    ),
+    responses(
+        (status = 200, description = "An A4 PDF with the sheet's QR code", body = Binary,
+            content_type = "application/pdf"),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn cover_sheet(
     State(app): State<App>,
     caller: Caller,
@@ -52,12 +69,34 @@ pub async fn cover_sheet(
 }
 
 /// A scanned batch from a station: stored, then split in the background.
-#[utoipa::path(post, path = "/api/v1/mailroom/batches", tag = "mailroom", security(("token" = [])), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The batch, a PDF or a multi-page TIFF, raw (name in `Content-Disposition`)"), responses((status = 202, description = "Stored; processing is queued", body = Object), (status = 200, description = "The same bytes again: the same batch", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 413, description = "Beyond the size limit", body = crate::openapi::ErrorBody), (status = 422, description = "Neither a PDF nor a TIFF", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/mailroom/batches",
+    operation_id = "submit_batch",
+    tag = "mailroom",
+    security(("token" = [])),
+    request_body(
+        content = Binary,
+        content_type = "application/octet-stream",
+        description = "The batch, a PDF or a multi-page TIFF, raw (name in `Content-Disposition`)"
+    ),
+    responses(
+        (status = 202, description = "Stored; processing is queued", body = Batch,
+            headers(("Location" = String, description = "The batch's URL"))),
+        (status = 200, description = "The same bytes again: the same batch", body = Batch,
+            headers(("Location" = String, description = "The batch's URL"))),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 413, description = "Beyond the size limit", body = ErrorBody),
+        (status = 422, description = "Neither a PDF nor a TIFF", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn submit(
     State(app): State<App>,
     caller: Caller,
     request: Request,
-) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
+) -> Result<(StatusCode, HeaderMap, Json<Batch>), ApiError> {
     caller.require(&[Role::Station])?;
     let headers = request.headers().clone();
     let text = |name: header::HeaderName| {
@@ -89,61 +128,30 @@ pub async fn submit(
     } else {
         StatusCode::OK
     };
-    Ok((status, answer, Json(view(&received.batch))))
+    Ok((status, answer, Json(views::batch(&received.batch))))
 }
 
 /// Where a batch stands: its state, progress, segments and where each went, unmatched pages.
-#[utoipa::path(get, path = "/api/v1/mailroom/batches/{id}", tag = "mailroom", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The batch", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/mailroom/batches/{id}",
+    operation_id = "read_batch",
+    tag = "mailroom",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The batch", body = Batch),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn read(
     State(app): State<App>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Batch>, ApiError> {
     caller.require(&[Role::Station, Role::Staff])?;
-    Ok(Json(view(&mailroom::batch(&app, &id).await?)))
-}
-
-fn view(batch: &BatchRecord) -> Value {
-    let report = &batch.report;
-    let list = |key: &str| report.get(key).cloned().unwrap_or_else(|| json!([]));
-    let segments = list("segments");
-    let filed = segments.as_array().map_or(0, Vec::len);
-    let expected = report
-        .get("pages")
-        .and_then(Value::as_array)
-        .map_or(0, |pages| {
-            pages.iter().filter(|p| p["finding"] == "sheet").count()
-        });
-    let blanks: Vec<Value> = report
-        .get("pages")
-        .and_then(Value::as_array)
-        .map(|pages| {
-            pages
-                .iter()
-                .filter(|p| p["finding"] == "blank")
-                .map(|p| p["page"].clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "id": batch.id,
-        "state": batch.state,
-        "station": batch.station,
-        "filename": batch.filename,
-        "sha256": batch.sha256,
-        "size": batch.size,
-        "format": batch.format,
-        "received_at": batch.received_at,
-        "updated_at": batch.updated_at,
-        "progress": {
-            "pages": batch.pages,
-            "segments": expected,
-            "segments_filed": filed,
-        },
-        "segments": segments,
-        "unmatched": list("unmatched"),
-        "blank_pages": blanks,
-        "pages": list("pages"),
-        "error": report.get("error").cloned().unwrap_or(Value::Null),
-    })
+    Ok(Json(views::batch(&mailroom::batch(&app, &id).await?)))
 }

@@ -41,7 +41,13 @@ pub async fn track(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`.
-#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
 pub async fn render(State(app): State<App>) -> Response {
     (
         StatusCode::OK,

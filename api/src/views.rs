@@ -1,81 +1,351 @@
 //! The JSON shapes of the API, built from records and the domain's assessment.
+//!
+//! Each shape is a struct that is both what the handler serialises and what the OpenAPI
+//! document describes (`ToSchema`), so the documented schema cannot drift from the answer.
+//! Invariants of every view:
+//! - a nullable field is always present, `null` when empty (`required` in the schema), except
+//!   where said: `scan_signature` appears only on an infected document, and an origin's
+//!   mailroom fields only for the mailroom;
+//! - what the pipeline recorded as JSON (a candidate's attributes, a verdict's reasons, an
+//!   event's `data`, a batch report's entries) is passed on as recorded, and described as far
+//!   as its writers fix its shape;
+//! - values the pipeline stores as text (a verdict, a scan state, a channel) stay text, and
+//!   their schema lists the names the pipeline writes, taken from its own constants.
 
-use serde_json::{Value, json};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, SchemaType, Type};
 
-use dossiers::PieceStatus;
+use dossiers::Necessity;
 use storage::DocumentRecord;
+use storage::repository::{BatchRecord, DeliveryRecord, EventRecord, WebhookRecord};
 
-use ingest::pipeline::dossier::Snapshot;
-use ingest::pipeline::scan;
+use ingest::events::EventKind;
+use ingest::pipeline::dossier::{Snapshot, decision_name};
+use ingest::pipeline::{Channel, mailroom, scan};
 
-pub fn document(doc: &DocumentRecord) -> Value {
-    let empty = Value::Array(Vec::new());
-    let mut view = json!({
-        "id": doc.id,
-        "piece": doc.piece,
-        "filename": doc.filename,
-        "sha256": doc.sha256,
-        "size": doc.size,
-        "kind": doc.kind,
-        "pages": doc.pages,
-        "channel": doc.channel,
-        "origin": origin(doc),
-        "verdict": doc.verdict,
-        "reasons": doc.reasons.get("reasons").unwrap_or(&empty),
-        "notes": doc.reasons.get("notes").unwrap_or(&empty),
-        "review": doc.review,
-        "review_reason": doc.review_reason,
-        "reviewed_at": doc.reviewed_at,
-        "late": doc.late,
-        "received_at": doc.received_at,
-        "scan": doc.scan,
-    });
-    if doc.scan.as_deref() == Some(scan::state::INFECTED) {
-        view["scan_signature"] = json!(doc.scan_signature);
-    }
-    view
+/// A domain enumeration as the API shows it: the same lowercase names, listed in the schema.
+/// The conversion is an exhaustive match: a variant added to the domain does not compile
+/// until it is shown here too.
+macro_rules! shown_enum {
+    ($(#[$doc:meta])* $name:ident from $domain:ty { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($variant),+
+        }
+
+        impl From<$domain> for $name {
+            fn from(value: $domain) -> Self {
+                match value {
+                    $(<$domain>::$variant => $name::$variant),+
+                }
+            }
+        }
+    };
 }
 
-/// Where the document came from: `{channel}`, and for the mailroom its batch, station and
-/// pages.
-fn origin(doc: &DocumentRecord) -> Value {
-    let mut origin = doc.origin.clone();
-    if !origin.is_object() {
-        origin = json!({});
+shown_enum! {
+    /// Where a dossier is in its life.
+    DossierState from dossiers::DossierState { Open, Submitted, Complete, Closed }
+}
+
+shown_enum! {
+    /// Where a piece of a dossier stands.
+    PieceStatus from dossiers::PieceStatus { Missing, Pending, Accepted, Rejected }
+}
+
+shown_enum! {
+    /// A kind of document a piece accepts, detected from content.
+    Kind from dossiers::Kind { Pdf, Jpeg, Png, Tiff, Webp, Gif, Bmp, Heic, Avif, Jp2 }
+}
+
+shown_enum! {
+    /// Who accepts a piece's documents: staff, or a passing verdict.
+    ReviewPolicy from dossiers::ReviewPolicy { Staff, Auto }
+}
+
+/// A string schema that lists the names the pipeline writes; `nullable` adds `null`.
+fn names(values: impl IntoIterator<Item = &'static str>, nullable: bool) -> Object {
+    let mut listed: Vec<Value> = values.into_iter().map(Value::from).collect();
+    let schema_type = if nullable {
+        listed.push(Value::Null);
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::Type(Type::String)
+    };
+    Object::builder()
+        .schema_type(schema_type)
+        .enum_values(Some(listed))
+        .build()
+}
+
+fn channel_names() -> Object {
+    names(
+        [Channel::Upload, Channel::Mailroom].map(Channel::as_str),
+        false,
+    )
+}
+
+/// The verdict names intake writes.
+fn verdict_names() -> Object {
+    names(["accepted", "rejected"], false)
+}
+
+fn review_names() -> Object {
+    let decisions = [
+        dossiers::ReviewDecision::Accepted,
+        dossiers::ReviewDecision::Rejected,
+    ];
+    names(decisions.map(decision_name), true)
+}
+
+fn scan_names() -> Object {
+    use scan::state::{CLEAN, ERROR, INFECTED, PENDING};
+    names([PENDING, CLEAN, INFECTED, ERROR], true)
+}
+
+fn event_names() -> Object {
+    names(EventKind::ALL.map(EventKind::as_str), false)
+}
+
+fn batch_state_names() -> Object {
+    use mailroom::state::{DONE, FAILED, PROCESSING, QUEUED};
+    names([QUEUED, PROCESSING, DONE, FAILED], false)
+}
+
+/// The delivery states the webhook worker records.
+fn delivery_state_names() -> Object {
+    names(["delivered", "failed"], false)
+}
+
+/// A document as the API shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Document {
+    pub id: String,
+    /// The piece it is filed under; `null` while unclassified.
+    #[schema(required = true)]
+    pub piece: Option<String>,
+    /// The name its sender gave, as evidence; never a path.
+    #[schema(required = true)]
+    pub filename: Option<String>,
+    /// SHA-256 of the content, lowercase hex.
+    pub sha256: String,
+    pub size: u64,
+    /// The detected type (`pdf`, `jpeg`..., or what was refused: `docx`, `unknown`...).
+    pub kind: String,
+    /// Pages of a PDF or TIFF, 1 for other images; `null` when not known.
+    #[schema(required = true)]
+    pub pages: Option<u32>,
+    #[schema(schema_with = channel_names)]
+    pub channel: String,
+    pub origin: Origin,
+    #[schema(schema_with = verdict_names)]
+    pub verdict: String,
+    /// Why the document is refused; empty when it passed.
+    #[schema(value_type = Vec<Reason>)]
+    pub reasons: Value,
+    /// Observations that do not refuse it.
+    #[schema(value_type = Vec<Reason>)]
+    pub notes: Value,
+    /// The staff decision, if any.
+    #[schema(schema_with = review_names, required = true)]
+    pub review: Option<String>,
+    /// Why staff rejected it, shown to the candidate.
+    #[schema(required = true)]
+    pub review_reason: Option<String>,
+    #[schema(required = true)]
+    pub reviewed_at: Option<DateTime<Utc>>,
+    /// Received after the campaign's deadline (paper sent in time may arrive late).
+    pub late: bool,
+    pub received_at: DateTime<Utc>,
+    /// The virus scan; `null` when no scanner was configured at intake.
+    #[schema(schema_with = scan_names, required = true)]
+    pub scan: Option<String>,
+    /// The signature found: present only when `scan` is `infected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub scan_signature: Option<Option<String>>,
+}
+
+/// One reason for refusal, or one note, as the validators wrote it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes recorded JSON that is passed on as is; never built.
+pub struct Reason {
+    /// Stable, `snake_case` (docs/reasons.md).
+    code: String,
+    /// For candidates, in French: what is wrong and what to do.
+    message: String,
+    /// Technical detail, in English, for staff; absent when there is none.
+    #[schema(nullable = false)]
+    detail: Option<String>,
+}
+
+/// Where a document came from: its channel, and for the mailroom its batch, station and
+/// pages (1-based, inclusive).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Origin {
+    #[schema(schema_with = channel_names)]
+    pub channel: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub batch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub station: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub first_page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub last_page: Option<u32>,
+}
+
+pub fn document(doc: &DocumentRecord) -> Document {
+    let recorded = |key: &str| {
+        doc.reasons
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| Value::Array(Vec::new()))
+    };
+    let infected = doc.scan.as_deref() == Some(scan::state::INFECTED);
+    Document {
+        id: doc.id.clone(),
+        piece: doc.piece.clone(),
+        filename: doc.filename.clone(),
+        sha256: doc.sha256.clone(),
+        size: doc.size,
+        kind: doc.kind.clone(),
+        pages: doc.pages,
+        channel: doc.channel.clone(),
+        origin: origin(doc),
+        verdict: doc.verdict.clone(),
+        reasons: recorded("reasons"),
+        notes: recorded("notes"),
+        review: doc.review.clone(),
+        review_reason: doc.review_reason.clone(),
+        reviewed_at: doc.reviewed_at,
+        late: doc.late,
+        received_at: doc.received_at,
+        scan: doc.scan.clone(),
+        scan_signature: infected.then(|| doc.scan_signature.clone()),
     }
-    origin["channel"] = json!(doc.channel);
-    origin
+}
+
+/// The recorded origin, with the document's channel: the channel column is the one truth.
+fn origin(doc: &DocumentRecord) -> Origin {
+    let text = |key: &str| {
+        doc.origin
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let page = |key: &str| {
+        doc.origin
+            .get(key)
+            .and_then(Value::as_u64)
+            .and_then(|page| u32::try_from(page).ok())
+    };
+    Origin {
+        channel: doc.channel.clone(),
+        batch: text("batch"),
+        station: text("station"),
+        first_page: page("first_page"),
+        last_page: page("last_page"),
+    }
+}
+
+/// A document with the short form of its dossier: the answer to an upload or a review.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FiledDocument {
+    #[serde(flatten)]
+    pub document: Document,
+    pub dossier: DossierSummary,
+}
+
+pub fn filed_document(doc: &DocumentRecord, snapshot: &Snapshot) -> FiledDocument {
+    FiledDocument {
+        document: document(doc),
+        dossier: dossier_summary(snapshot),
+    }
 }
 
 /// The dossier with each piece's requirement, status and documents.
-pub fn dossier(snapshot: &Snapshot) -> Value {
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Dossier {
+    pub reference: String,
+    pub campaign: String,
+    pub state: DossierState,
+    /// Why the dossier is in its state, when staff said so (a rejection sending it back).
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    /// Every required piece has its accepted documents.
+    pub complete: bool,
+    /// Codes of the required pieces that still lack documents (pending ones count as sent):
+    /// empty when the dossier may be submitted.
+    pub missing: Vec<String>,
+    /// The candidate's attributes, as the portal gave them.
+    #[schema(value_type = Object)]
+    pub candidate: Value,
+    /// In catalog order.
+    pub pieces: Vec<DossierPiece>,
+    /// Documents matched to no piece of the catalog, for staff to assign.
+    pub unclassified: Vec<Document>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A piece of a dossier: the catalog entry, what it requires of this candidate, and its
+/// documents.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DossierPiece {
+    pub code: String,
+    pub label: String,
+    pub required: bool,
+    /// Why, in French, for a conditional piece.
+    #[schema(required = true)]
+    pub why: Option<String>,
+    pub status: PieceStatus,
+    pub accept: Vec<Kind>,
+    pub min_documents: u32,
+    pub max_documents: u32,
+    pub review: ReviewPolicy,
+    pub documents: Vec<Document>,
+}
+
+pub fn dossier(snapshot: &Snapshot) -> Dossier {
     let assessment = snapshot.assessment();
-    let pieces: Vec<Value> = snapshot
+    let pieces = snapshot
         .campaign
         .pieces()
         .iter()
         .map(|piece| {
             let assessed = assessment.piece(piece.code());
-            let documents: Vec<Value> = snapshot
+            let documents = snapshot
                 .active_documents()
                 .filter(|d| d.piece.as_deref() == Some(piece.code()))
                 .map(document)
                 .collect();
-            json!({
-                "code": piece.code(),
-                "label": piece.label(),
-                "required": assessed.is_some_and(|a| a.required),
-                "why": assessed.and_then(|a| a.why.clone()),
-                "status": assessed.map_or(PieceStatus::Missing, |a| a.status),
-                "accept": piece.accept(),
-                "min_documents": piece.min_documents(),
-                "max_documents": piece.max_documents(),
-                "review": piece.review(),
-                "documents": documents,
-            })
+            DossierPiece {
+                code: piece.code().to_string(),
+                label: piece.label().to_string(),
+                required: assessed.is_some_and(|a| a.required),
+                why: assessed.and_then(|a| a.why.clone()),
+                status: assessed
+                    .map_or(dossiers::PieceStatus::Missing, |a| a.status)
+                    .into(),
+                accept: piece.accept().iter().map(|&kind| kind.into()).collect(),
+                min_documents: piece.min_documents(),
+                max_documents: piece.max_documents(),
+                review: piece.review().into(),
+                documents,
+            }
         })
         .collect();
-    let unclassified: Vec<Value> = snapshot
+    let unclassified = snapshot
         .active_documents()
         .filter(|d| {
             d.piece
@@ -84,31 +354,362 @@ pub fn dossier(snapshot: &Snapshot) -> Value {
         })
         .map(document)
         .collect();
-    json!({
-        "reference": snapshot.record.reference,
-        "campaign": snapshot.record.campaign,
-        "state": snapshot.state,
-        "reason": snapshot.record.state_reason,
-        "complete": assessment.complete,
-        "missing": assessment.missing_for_submission(),
-        "candidate": snapshot.record.candidate,
-        "pieces": pieces,
-        "unclassified": unclassified,
-        "created_at": snapshot.record.created_at,
-        "updated_at": snapshot.record.updated_at,
-    })
+    Dossier {
+        reference: snapshot.record.reference.clone(),
+        campaign: snapshot.record.campaign.clone(),
+        state: snapshot.state.into(),
+        reason: snapshot.record.state_reason.clone(),
+        complete: assessment.complete,
+        missing: assessment.missing_for_submission(),
+        candidate: snapshot.record.candidate.clone(),
+        pieces,
+        unclassified,
+        created_at: snapshot.record.created_at,
+        updated_at: snapshot.record.updated_at,
+    }
 }
 
-/// The short form returned with an upload.
-pub fn dossier_summary(snapshot: &Snapshot) -> Value {
+/// The short form of a dossier returned with a document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DossierSummary {
+    pub reference: String,
+    pub state: DossierState,
+    pub complete: bool,
+    /// As in the dossier: what must still be sent before submitting.
+    pub missing: Vec<String>,
+    pub pieces: Vec<PieceSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PieceSummary {
+    pub code: String,
+    pub required: bool,
+    pub status: PieceStatus,
+}
+
+pub fn dossier_summary(snapshot: &Snapshot) -> DossierSummary {
     let assessment = snapshot.assessment();
-    json!({
-        "reference": snapshot.record.reference,
-        "state": snapshot.state,
-        "complete": assessment.complete,
-        "missing": assessment.missing_for_submission(),
-        "pieces": assessment.pieces.iter().map(|p| json!({
-            "code": p.code, "required": p.required, "status": p.status,
-        })).collect::<Vec<_>>(),
-    })
+    DossierSummary {
+        reference: snapshot.record.reference.clone(),
+        state: snapshot.state.into(),
+        complete: assessment.complete,
+        missing: assessment.missing_for_submission(),
+        pieces: assessment
+            .pieces
+            .iter()
+            .map(|p| PieceSummary {
+                code: p.code.clone(),
+                required: p.required,
+                status: p.status.into(),
+            })
+            .collect(),
+    }
+}
+
+/// A campaign's definition, without its source text: the shape `dossiers` gives a campaign
+/// (see the test that compares them).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Campaign {
+    pub id: String,
+    pub title: String,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    /// The first instant of the window, with the offset written in the definition.
+    pub opens_at: DateTime<FixedOffset>,
+    /// The first instant after the window.
+    pub closes_at: DateTime<FixedOffset>,
+    /// The IANA time zone deadlines are shown in.
+    pub timezone: String,
+    /// The date candidates' ages are computed at.
+    pub reference_date: NaiveDate,
+    /// The catalog, in definition order.
+    pub pieces: Vec<CatalogPiece>,
+}
+
+/// A piece of a campaign's catalog.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CatalogPiece {
+    pub code: String,
+    pub label: String,
+    #[schema(required = true)]
+    pub description: Option<String>,
+    pub accept: Vec<Kind>,
+    /// The size limit of one document, in bytes.
+    pub max_bytes: u64,
+    /// The page limit of one document, if any.
+    #[schema(required = true)]
+    pub max_pages: Option<u32>,
+    pub min_documents: u32,
+    pub max_documents: u32,
+    pub review: ReviewPolicy,
+    /// Required whoever the candidate is; a conditional piece has `required_when` instead.
+    pub required: bool,
+    /// The condition that makes the piece required, if any.
+    #[schema(required = true)]
+    pub required_when: Option<String>,
+}
+
+pub fn campaign(campaign: &dossiers::Campaign) -> Campaign {
+    Campaign {
+        id: campaign.id().to_string(),
+        title: campaign.title().to_string(),
+        description: campaign.description().map(str::to_string),
+        opens_at: campaign.opens_at(),
+        closes_at: campaign.closes_at(),
+        timezone: campaign.timezone().name().to_string(),
+        reference_date: campaign.reference_date(),
+        pieces: campaign
+            .pieces()
+            .iter()
+            .map(|piece| CatalogPiece {
+                code: piece.code().to_string(),
+                label: piece.label().to_string(),
+                description: piece.description().map(str::to_string),
+                accept: piece.accept().iter().map(|&kind| kind.into()).collect(),
+                max_bytes: piece.max_bytes(),
+                max_pages: piece.max_pages(),
+                min_documents: piece.min_documents(),
+                max_documents: piece.max_documents(),
+                review: piece.review().into(),
+                required: matches!(piece.necessity(), Necessity::Required),
+                required_when: piece.condition().map(|c| c.source().to_string()),
+            })
+            .collect(),
+    }
+}
+
+/// A page of the event feed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Events {
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// The id to ask `after` next: the last event's, or the `after` asked when none came.
+    pub last: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    pub id: i64,
+    #[serde(rename = "type")]
+    #[schema(schema_with = event_names)]
+    pub kind: String,
+    #[schema(required = true)]
+    pub dossier: Option<String>,
+    #[schema(required = true)]
+    pub document: Option<String>,
+    pub at: DateTime<Utc>,
+    /// What happened, by type (the piece, who decided, the reasons...).
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+pub fn event(e: EventRecord) -> Event {
+    Event {
+        id: e.id,
+        kind: e.kind,
+        dossier: e.dossier,
+        document: e.document,
+        at: e.at,
+        data: e.data,
+    }
+}
+
+/// A webhook endpoint of a campaign.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: String,
+    pub campaign: String,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+    /// The id of the last event the endpoint was given (delivered or given up).
+    pub last_event: i64,
+}
+
+pub fn webhook(hook: &WebhookRecord) -> Webhook {
+    Webhook {
+        id: hook.id.clone(),
+        campaign: hook.campaign.clone(),
+        url: hook.url.clone(),
+        created_at: hook.created_at,
+        last_event: hook.last_event,
+    }
+}
+
+/// A new endpoint with its signing secret, shown in this answer only.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NewWebhookEndpoint {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// Signs the deliveries; derived from the service secret, never stored, never shown again.
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Webhooks {
+    pub webhooks: Vec<Webhook>,
+}
+
+/// How one event went to one endpoint, once settled.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Delivery {
+    pub event: i64,
+    /// `failed` when every attempt failed.
+    #[schema(schema_with = delivery_state_names)]
+    pub state: String,
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, when the receiver answered.
+    #[schema(required = true)]
+    pub status: Option<u16>,
+    /// Why the last attempt failed, when it did.
+    #[schema(required = true)]
+    pub error: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+pub fn delivery(d: &DeliveryRecord) -> Delivery {
+    Delivery {
+        event: d.event,
+        state: d.state.clone(),
+        attempts: d.attempts,
+        status: d.status,
+        error: d.error.clone(),
+        at: d.at,
+    }
+}
+
+/// An endpoint and its settled deliveries, latest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Deliveries {
+    pub webhook: Webhook,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A scanned batch: where its processing stands, its segments and where each went, and the
+/// pages no dossier took. The entries are the batch report's, as the mailroom wrote them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Batch {
+    pub id: String,
+    #[schema(schema_with = batch_state_names)]
+    pub state: String,
+    /// The name of the station's token.
+    pub station: String,
+    #[schema(required = true)]
+    pub filename: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    /// `pdf` or `tiff`.
+    pub format: String,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub progress: BatchProgress,
+    /// One entry a sheet: `sheet_page`, `pages` (`[first, last]`), `page_count`, `dossier`,
+    /// `piece`, then `document`, `verdict`, `late`, `reasons` when filed, or `refused` and
+    /// `triage` when kept for staff; `note` for an empty segment or an unknown piece.
+    #[schema(value_type = Vec<Object>)]
+    pub segments: Vec<Value>,
+    /// Runs of pages no dossier takes: `pages`, `reason`, `message`, and `sha256` of the PDF
+    /// kept for staff (`error` when it could not be built, `assigned` once filed by hand).
+    #[schema(value_type = Vec<Object>)]
+    pub unmatched: Vec<Value>,
+    /// The blank pages (1-based), dropped.
+    pub blank_pages: Vec<u64>,
+    /// Each page's finding: `page`, `finding` (`sheet`, `blank`, `content`,
+    /// `unreadable_sheet`), `ink`, `sheet`.
+    #[schema(value_type = Vec<Object>)]
+    pub pages: Vec<Value>,
+    /// Why the batch could not be read, when it could not.
+    #[schema(value_type = Option<BatchFailure>, required = true)]
+    pub error: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchProgress {
+    /// Pages in the batch, once read.
+    #[schema(required = true)]
+    pub pages: Option<u32>,
+    /// Sheets found: the segments to file.
+    pub segments: usize,
+    /// Segments filed so far.
+    pub segments_filed: usize,
+}
+
+/// Why a batch failed, as the mailroom recorded it.
+#[derive(ToSchema)]
+#[allow(dead_code)] // Describes recorded JSON that is passed on as is; never built.
+pub struct BatchFailure {
+    code: String,
+    message: String,
+}
+
+pub fn batch(batch: &BatchRecord) -> Batch {
+    let report = &batch.report;
+    let list = |key: &str| {
+        report
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let pages = list("pages");
+    let segments = list("segments");
+    let finding = |page: &&Value, what: &str| page["finding"] == what;
+    Batch {
+        id: batch.id.clone(),
+        state: batch.state.clone(),
+        station: batch.station.clone(),
+        filename: batch.filename.clone(),
+        sha256: batch.sha256.clone(),
+        size: batch.size,
+        format: batch.format.clone(),
+        received_at: batch.received_at,
+        updated_at: batch.updated_at,
+        progress: BatchProgress {
+            pages: batch.pages,
+            segments: pages.iter().filter(|p| finding(p, "sheet")).count(),
+            segments_filed: segments.len(),
+        },
+        blank_pages: pages
+            .iter()
+            .filter(|p| finding(p, "blank"))
+            .filter_map(|p| p["page"].as_u64())
+            .collect(),
+        segments,
+        unmatched: list("unmatched"),
+        pages,
+        error: report.get("error").cloned(),
+    }
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Alive {
+    #[schema(schema_with = alive_status)]
+    pub status: &'static str,
+}
+
+impl Alive {
+    pub const STATUS: &'static str = "ok";
+}
+
+fn alive_status() -> Object {
+    names([Alive::STATUS], false)
+}
+
+/// `GET /readyz`: the backends that answered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(schema_with = ready_status)]
+    pub status: &'static str,
+    /// The database backend (`sqlite`, `postgres`).
+    pub database: &'static str,
+    /// The object store backend (`fs`, `s3`).
+    pub storage: &'static str,
+}
+
+impl Ready {
+    pub const STATUS: &'static str = "ready";
+}
+
+fn ready_status() -> Object {
+    names([Ready::STATUS], false)
 }

@@ -10,13 +10,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use storage::repository::{DeliveryRecord, NewWebhook, WebhookRecord};
+use storage::repository::NewWebhook;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, Error, ErrorBody};
+use crate::views::{self, Deliveries, NewWebhookEndpoint, Webhooks};
 use ingest::App;
 use ingest::webhooks::endpoint_secret;
 
@@ -24,31 +25,14 @@ use ingest::webhooks::endpoint_secret;
 const MAX_URL: usize = 2048;
 const DELIVERIES_PAGE: u32 = 100;
 
-#[derive(Deserialize)]
+/// `POST /api/v1/campaigns/{id}/webhooks`.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewEndpoint {
+#[schema(as = NewWebhook)]
+pub struct NewEndpoint {
+    /// An absolute `http` or `https` URL with a host, without credentials.
+    #[schema(max_length = 2048)]
     url: String,
-}
-
-fn view(hook: &WebhookRecord) -> Value {
-    json!({
-        "id": hook.id,
-        "campaign": hook.campaign,
-        "url": hook.url,
-        "created_at": hook.created_at,
-        "last_event": hook.last_event,
-    })
-}
-
-fn delivery_view(d: &DeliveryRecord) -> Value {
-    json!({
-        "event": d.event,
-        "state": d.state,
-        "attempts": d.attempts,
-        "status": d.status,
-        "error": d.error,
-        "at": d.at,
-    })
 }
 
 /// An absolute `http` or `https` URL with a host, without credentials (they would be
@@ -71,13 +55,29 @@ fn checked_url(url: &str) -> Result<String, Error> {
     Ok(parsed.to_string())
 }
 
-#[utoipa::path(post, path = "/api/v1/campaigns/{id}/webhooks", tag = "webhooks", security(("token" = [])), params(("id" = String, Path)), request_body = crate::openapi::NewWebhook, responses((status = 201, description = "Created; `secret` is shown this once", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/campaigns/{id}/webhooks",
+    operation_id = "create_webhook",
+    tag = "webhooks",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "Created; `secret` is shown this once", body = NewWebhookEndpoint),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(app): State<App>,
     caller: Caller,
     Path(campaign): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewWebhookEndpoint>), ApiError> {
     caller.require(&[Role::Admin])?;
     let campaign = app.campaign(&campaign).await?;
     let new: NewEndpoint = request::json(&body)?;
@@ -92,26 +92,56 @@ pub async fn create(
         .await?;
     tracing::info!(webhook = %hook.id, campaign = %hook.campaign, url = %hook.url,
         "webhook endpoint created");
-    let mut answer = view(&hook);
-    answer["secret"] = json!(endpoint_secret(&app.secret, &hook.id));
+    let answer = NewWebhookEndpoint {
+        secret: endpoint_secret(&app.secret, &hook.id),
+        webhook: views::webhook(&hook),
+    };
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-#[utoipa::path(get, path = "/api/v1/campaigns/{id}/webhooks", tag = "webhooks", security(("token" = [])), params(("id" = String, Path)), responses((status = 200, description = "The live endpoints of the campaign", body = Object), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}/webhooks",
+    operation_id = "list_webhooks",
+    tag = "webhooks",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The live endpoints of the campaign", body = Webhooks),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn list(
     State(app): State<App>,
     caller: Caller,
     Path(campaign): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Webhooks>, ApiError> {
     caller.require(&[Role::Admin])?;
     let campaign = app.campaign(&campaign).await?;
     let hooks = app.repo.webhooks(campaign.id()).await?;
-    Ok(Json(
-        json!({"webhooks": hooks.iter().map(view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(Webhooks {
+        webhooks: hooks.iter().map(views::webhook).collect(),
+    }))
 }
 
-#[utoipa::path(delete, path = "/api/v1/campaigns/{id}/webhooks/{webhook}", tag = "webhooks", security(("token" = [])), params(("id" = String, Path), ("webhook" = String, Path)), responses((status = 204, description = "Deleted"), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/campaigns/{id}/webhooks/{webhook}",
+    operation_id = "delete_webhook",
+    tag = "webhooks",
+    security(("token" = [])),
+    params(("id" = String, Path), ("webhook" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn delete(
     State(app): State<App>,
     caller: Caller,
@@ -132,13 +162,32 @@ pub struct DeliveriesQuery {
 }
 
 /// The endpoint's settled deliveries, latest first (`?failed=true`: the given-up ones).
-#[utoipa::path(get, path = "/api/v1/campaigns/{id}/webhooks/{webhook}/deliveries", tag = "webhooks", security(("token" = [])), params(("id" = String, Path), ("webhook" = String, Path), ("failed" = Option<bool>, Query, description = "Only the given-up ones")), responses((status = 200, description = "Settled deliveries, latest first", body = Object), (status = 400, description = "Malformed request", body = crate::openapi::ErrorBody), (status = 401, description = "No token, or an unknown one", body = crate::openapi::ErrorBody), (status = 403, description = "This role may not, or not now", body = crate::openapi::ErrorBody), (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = crate::openapi::ErrorBody), (status = 503, description = "A dependency is down; retry after `Retry-After`", body = crate::openapi::ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/campaigns/{id}/webhooks/{webhook}/deliveries",
+    operation_id = "webhook_deliveries",
+    tag = "webhooks",
+    security(("token" = [])),
+    params(
+        ("id" = String, Path),
+        ("webhook" = String, Path),
+        ("failed" = Option<bool>, Query, description = "Only the given-up ones"),
+    ),
+    responses(
+        (status = 200, description = "Settled deliveries, latest first", body = Deliveries),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
+        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
+        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn deliveries(
     State(app): State<App>,
     caller: Caller,
     Path((campaign, id)): Path<(String, String)>,
     query: Result<Query<DeliveriesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Deliveries>, ApiError> {
     let Query(query) = query.map_err(|e| Error::Malformed(e.body_text()))?;
     caller.require(&[Role::Admin])?;
     let hook = app
@@ -151,10 +200,10 @@ pub async fn deliveries(
         .repo
         .deliveries(&hook.id, query.failed, DELIVERIES_PAGE)
         .await?;
-    Ok(Json(json!({
-        "webhook": view(&hook),
-        "deliveries": deliveries.iter().map(delivery_view).collect::<Vec<_>>(),
-    })))
+    Ok(Json(Deliveries {
+        webhook: views::webhook(&hook),
+        deliveries: deliveries.iter().map(views::delivery).collect(),
+    }))
 }
 
 #[cfg(test)]
