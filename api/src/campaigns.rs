@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, ErrorBody};
+use crate::error::{ApiError, Error, answers};
 use crate::views::{self, Campaign};
 use ingest::App;
 
@@ -23,10 +23,10 @@ use ingest::App;
     ),
     responses(
         (status = 201, description = "Loaded", body = Campaign),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::Unavailable,
     )
 )]
 pub async fn load(
@@ -50,9 +50,9 @@ pub async fn load(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The campaign and its pieces", body = Campaign),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn read(

@@ -16,7 +16,7 @@ use ingest::pipeline::dossier::Snapshot;
 use ingest::pipeline::{Arrival, Origin, actions, intake};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, ErrorBody};
+use crate::error::{ApiError, Error, ErrorBody, answers};
 use crate::openapi::Binary;
 use crate::request;
 use crate::views::{self, FiledDocument};
@@ -47,14 +47,14 @@ pub struct UploadForm {
     responses(
         (status = 201, description = "Stored and attached", body = FiledDocument),
         (status = 200, description = "The same bytes again: the same document", body = FiledDocument),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
         (status = 413, description = "Beyond the piece size limit", body = ErrorBody),
         (status = 422, description = "Rejected by validation, with every reason", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unavailable,
     )
 )]
 pub async fn upload(
@@ -156,11 +156,11 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         (status = 200, description = "The bytes, as their detected media type (`application/pdf`, `image/jpeg`...)",
             body = Binary, content_type = "*/*"),
         (status = 304, description = "Not modified (ETag)"),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn content(
@@ -219,12 +219,12 @@ fn decision_names() -> Object {
     request_body = ReviewRequest,
     responses(
         (status = 200, description = "Reviewed; the document and its dossier as they are now", body = FiledDocument),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn review(

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, answers};
 use crate::views::{self, Dossier};
 use ingest::App;
 use ingest::pipeline::actions;
@@ -45,12 +45,12 @@ fn empty_object() -> Value {
     responses(
         (status = 201, description = "Created", body = Dossier),
         (status = 200, description = "Already there, the same dossier", body = Dossier),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn create(
@@ -80,10 +80,10 @@ pub async fn create(
     params(("reference" = String, Path)),
     responses(
         (status = 200, description = "The dossier, its pieces and documents", body = Dossier),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn read(
@@ -105,11 +105,11 @@ pub async fn read(
     params(("reference" = String, Path)),
     responses(
         (status = 200, description = "Submitted", body = Dossier),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn submit(
@@ -132,11 +132,11 @@ pub async fn submit(
     params(("reference" = String, Path)),
     responses(
         (status = 200, description = "Closed", body = Dossier),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn close(
@@ -159,11 +159,11 @@ pub async fn close(
     params(("reference" = String, Path), ("id" = String, Path)),
     responses(
         (status = 200, description = "Withdrawn; the dossier as it is now", body = Dossier),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 409, description = "Conflicts with the current state", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Conflict,
+        answers::Unavailable,
     )
 )]
 pub async fn withdraw(

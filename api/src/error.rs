@@ -91,3 +91,47 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The error answers that many routes share, each described once for the OpenAPI document
+/// and named in the routes' `responses(...)`. Never built: answers are built from [`ErrorBody`].
+pub mod answers {
+    use utoipa::IntoResponses;
+
+    use super::ErrorBody;
+
+    #[derive(IntoResponses)]
+    #[response(status = 400, description = "Malformed request")]
+    #[allow(dead_code)]
+    pub struct Malformed(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 401, description = "No token, or an unknown one")]
+    #[allow(dead_code)]
+    pub struct Unauthenticated(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 403, description = "This role may not, or not now")]
+    #[allow(dead_code)]
+    pub struct Forbidden(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 404,
+        description = "Unknown campaign, dossier, piece, document or endpoint"
+    )]
+    #[allow(dead_code)]
+    pub struct NotFound(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 409, description = "Conflicts with the current state")]
+    #[allow(dead_code)]
+    pub struct Conflict(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 503,
+        description = "A dependency is down; retry after `Retry-After`"
+    )]
+    #[allow(dead_code)]
+    pub struct Unavailable(ErrorBody);
+}

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, ErrorBody};
+use crate::error::{ApiError, Error, answers};
 use crate::views::{self, Events};
 use ingest::App;
 
@@ -31,10 +31,10 @@ pub struct FeedQuery {
     ),
     responses(
         (status = 200, description = "A page of events and `last`", body = Events),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::Unavailable,
     )
 )]
 pub async fn feed(

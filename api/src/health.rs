@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 
-use crate::error::{ApiError, Error, ErrorBody};
+use crate::error::{ApiError, Error, answers};
 use crate::views::{Alive, Ready};
 use ingest::App;
 
@@ -28,7 +28,7 @@ pub async fn live() -> Json<Alive> {
     tag = "health",
     responses(
         (status = 200, description = "The database and the object store answer", body = Ready),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unavailable,
     )
 )]
 pub async fn ready(State(app): State<App>) -> Result<Json<Ready>, ApiError> {

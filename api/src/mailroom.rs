@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, answers};
 use crate::openapi::Binary;
 use crate::views::{self, Batch};
 use ingest::App;
@@ -33,10 +33,10 @@ pub struct SheetQuery {
     responses(
         (status = 200, description = "An A4 PDF with the sheet's QR code", body = Binary,
             content_type = "application/pdf"),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn cover_sheet(
@@ -85,11 +85,11 @@ pub async fn cover_sheet(
             headers(("Location" = String, description = "The batch's URL"))),
         (status = 200, description = "The same bytes again: the same batch", body = Batch,
             headers(("Location" = String, description = "The batch's URL"))),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
         (status = 413, description = "Beyond the size limit", body = ErrorBody),
         (status = 422, description = "Neither a PDF nor a TIFF", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unavailable,
     )
 )]
 pub async fn submit(
@@ -141,10 +141,10 @@ pub async fn submit(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The batch", body = Batch),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn read(

@@ -16,7 +16,7 @@ use storage::repository::NewWebhook;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, ErrorBody};
+use crate::error::{ApiError, Error, answers};
 use crate::views::{self, Deliveries, NewWebhookEndpoint, Webhooks};
 use ingest::App;
 use ingest::webhooks::endpoint_secret;
@@ -65,11 +65,11 @@ fn checked_url(url: &str) -> Result<String, Error> {
     request_body = NewEndpoint,
     responses(
         (status = 201, description = "Created; `secret` is shown this once", body = NewWebhookEndpoint),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn create(
@@ -108,10 +108,10 @@ pub async fn create(
     params(("id" = String, Path)),
     responses(
         (status = 200, description = "The live endpoints of the campaign", body = Webhooks),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn list(
@@ -136,10 +136,10 @@ pub async fn list(
     params(("id" = String, Path), ("webhook" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn delete(
@@ -175,11 +175,11 @@ pub struct DeliveriesQuery {
     ),
     responses(
         (status = 200, description = "Settled deliveries, latest first", body = Deliveries),
-        (status = 400, description = "Malformed request", body = ErrorBody),
-        (status = 401, description = "No token, or an unknown one", body = ErrorBody),
-        (status = 403, description = "This role may not, or not now", body = ErrorBody),
-        (status = 404, description = "Unknown campaign, dossier, piece, document or endpoint", body = ErrorBody),
-        (status = 503, description = "A dependency is down; retry after `Retry-After`", body = ErrorBody),
+        answers::Malformed,
+        answers::Unauthenticated,
+        answers::Forbidden,
+        answers::NotFound,
+        answers::Unavailable,
     )
 )]
 pub async fn deliveries(
