@@ -23,7 +23,7 @@ use storage::DocumentRecord;
 use storage::repository::{BatchRecord, DeliveryRecord, EventRecord, WebhookRecord};
 
 use ingest::events::EventKind;
-use ingest::pipeline::dossier::{Snapshot, decision_name};
+use ingest::pipeline::dossier::{Snapshot, verdict};
 use ingest::pipeline::{Channel, mailroom, scan};
 
 /// A domain enumeration as the API shows it: the same lowercase names, listed in the schema.
@@ -92,7 +92,7 @@ fn channel_names() -> Object {
 
 /// The verdict names intake writes.
 fn verdict_names() -> Object {
-    names(["accepted", "rejected"], false)
+    names([verdict::ACCEPTED, verdict::REJECTED], false)
 }
 
 fn review_names() -> Object {
@@ -100,7 +100,7 @@ fn review_names() -> Object {
         dossiers::ReviewDecision::Accepted,
         dossiers::ReviewDecision::Rejected,
     ];
-    names(decisions.map(decision_name), true)
+    names(decisions.map(dossiers::ReviewDecision::as_str), true)
 }
 
 fn scan_names() -> Object {

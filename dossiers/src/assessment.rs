@@ -36,6 +36,23 @@ pub enum ReviewDecision {
     Rejected,
 }
 
+impl ReviewDecision {
+    /// The name stored on a document and shown in answers and events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewDecision::Accepted => "accepted",
+            ReviewDecision::Rejected => "rejected",
+        }
+    }
+
+    /// The decision a stored name stands for.
+    pub fn parse(name: &str) -> Option<ReviewDecision> {
+        [ReviewDecision::Accepted, ReviewDecision::Rejected]
+            .into_iter()
+            .find(|d| d.as_str() == name)
+    }
+}
+
 /// What the assessment needs to know of one document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentFacts {

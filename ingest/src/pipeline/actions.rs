@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use dossiers::{Candidate, Change, DossierState, ReviewDecision, Window};
 use storage::{DossierRecord, NewEvent, ReviewChange};
 
-use super::dossier::{self, Plan, Snapshot, decision_name};
+use super::dossier::{self, Plan, Snapshot};
 use super::scan;
 use crate::app::App;
 use crate::error::Error;
@@ -175,7 +175,7 @@ pub async fn review(
         let mut plan = Plan::nothing(snapshot.state);
         plan.change.reviews.push(ReviewChange {
             document: doc.id.clone(),
-            decision: decision_name(decision).to_string(),
+            decision: decision.as_str().to_string(),
             reason: reason.clone(),
             by: by.to_string(),
         });

@@ -100,8 +100,8 @@ impl Snapshot {
                     == Some(super::scan::state::INFECTED);
                 DocumentFacts {
                     piece: doc.piece.clone(),
-                    verdict_accepted: verdict == "accepted" && !infected,
-                    review: review.and_then(parse_decision).filter(|_| !infected),
+                    verdict_accepted: verdict == verdict::ACCEPTED && !infected,
+                    review: review.and_then(ReviewDecision::parse).filter(|_| !infected),
                     withdrawn: doc.withdrawn_at.is_some() || change.withdrawals.contains(&doc.id),
                 }
             })
@@ -152,20 +152,14 @@ impl Snapshot {
     }
 }
 
-pub fn parse_decision(value: &str) -> Option<ReviewDecision> {
-    match value {
-        "accepted" => Some(ReviewDecision::Accepted),
-        "rejected" => Some(ReviewDecision::Rejected),
-        _ => None,
-    }
+/// What a document's `verdict` says: the machine's judgement, before any review.
+pub mod verdict {
+    pub const ACCEPTED: &str = "accepted";
+    pub const REJECTED: &str = "rejected";
 }
 
-pub fn decision_name(decision: ReviewDecision) -> &'static str {
-    match decision {
-        ReviewDecision::Accepted => "accepted",
-        ReviewDecision::Rejected => "rejected",
-    }
-}
+/// Who reviewed a document that a `review = "auto"` piece accepted.
+pub const AUTO_REVIEWER: &str = "auto";
 
 /// Reads the dossier, computes a plan, applies it; recomputes when the dossier changed
 /// meanwhile. `compute` may be called several times and must not have side effects.

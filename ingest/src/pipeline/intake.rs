@@ -28,12 +28,12 @@ use futures::Stream;
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use dossiers::{Change, Kind, Piece, ReviewPolicy, TransitionError};
+use dossiers::{Change, Kind, Piece, ReviewDecision, ReviewPolicy, TransitionError};
 use storage::{DocumentRecord, StagedFile};
 use validators::{Declared, Policy, Verdict};
 
 use super::actions::check_window;
-use super::dossier::{self, Plan, Snapshot};
+use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
 use super::receive::receive;
 use super::scan::{self, Outcome};
 use crate::app::App;
@@ -157,7 +157,7 @@ fn count(channel: Channel, result: &Result<Intake, Error>) {
             .collect()
     };
     let (outcome, reasons) = match result {
-        Ok(intake) if intake.created && intake.document.verdict == "rejected" => {
+        Ok(intake) if intake.created && intake.document.verdict == verdict::REJECTED => {
             ("rejected", codes(&intake.document.reasons))
         }
         Ok(intake) if intake.created => ("stored", Vec::new()),
@@ -270,7 +270,7 @@ where
             plan.change.events.push(snapshot.event(
                 EventKind::DocumentAccepted,
                 Some(&document.id),
-                json!({"piece": document.piece, "by": "auto", "review": false}),
+                json!({"piece": document.piece, "by": AUTO_REVIEWER, "review": false}),
             ));
         }
         let next = dossiers::state::after_change(
@@ -362,7 +362,7 @@ fn check_room(snapshot: &Snapshot, piece: &Piece) -> Result<(), Error> {
     let held = snapshot
         .active_documents()
         .filter(|d| d.piece.as_deref() == Some(piece.code()))
-        .filter(|d| d.review.as_deref() != Some("rejected"))
+        .filter(|d| d.review.as_deref() != Some(ReviewDecision::Rejected.as_str()))
         .filter(|d| d.scan.as_deref() != Some(scan::state::INFECTED))
         .count();
     if held >= piece.max_documents() as usize {
@@ -511,11 +511,16 @@ fn new_document(
         pages: verdict.pages,
         channel: arrival.origin.channel().as_str().to_string(),
         origin: arrival.origin.json(),
-        verdict: if accepted { "accepted" } else { "rejected" }.to_string(),
+        verdict: if accepted {
+            verdict::ACCEPTED
+        } else {
+            verdict::REJECTED
+        }
+        .to_string(),
         reasons: json!({"reasons": reasons, "notes": verdict.notes}),
-        review: auto.then(|| "accepted".to_string()),
+        review: auto.then(|| ReviewDecision::Accepted.as_str().to_string()),
         review_reason: None,
-        reviewed_by: auto.then(|| "auto".to_string()),
+        reviewed_by: auto.then(|| AUTO_REVIEWER.to_string()),
         reviewed_at: auto.then_some(now),
         withdrawn_at: None,
         late,

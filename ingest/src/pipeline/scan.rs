@@ -22,7 +22,7 @@ use storage::{ContentKey, DocumentRecord, Job, NewJob, ReviewChange, ScanChange}
 use validators::clamd::ScanResult;
 use validators::{Reason, ReasonCode};
 
-use super::dossier::{self, Plan, Snapshot};
+use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
 use crate::app::App;
 use crate::error::Error;
 use crate::events::EventKind;
@@ -158,14 +158,14 @@ pub async fn record(app: &App, document: &DocumentRecord, outcome: &Outcome) -> 
                 if auto_accepts(snapshot, doc) {
                     plan.change.reviews.push(ReviewChange {
                         document: doc.id.clone(),
-                        decision: "accepted".into(),
+                        decision: ReviewDecision::Accepted.as_str().into(),
                         reason: None,
-                        by: "auto".into(),
+                        by: AUTO_REVIEWER.into(),
                     });
                     plan.change.events.push(snapshot.event(
                         EventKind::DocumentAccepted,
                         Some(&doc.id),
-                        json!({"piece": doc.piece, "by": "auto", "review": false}),
+                        json!({"piece": doc.piece, "by": AUTO_REVIEWER, "review": false}),
                     ));
                 }
             }
@@ -173,7 +173,7 @@ pub async fn record(app: &App, document: &DocumentRecord, outcome: &Outcome) -> 
                 let reason = infected_reason(signature);
                 let notes = doc.reasons.get("notes").cloned().unwrap_or(json!([]));
                 scan.signature = Some(signature.clone());
-                scan.verdict = Some("rejected".into());
+                scan.verdict = Some(verdict::REJECTED.into());
                 scan.reasons = Some(json!({"reasons": [reason], "notes": notes}));
                 plan.change.events.push(snapshot.event(
                     EventKind::DocumentInfected,
@@ -219,7 +219,7 @@ fn auto_accepts(snapshot: &Snapshot, doc: &DocumentRecord) -> bool {
         .as_deref()
         .and_then(|code| snapshot.campaign.piece(code))
         .is_some_and(|piece| piece.review() == ReviewPolicy::Auto);
-    auto && doc.verdict == "accepted" && doc.review.is_none() && doc.withdrawn_at.is_none()
+    auto && doc.verdict == verdict::ACCEPTED && doc.review.is_none() && doc.withdrawn_at.is_none()
 }
 
 /// Claims `scan` jobs and rescans their documents until clamd answers, for as long as the

@@ -11,7 +11,7 @@ use serde_json::Value;
 use dossiers::{DossierState, PieceStatus, ReviewDecision};
 use ingest::events::EventKind;
 use ingest::pipeline::actions;
-use ingest::pipeline::dossier::Snapshot;
+use ingest::pipeline::dossier::{Snapshot, verdict};
 use ingest::pipeline::scan;
 use storage::{DocumentRecord, EventRecord};
 
@@ -280,7 +280,7 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
         },
         received: when(doc.received_at),
         late: doc.late,
-        verdict: if doc.verdict == "accepted" {
+        verdict: if doc.verdict == verdict::ACCEPTED {
             "conforme"
         } else {
             "non conforme"
@@ -292,10 +292,10 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
             scan::state::INFECTED => "INFECTÉ — quarantaine",
             _ => "analyse impossible",
         }),
-        review: match doc.review.as_deref() {
-            Some("accepted") => "acceptée",
-            Some("rejected") => "refusée",
-            _ if doc.verdict == "accepted" => "à examiner",
+        review: match doc.review.as_deref().and_then(ReviewDecision::parse) {
+            Some(ReviewDecision::Accepted) => "acceptée",
+            Some(ReviewDecision::Rejected) => "refusée",
+            None if doc.verdict == verdict::ACCEPTED => "à examiner",
             _ => "refusée par la vérification automatique",
         },
         reviewed_by: doc.reviewed_by.clone(),
