@@ -260,6 +260,7 @@ required = true
 code = "identite"
 label = "Pièce d'identité"
 accept = ["pdf"]
+max_pages = 1
 max_documents = 1
 "#
     )
@@ -267,7 +268,8 @@ max_documents = 1
 
 /// Paper for a closed dossier, or for a piece that already holds its `max_documents`, is
 /// stored and kept in triage with the refusal's code, not attached; paper a dossier takes is
-/// filed with its origin; every segment is counted in the intake metrics of its channel.
+/// filed with its origin, and paper the checks rejected holds no room against its
+/// replacement; every segment is counted in the intake metrics of its channel.
 async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backend) {
     let server = Server::start_on(backend).await;
     server
@@ -277,7 +279,10 @@ async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backen
     server
         .create_dossier("papier-2027", "C-1", candidate.clone())
         .await;
-    server.create_dossier("papier-2027", "C-2", candidate).await;
+    server
+        .create_dossier("papier-2027", "C-2", candidate.clone())
+        .await;
+    server.create_dossier("papier-2027", "C-3", candidate).await;
     let domicile = sample("justificatif-domicile.pdf");
     let upload = server
         .upload("C-1", "domicile", "facture.pdf", domicile)
@@ -303,6 +308,12 @@ async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backen
         text_page(dpi, 11, 2),
         cover(sheet(&server, "C-2", None).await),
         text_page(dpi, 11, 3),
+        // Two pages where one is allowed: rejected; then the page that replaces them.
+        cover(sheet(&server, "C-3", Some("identite")).await),
+        text_page(dpi, 11, 4),
+        text_page(dpi, 11, 5),
+        cover(sheet(&server, "C-3", Some("identite")).await),
+        text_page(dpi, 11, 6),
     ]
     .iter()
     .map(|p| encode_page(p, ImageCoding::Jpeg))
@@ -313,7 +324,7 @@ async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backen
     let batch = mailroom_batch_finished(&server, &id).await;
     assert_eq!(batch["state"], "done", "{batch}");
     let segments = batch["segments"].as_array().unwrap();
-    assert_eq!(segments.len(), 3, "{batch}");
+    assert_eq!(segments.len(), 5, "{batch}");
     for (segment, code, page) in [
         (&segments[0], "dossier_closed", 2),
         (&segments[1], "too_many_documents", 4),
@@ -351,6 +362,18 @@ async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backen
         "{c2}"
     );
 
+    // The rejected paper is attached and holds no room: its replacement is attached too.
+    assert_eq!(segments[3]["verdict"], "rejected", "{batch}");
+    assert_eq!(segments[4]["verdict"], "accepted", "{batch}");
+    let c3 = server.dossier("C-3").await;
+    let identite = c3["pieces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "identite")
+        .unwrap();
+    assert_eq!(identite["documents"].as_array().unwrap().len(), 2, "{c3}");
+
     // Every segment went through the one intake, and is counted by channel.
     let metrics = server
         .get("/metrics", "")
@@ -370,7 +393,8 @@ async fn paper_a_dossier_refuses_is_kept_in_triage_with_its_code(backend: Backen
             .unwrap_or(0.0)
     };
     assert_eq!(count("refused"), 2.0, "{metrics}");
-    assert!(count("stored") + count("rejected") >= 1.0, "{metrics}");
+    assert_eq!(count("stored"), 2.0, "{metrics}");
+    assert_eq!(count("rejected"), 1.0, "{metrics}");
 }
 
 /// After `closes_at` paper is still taken, flagged late; a segment the piece's rules refuse

@@ -356,12 +356,14 @@ fn same_content(
     }))
 }
 
-/// A piece holds at most `max_documents` documents that staff have not rejected (infected
-/// ones are rejected too).
+/// A piece holds at most `max_documents` documents that neither the checks nor staff have
+/// rejected (infected ones are rejected too): paper kept with a rejected verdict does not stand
+/// in the way of the document sent to replace it.
 fn check_room(snapshot: &Snapshot, piece: &Piece) -> Result<(), Error> {
     let held = snapshot
         .active_documents()
         .filter(|d| d.piece.as_deref() == Some(piece.code()))
+        .filter(|d| d.verdict == verdict::ACCEPTED)
         .filter(|d| d.review.as_deref() != Some(ReviewDecision::Rejected.as_str()))
         .filter(|d| d.scan.as_deref() != Some(scan::state::INFECTED))
         .count();
