@@ -94,8 +94,24 @@ async fn load_demo(app: &App) -> anyhow::Result<()> {
         let token = token::issue(app, role, &format!("demo-{role}")).await?;
         println!("demo: {role:<7} token {token}");
     }
+    for (name, role) in DEMO_ACCOUNTS {
+        // Each start makes a new password; only its hash is kept, so a second start on the
+        // same data cannot show the first one again.
+        let password = ingest::new_token()[4..24].to_string();
+        match review::create_account(app, name, role, password.clone()).await {
+            Ok(()) => println!("demo: staff {role:<8} login {name} password {password} at /staff/"),
+            Err(review::AccountError::Taken(_)) => println!(
+                "demo: staff {role:<8} login {name} exists (its password was shown when it was made)"
+            ),
+            Err(e) => return Err(anyhow::anyhow!("demo account {name}: {e}")),
+        }
+    }
     Ok(())
 }
+
+/// The staff accounts `--demo` makes, to open the staff pages (`/staff/`) at once.
+const DEMO_ACCOUNTS: [(&str, &str); 2] =
+    [("demo-instructeur", "reviewer"), ("demo-admin", "admin")];
 
 fn sample_campaigns() -> anyhow::Result<Vec<(String, String)>> {
     let dir = Path::new("samples/campaigns");

@@ -9,6 +9,7 @@ mod staff_support;
 mod authorization;
 mod bad_input;
 mod crash;
+mod demo;
 mod faults;
 mod lifecycle;
 mod limits;

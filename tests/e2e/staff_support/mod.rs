@@ -82,12 +82,17 @@ pub struct Session {
 
 impl Session {
     pub fn new(server: &Server) -> Session {
+        Session::at(&server.base)
+    }
+
+    /// A browser session on the server at `base` (`http://host:port`).
+    pub fn at(base: &str) -> Session {
         Session {
             http: Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
-            base: server.base.clone(),
+            base: base.to_string(),
             cookies: Mutex::new(BTreeMap::new()),
         }
     }
