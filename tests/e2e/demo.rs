@@ -33,9 +33,11 @@ fn start_demo(data: &std::path::Path) -> (Child, Vec<String>, String) {
     });
     let mut seen = Vec::new();
     loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("no 'listening' line; saw {seen:?}"));
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no 'listening' line; saw {seen:?}");
+        };
         if let Some(base) = line.strip_prefix("guichet listening on ") {
             let base = base.trim().to_string();
             return (child, seen, base);
