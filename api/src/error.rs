@@ -44,10 +44,23 @@ impl ErrorBody {
         ErrorBody {
             error: ErrorDetail {
                 code: error.code(),
-                message: error.to_string(),
+                message: message(error),
                 details: error.details(),
             },
         }
+    }
+}
+
+/// The message a caller reads. A fault of the service or of a dependency is logged whole
+/// (with the request's id) and answered in general words: its text can carry file paths,
+/// database errors or where the store lives, which are no caller's business.
+fn message(error: &Error) -> String {
+    match error.class() {
+        Class::Internal => "internal error: it was logged with the request's id".into(),
+        Class::Unavailable => {
+            "a service guichet depends on is unavailable; retry after `Retry-After`".into()
+        }
+        _ => error.to_string(),
     }
 }
 
@@ -134,4 +147,32 @@ pub mod answers {
     )]
     #[allow(dead_code)]
     pub struct Unavailable(ErrorBody);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_answered_without_their_internals() {
+        for error in [
+            Error::Internal("reading /var/lib/guichet/objects/ab/cd: denied".into()),
+            Error::Unavailable("database unavailable: connection to 10.0.0.5:5432 refused".into()),
+        ] {
+            let body = ErrorBody::of(&error);
+            assert_eq!(body.error.code, error.code());
+            assert!(
+                !body.error.message.contains("/var/lib"),
+                "{}",
+                body.error.message
+            );
+            assert!(
+                !body.error.message.contains("10.0.0.5"),
+                "{}",
+                body.error.message
+            );
+        }
+        let refusal = ErrorBody::of(&Error::UnknownDossier("D-1".into()));
+        assert_eq!(refusal.error.message, "unknown dossier D-1");
+    }
 }
