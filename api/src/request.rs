@@ -13,7 +13,8 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
 /// The file name declared by an uploader, checked. It is evidence shown to staff, never a
 /// path: objects are stored under their SHA-256, so `../x` or `<b>x</b>` are harmless text,
 /// kept verbatim and escaped wherever shown. Control characters (which forge log lines and
-/// headers) and names too long to be names are refused.
+/// headers), invisible or direction-changing ones (which disguise a name) and names too long
+/// to be names are refused.
 pub fn declared_filename(name: Option<String>) -> Result<Option<String>, Error> {
     let Some(name) = name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) else {
         return Ok(None);
@@ -23,12 +24,27 @@ pub fn declared_filename(name: Option<String>) -> Result<Option<String>, Error> 
             "file names may not contain control characters".into(),
         ));
     }
+    if name.chars().any(hides_or_reorders) {
+        return Err(Error::InvalidFilename(
+            "file names may not contain invisible or direction-changing characters".into(),
+        ));
+    }
     if name.chars().count() > 255 {
         return Err(Error::InvalidFilename(
             "file names are at most 255 characters".into(),
         ));
     }
     Ok(Some(name))
+}
+
+/// Characters that change how a name reads without showing themselves: bidirectional
+/// embeddings, overrides, isolates and marks (`facture\u{202E}fdp.exe` reads as `facture
+/// exe.pdf`) and zero-width ones (two names that look the same). A name carrying them could
+/// pass for another in the staff pages.
+fn hides_or_reorders(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The `filename` of a `Content-Disposition` header, preferring the RFC 5987 `filename*`
@@ -91,5 +107,24 @@ mod tests {
             Some("<b>x</b>.pdf".into())
         );
         assert_eq!(declared_filename(Some("  ".into())).expect("blank"), None);
+    }
+
+    #[test]
+    fn refuses_names_that_disguise_themselves() {
+        for name in [
+            "facture\u{202E}fdp.exe",
+            "carte\u{2066}.pdf",
+            "carte\u{200B}.pdf",
+            "\u{FEFF}carte.pdf",
+            "carte\u{200F}.pdf",
+        ] {
+            assert!(declared_filename(Some(name.into())).is_err(), "{name:?}");
+        }
+        for name in ["pièce d'identité.pdf", "شهادة.pdf", "证书.pdf", "😀.png"] {
+            assert_eq!(
+                declared_filename(Some(name.into())).expect("a plain name"),
+                Some(name.to_string())
+            );
+        }
     }
 }
