@@ -79,10 +79,11 @@ pub struct Limits {
     pub max_decoded_bytes: u64,
     /// Most frames decoded from a TIFF. Default 512.
     pub max_frames: u32,
-    /// Accept a PDF that reads only after lopdf repaired it (broken cross-reference table,
-    /// trailer, stream lengths), with the note `pdf_repaired`, when every other check passes.
-    /// Default `false`: such files are refused as `pdf_malformed` (or `pdf_truncated`) and the
-    /// candidate is asked for a fresh export.
+    /// Accept a PDF that reads only after repair (broken cross-reference data, wrong offsets,
+    /// lengths and object counts), with the note `pdf_repaired`, when the repair lost nothing
+    /// (its trailer holds, every object it uses is found, its contents read whole) and every
+    /// other check passes. Default `true`; `false` refuses every repaired file as
+    /// `pdf_malformed` (or `pdf_truncated`), asking the candidate for a fresh export.
     pub accept_repaired_pdf: bool,
     /// Accept a PDF form whose only JavaScript sits on its fields' keystroke, format, validate
     /// and calculate triggers (official forms format amounts and dates this way), with the note
@@ -122,7 +123,7 @@ impl Default for Limits {
             max_stream_bytes: 256 << 20,
             max_decoded_bytes: 1 << 30,
             max_frames: 512,
-            accept_repaired_pdf: false,
+            accept_repaired_pdf: true,
             accept_form_scripts: false,
             max_image_bytes: 128 << 20,
             large_content_bytes: 32 << 20,

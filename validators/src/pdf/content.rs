@@ -6,6 +6,7 @@ use image::ImageDecoder;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream};
 
 use super::object::{dict_of, name_is, number, resolve};
+use super::syntax::check_content_syntax;
 use crate::Limits;
 use crate::reason::ReasonCode;
 
@@ -20,16 +21,19 @@ pub(super) struct Budget {
     pub(super) draws: HashMap<ObjectId, Vec<(ObjectId, u64)>>,
     /// Content streams that inflate whole but fail their Adler-32 checksum, as a description.
     pub(super) checksum_failures: Vec<String>,
+    /// The file needed repair: its contents must read whole (see [`super::syntax`]).
+    pub(super) repaired: bool,
 }
 
 impl Budget {
-    pub(super) fn new() -> Budget {
+    pub(super) fn new(repaired: bool) -> Budget {
         Budget {
             decoded: 0,
             seen_streams: HashSet::new(),
             seen_resources: HashSet::new(),
             draws: HashMap::new(),
             checksum_failures: Vec::new(),
+            repaired,
         }
     }
 }
@@ -57,11 +61,19 @@ pub(super) fn check_page_content(
             other => vec![other],
         };
         let mut names = HashMap::new();
+        let mut joined = Vec::new();
         for s in streams {
             if let Some(data) = decode_stream(doc, s, limits, budget)? {
                 names_in(&data, &mut names);
+                if joined.is_empty() {
+                    joined = data;
+                } else {
+                    joined.push(b'\n');
+                    joined.extend_from_slice(&data);
+                }
             }
         }
+        check_content_syntax(&joined, "the page", budget.repaired)?;
         if let Some(resources) = resources {
             record_draws(doc, page_id, resources, &names, budget);
         }
@@ -116,12 +128,14 @@ pub(super) fn check_page_content(
                 if matches!(obj, Object::Stream(_)) && category != b"Font" {
                     if let Some(data) = decode_stream(doc, entry, limits, budget)? {
                         names_in(&data, &mut names);
+                        check_content_syntax(&data, "a form or pattern it draws", budget.repaired)?;
                     }
                 } else if category == b"Font" && name_is(dict.get(b"Subtype").ok(), b"Type3") {
                     let procs = dict.get(b"CharProcs").ok().and_then(|o| dict_of(doc, o));
                     for (_, glyph) in procs.into_iter().flat_map(Dictionary::iter) {
                         if let Some(data) = decode_stream(doc, glyph, limits, budget)? {
                             names_in(&data, &mut names);
+                            check_content_syntax(&data, "a Type 3 glyph it draws", budget.repaired)?;
                         }
                     }
                 }

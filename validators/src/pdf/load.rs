@@ -19,6 +19,7 @@
 use lopdf::xref::XrefRecovery;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
+use super::second_reader;
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits};
@@ -34,10 +35,7 @@ pub(super) fn load(
     let mut doc =
         match no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false))) {
             Ok(Ok(doc)) => doc,
-            Ok(Err(e)) => {
-                refuse_load_error(&e, has_eof, content, f);
-                return None;
-            }
+            Ok(Err(e)) => return read_by_second_parser(&e, content, has_eof, limits, f),
             Err(panic) => {
                 f.refuse(ReasonCode::PdfMalformed, panic);
                 return None;
@@ -46,7 +44,7 @@ pub(super) fn load(
     if lean {
         doc = rebuild_lean(doc, content, limits);
     }
-    judge_repairs(&doc, content, has_eof, limits, f);
+    judge_repairs(&mut doc, content, has_eof, limits, f);
     for id in recover_unlengthed_streams(&mut doc, content) {
         f.note(
             ReasonCode::PdfRepaired,
@@ -154,35 +152,220 @@ fn damage_code(has_eof: bool) -> ReasonCode {
     }
 }
 
-/// Compares the lenient load with a strict one and with what lopdf says it recovered.
-fn judge_repairs(doc: &Document, content: &[u8], has_eof: bool, limits: &Limits, f: &mut Findings) {
+/// Compares the lenient load with a strict one and with what lopdf says it recovered; a
+/// repaired file is accepted with the note `pdf_repaired` unless the repair lost something
+/// ([`lost_in_repair`]).
+fn judge_repairs(
+    doc: &mut Document,
+    content: &[u8],
+    has_eof: bool,
+    limits: &Limits,
+    f: &mut Findings,
+) {
     let lean = is_large(content, limits);
     let header_blanked = blank_header_line(content);
     let bytes = header_blanked.as_deref().unwrap_or(content);
     let strict = no_panic(|| Document::load_mem_with_options(bytes, options(limits, lean, true)));
-    if let Ok(Err(e)) = strict {
-        if limits.accept_repaired_pdf {
-            f.note(ReasonCode::PdfRepaired, format!("read after repair: {e}"));
-        } else {
-            f.refuse(
-                damage_code(has_eof),
-                format!("damaged, readable only after repair: {e}"),
-            );
+    let mut repair = match (strict, doc.xref_recovery) {
+        (Ok(Err(e)), _) => format!("read after repair: {e}"),
+        (_, Some(recovery)) => format!("cross-reference data repaired ({recovery:?})"),
+        _ => return,
+    };
+    let missing = missing_objects(doc);
+    if !missing.is_empty() && limits.accept_repaired_pdf {
+        let read = second_reader::fill(doc, content, missing, limits.max_pdf_objects);
+        if read > 0 {
+            repair.push_str(&format!("; {read} object(s) read by the second parser"));
         }
-        return;
     }
-    match doc.xref_recovery {
-        Some(XrefRecovery::Reconstructed) if !limits.accept_repaired_pdf => f.refuse(
+    if !limits.accept_repaired_pdf {
+        return f.refuse(
             damage_code(has_eof),
-            "the cross-reference data is unusable; the file reads only after a rebuild by scanning",
-        ),
-        Some(recovery) => f.note(
-            ReasonCode::PdfRepaired,
-            format!("cross-reference data repaired ({recovery:?})"),
-        ),
-        None => {}
+            format!("damaged, readable only after repair: {repair}"),
+        );
+    }
+    match lost_in_repair(doc, content) {
+        Some((code, lost)) => f.refuse(code.unwrap_or(damage_code(has_eof)), lost),
+        None => f.note(ReasonCode::PdfRepaired, repair),
     }
 }
+
+/// What a repair could not bring back, with its code when it is not plain damage: the
+/// file's entry point (`startxref` and a closed trailer dictionary naming the catalog), a
+/// chain of cross-reference sections that loops, objects the document uses.
+///
+/// Decision: damage is judged by what is lost, not by whether a strict parser stumbles.
+/// Wrong offsets, lengths and object counts, a missing or broken cross-reference table, junk
+/// between objects: readers rebuild all of it from the objects themselves, and so does lopdf.
+/// But a file whose trailer is gone no longer says which object is its document, and readers
+/// disagree on which one they pick (qpdf and Poppler give up); a loop among cross-reference
+/// sections is a shape no producer writes.
+fn lost_in_repair(doc: &Document, content: &[u8]) -> Option<(Option<ReasonCode>, String)> {
+    if let Some(offset) = xref_chain_loop(content) {
+        return Some((
+            Some(ReasonCode::PdfStructure),
+            format!("the cross-reference sections loop: /Prev leads back to offset {offset}"),
+        ));
+    }
+    if let Some(lost) = lost_entry_point(content) {
+        return Some((None, format!("damaged beyond repair: {lost}")));
+    }
+    let missing = missing_objects(doc);
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(5).map(|(n, g)| format!("{n} {g}")).collect();
+        return Some((
+            None,
+            format!(
+                "damaged beyond repair: {} object(s) the document uses are lost ({})",
+                missing.len(),
+                shown.join(", ")
+            ),
+        ));
+    }
+    None
+}
+
+/// Why the file's entry point is lost, if it is: no `startxref` with an offset, or no
+/// trailer dictionary that closes and names the catalog (nor a cross-reference stream, which
+/// carries the trailer in its dictionary).
+fn lost_entry_point(content: &[u8]) -> Option<&'static str> {
+    let Some(at) = super::rfind(content, b"startxref") else {
+        return Some("the file has no startxref");
+    };
+    let after = &content[at + b"startxref".len()..];
+    let digits = after
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    if digits == 0 {
+        return Some("startxref gives no offset");
+    }
+    let xref_stream = crate::detect::find(content, b"/XRef").is_some();
+    let mut rest = content;
+    while let Some(at) = crate::detect::find(rest, b"trailer") {
+        rest = &rest[at + b"trailer".len()..];
+        let dict = rest.trim_ascii_start();
+        if dict.starts_with(b"<<")
+            && let Some(len) = dictionary_length(dict)
+            && crate::detect::find(&dict[..len], b"/Root").is_some()
+        {
+            return None;
+        }
+    }
+    (!xref_stream).then_some("no trailer dictionary closes and names the document catalog")
+}
+
+/// The length of the dictionary `data` starts with (`<<` … its matching `>>`), skipping
+/// strings; `None` when it does not close within 64 KiB.
+fn dictionary_length(data: &[u8]) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = 0;
+    let end = data.len().min(64 * 1024);
+    while i + 1 < end {
+        match data[i] {
+            b'(' => {
+                let mut nesting = 0usize;
+                while i < end {
+                    match data[i] {
+                        b'\\' => i += 1,
+                        b'(' => nesting += 1,
+                        b')' => {
+                            nesting -= 1;
+                            if nesting == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+            }
+            b'<' if data[i + 1] == b'<' => {
+                depth += 1;
+                i += 1;
+            }
+            b'>' if data[i + 1] == b'>' => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The offset a chain of cross-reference sections loops back to, if it loops: from the
+/// offset `startxref` gives, each section's trailer (or cross-reference stream dictionary)
+/// names the previous one with `/Prev`.
+fn xref_chain_loop(content: &[u8]) -> Option<usize> {
+    let at = super::rfind(content, b"startxref")?;
+    let mut offset = number_after(&content[at + b"startxref".len()..])?;
+    let mut seen = std::collections::HashSet::new();
+    while offset < content.len() {
+        if !seen.insert(offset) {
+            return Some(offset);
+        }
+        let section = &content[offset..];
+        // The section's dictionary: the trailer after a table, or the stream's own.
+        let search = if section.starts_with(b"xref") {
+            crate::detect::find(section, b"trailer")?
+        } else {
+            0
+        };
+        let open = search + crate::detect::find(&section[search..(search + 1024).min(section.len())], b"<<")?;
+        let dict = &section[open..];
+        let dict = &dict[..dictionary_length(dict).unwrap_or(dict.len().min(4096))];
+        let prev = crate::detect::find(dict, b"/Prev")?;
+        offset = number_after(&dict[prev + b"/Prev".len()..])?;
+    }
+    None
+}
+
+/// The unsigned integer at the start of `data`, after white space.
+fn number_after(data: &[u8]) -> Option<usize> {
+    let digits: Vec<u8> = data
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take_while(|b| b.is_ascii_digit())
+        .take(19)
+        .copied()
+        .collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
+/// References, among the objects reachable from the trailer, to objects the repaired file
+/// does not hold.
+fn missing_objects(doc: &Document) -> Vec<ObjectId> {
+    let mut missing = std::collections::BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut work: Vec<&Object> = doc.trailer.iter().map(|(_, value)| value).collect();
+    while let Some(object) = work.pop() {
+        match object {
+            Object::Reference(id) => {
+                if !seen.insert(*id) {
+                    continue;
+                }
+                match doc.objects.get(id) {
+                    Some(target) => work.push(target),
+                    None => {
+                        missing.insert(*id);
+                    }
+                }
+            }
+            Object::Array(items) => work.extend(items),
+            Object::Dictionary(dict) => work.extend(dict.iter().map(|(_, value)| value)),
+            Object::Stream(stream) => work.extend(stream.dict.iter().map(|(_, value)| value)),
+            _ => {}
+        }
+    }
+    missing.into_iter().collect()
+}
+
 
 /// A copy whose header line keeps only `%PDF-x.y`, the rest blanked with line feeds (same
 /// length, so every offset holds); `None` when the header line has nothing after the version.
@@ -235,6 +418,44 @@ fn recover_unlengthed_streams(doc: &mut Document, content: &[u8]) -> Vec<ObjectI
         recovered.push(*id);
     }
     recovered
+}
+
+/// When lopdf gives up on a file for its syntax, the second parser reads it; the document it
+/// finds is judged as a repaired one. Anything else lopdf refuses for (a bomb, encryption,
+/// nesting) is refused as such.
+fn read_by_second_parser(
+    e: &lopdf::Error,
+    content: &[u8],
+    has_eof: bool,
+    limits: &Limits,
+    f: &mut Findings,
+) -> Option<Document> {
+    use lopdf::Error as E;
+    let syntax_only = !matches!(
+        e,
+        E::Decompress(_)
+            | E::InvalidPassword
+            | E::Decryption(_)
+            | E::UnsupportedSecurityHandler(_)
+            | E::AlreadyEncrypted
+            | E::RecursionLimit
+            | E::ReferenceLimit
+    ) && crate::detect::find(content, b"/Encrypt").is_none();
+    let doc = if syntax_only && limits.accept_repaired_pdf {
+        second_reader::read(content, limits.max_pdf_objects)
+    } else {
+        None
+    };
+    let Some(doc) = doc else {
+        refuse_load_error(e, has_eof, content, f);
+        return None;
+    };
+    let repair = format!("lopdf cannot read it ({e}); read by the second parser");
+    match lost_in_repair(&doc, content) {
+        Some((code, lost)) => f.refuse(code.unwrap_or(damage_code(has_eof)), lost),
+        None => f.note(ReasonCode::PdfRepaired, repair),
+    }
+    Some(doc)
 }
 
 fn refuse_load_error(e: &lopdf::Error, has_eof: bool, content: &[u8], f: &mut Findings) {

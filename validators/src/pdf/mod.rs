@@ -28,7 +28,9 @@ mod content;
 mod load;
 mod object;
 mod pages;
+mod second_reader;
 mod streams;
+mod syntax;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -81,6 +83,7 @@ fn check_framing(content: &[u8], f: &mut Findings) -> bool {
     true
 }
 
+/// The last position of `needle` in `hay`.
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
@@ -149,7 +152,8 @@ fn verify(doc: &Document, has_eof: bool, limits: &Limits, f: &mut Findings) {
     f.reasons.extend(scan.reasons);
     f.notes.extend(scan.notes);
     check_outlines(doc, catalog, limits, f);
-    let mut budget = Budget::new();
+    let repaired = f.notes.iter().any(|n| n.code == ReasonCode::PdfRepaired);
+    let mut budget = Budget::new(repaired);
     check_pages(doc, catalog, has_eof, limits, &mut budget, f);
     if !f
         .reasons

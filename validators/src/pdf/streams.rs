@@ -8,8 +8,11 @@
 //!   stream may inflate to twice what its declared dimensions need, plus 1 MiB (row predictors
 //!   add a byte a row, producers pad). 100×100 grey pixels whose stream inflates to 300 MB are
 //!   a bomb, not an image.
-//! - Only the size is judged here. Damaged data in a font or an image is drawn as far as it
-//!   goes by viewers, and is counted up to the damage.
+//! - Damage is judged by what is lost: a font, a form, a colour profile or an image whose
+//!   compressed data is corrupt before its end cannot be drawn whole (Poppler cannot create
+//!   such a font; an image shows a grey band), so it is refused as `pdf_content_unreadable`.
+//!   Data that inflates whole but fails its checksum, or whose input ends before the deflate
+//!   data says it does, is drawn by every reader and passes.
 //! - More than [`MAX_FLATE_LAYERS`] FlateDecode filters in a row is a bomb's shape (each layer
 //!   multiplies by up to a thousand), not a producer's: refused without inflating.
 //! - Page contents, forms and patterns were inflated by their own check; embedded files are
@@ -30,6 +33,10 @@ use crate::{Findings, Limits, clock};
 
 /// What an image's stream may inflate to beyond twice what its pixels need.
 const IMAGE_SLACK_BYTES: u64 = 1 << 20;
+
+/// Streams whose compressed data is at most this long are not judged for damage: producers
+/// write a few bytes of padding or an empty stream with a stray filter, which nothing draws.
+const LOST_DATA_MIN_BYTES: u64 = 64;
 
 /// Most FlateDecode filters in a row a stream may have.
 const MAX_FLATE_LAYERS: usize = 2;
@@ -56,20 +63,35 @@ pub(super) fn check_stream_sizes(
             continue;
         }
         let (bound, what) = bound_for(doc, &stream.dict, limits);
-        let detail = if layers > MAX_FLATE_LAYERS {
-            format!(
-                "object {} {} ({what}) is compressed {layers} times over (FlateDecode)",
-                id.0, id.1
-            )
-        } else if inflated_size(&stream.content, layers, bound) > bound {
-            format!(
-                "object {} {} ({what}) inflates beyond {bound} bytes",
-                id.0, id.1
-            )
-        } else {
-            continue;
-        };
-        return f.refuse(ReasonCode::PdfDecompressionBomb, detail);
+        if layers > MAX_FLATE_LAYERS {
+            return f.refuse(
+                ReasonCode::PdfDecompressionBomb,
+                format!(
+                    "object {} {} ({what}) is compressed {layers} times over (FlateDecode)",
+                    id.0, id.1
+                ),
+            );
+        }
+        let inflated = inflate_counting(&stream.content, layers, bound);
+        if inflated.bytes > bound {
+            return f.refuse(
+                ReasonCode::PdfDecompressionBomb,
+                format!(
+                    "object {} {} ({what}) inflates beyond {bound} bytes",
+                    id.0, id.1
+                ),
+            );
+        }
+        if inflated.damaged && (stream.content.len() as u64) > LOST_DATA_MIN_BYTES {
+            return f.refuse(
+                ReasonCode::PdfContentUnreadable,
+                format!(
+                    "object {} {} ({what}) cannot be read whole: its compressed data is damaged \
+                     after {} bytes",
+                    id.0, id.1, inflated.bytes
+                ),
+            );
+        }
     }
 }
 
@@ -114,22 +136,62 @@ fn bound_for(doc: &Document, dict: &Dictionary, limits: &Limits) -> (u64, String
     (stream_bound, what)
 }
 
+/// What a stream inflated to, counted.
+struct Counted {
+    /// Bytes inflated, up to `bound + 1`.
+    bytes: u64,
+    /// The data stopped inflating on damage, before its end or the bound.
+    damaged: bool,
+}
+
 /// What `data`, behind `layers` FlateDecode filters, inflates to, counted up to `bound + 1`
 /// bytes or to the first damage, whichever comes first.
-fn inflated_size(data: &[u8], layers: usize, bound: u64) -> u64 {
-    let mut reader: Box<dyn Read + '_> = Box::new(data);
-    for _ in 0..layers {
-        reader = Box::new(ZlibDecoder::new(reader));
-    }
+///
+/// One layer (the rule) is inflated as raw deflate data after the two-byte zlib header, so
+/// that the three endings are told apart: the deflate data ends (whole, whatever its checksum
+/// says), the input runs out first (Acrobat and others write such streams; every reader
+/// draws what they hold), or the data is corrupt (`damaged`).
+fn inflate_counting(data: &[u8], layers: usize, bound: u64) -> Counted {
+    use miniz_oxide::inflate::stream::{InflateState, inflate};
+    use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+
+    let mut counted = Counted {
+        bytes: 0,
+        damaged: false,
+    };
     let mut buffer = vec![0; 64 * 1024];
-    let mut total = 0u64;
-    while total <= bound {
-        match reader.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => total += n as u64,
+    if layers != 1 {
+        let mut reader: Box<dyn Read + '_> = Box::new(data);
+        for _ in 0..layers {
+            reader = Box::new(ZlibDecoder::new(reader));
+        }
+        while counted.bytes <= bound {
+            match reader.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => counted.bytes += n as u64,
+            }
+        }
+        return counted;
+    }
+    let Some(mut input) = data.get(2..) else {
+        return counted;
+    };
+    let mut state = InflateState::new_boxed(DataFormat::Raw);
+    while counted.bytes <= bound {
+        let step = inflate(&mut state, input, &mut buffer, MZFlush::None);
+        input = &input[step.bytes_consumed..];
+        counted.bytes += step.bytes_written as u64;
+        match step.status {
+            Ok(MZStatus::StreamEnd) | Err(MZError::Buf) => break,
+            Ok(_) if step.bytes_consumed == 0 && step.bytes_written == 0 => break,
+            Ok(_) => {}
+            Err(_) => {
+                counted.damaged = true;
+                break;
+            }
         }
     }
-    total
+    counted
 }
 
 #[cfg(test)]
