@@ -45,6 +45,17 @@ pub(super) fn load(
         doc = rebuild_lean(doc, content, limits);
     }
     judge_repairs(&mut doc, content, has_eof, limits, f);
+    let expanded = expand_abbreviated_filters(&mut doc);
+    if !expanded.is_empty() {
+        let shown: Vec<String> = expanded.iter().take(5).map(|(n, g)| format!("{n} {g}")).collect();
+        f.note(
+            ReasonCode::PdfRepaired,
+            format!(
+                "stream(s) {} name their filters by the abbreviations meant for inline images",
+                shown.join(", ")
+            ),
+        );
+    }
     for id in recover_unlengthed_streams(&mut doc, content) {
         f.note(
             ReasonCode::PdfRepaired,
@@ -169,7 +180,20 @@ fn judge_repairs(
     let mut repair = match (strict, doc.xref_recovery) {
         (Ok(Err(e)), _) => format!("read after repair: {e}"),
         (_, Some(recovery)) => format!("cross-reference data repaired ({recovery:?})"),
-        _ => return,
+        _ => {
+            if let Some(size) = doc.trailer.get(b"Size").ok().and_then(|s| s.as_i64().ok())
+                && size <= i64::from(doc.max_id)
+            {
+                f.note(
+                    ReasonCode::PdfRepaired,
+                    format!(
+                        "the trailer's /Size says {size}, but objects are numbered up to {}",
+                        doc.max_id
+                    ),
+                );
+            }
+            return;
+        }
     };
     let missing = missing_objects(doc);
     if !missing.is_empty() && limits.accept_repaired_pdf {
@@ -387,6 +411,52 @@ fn blank_header_line(content: &[u8]) -> Option<Vec<u8>> {
     let mut copy = content.to_vec();
     copy[start..end].fill(b'\n');
     Some(copy)
+}
+
+/// The abbreviated filter names of inline images (ISO 32000-2, table 92), and the names they
+/// stand for.
+const ABBREVIATED_FILTERS: [(&[u8], &[u8]); 7] = [
+    (b"AHx", b"ASCIIHexDecode"),
+    (b"A85", b"ASCII85Decode"),
+    (b"LZW", b"LZWDecode"),
+    (b"Fl", b"FlateDecode"),
+    (b"RL", b"RunLengthDecode"),
+    (b"CCF", b"CCITTFaxDecode"),
+    (b"DCT", b"DCTDecode"),
+];
+
+/// Writes out the abbreviated filter names some producers put on streams (`/Fl` for
+/// `/FlateDecode`), which the specification allows in inline images only and readers accept
+/// anywhere; returns the streams so named.
+fn expand_abbreviated_filters(doc: &mut Document) -> Vec<ObjectId> {
+    let expand = |name: &mut Vec<u8>| {
+        let full = ABBREVIATED_FILTERS
+            .iter()
+            .find(|(short, _)| name.as_slice() == *short)
+            .map(|(_, full)| full.to_vec());
+        full.map(|full| *name = full).is_some()
+    };
+    let mut expanded = Vec::new();
+    for (id, object) in doc.objects.iter_mut() {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        let changed = match stream.dict.get_mut(b"Filter") {
+            Ok(Object::Name(name)) => expand(name),
+            Ok(Object::Array(names)) => names
+                .iter_mut()
+                .filter_map(|n| match n {
+                    Object::Name(name) => Some(expand(name)),
+                    _ => None,
+                })
+                .fold(false, |any, changed| any | changed),
+            _ => false,
+        };
+        if changed {
+            expanded.push(*id);
+        }
+    }
+    expanded
 }
 
 /// Fills the streams lopdf left empty for want of a `/Length` with their data up to

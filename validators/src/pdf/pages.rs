@@ -52,6 +52,8 @@ pub(super) fn check_outlines(
 struct Node<'a> {
     id: ObjectId,
     depth: usize,
+    /// The page tree nodes above it, root first: reaching one of them again is a loop.
+    ancestors: Vec<ObjectId>,
     media_box: Option<&'a Object>,
     resources: Option<&'a Object>,
     user_unit: Option<&'a Object>,
@@ -86,9 +88,12 @@ pub(super) fn check_pages(
     let mut visited = HashSet::new();
     let mut pages: u32 = 0;
     let mut damaged_pages = Vec::new();
+    let mut listed_again = Vec::new();
+    let mut steps = 0usize;
     let mut stack = vec![Node {
         id: root,
         depth: 0,
+        ancestors: Vec::new(),
         media_box: None,
         resources: None,
         user_unit: None,
@@ -97,7 +102,11 @@ pub(super) fn check_pages(
         if clock::over() {
             return;
         }
-        if !visited.insert(node.id) {
+        steps += 1;
+        if steps > limits.max_pdf_objects {
+            return f.refuse(ReasonCode::PdfTooComplex, "the page tree is too large to walk");
+        }
+        if node.ancestors.contains(&node.id) {
             return f.refuse(
                 ReasonCode::PdfStructure,
                 format!(
@@ -105,6 +114,10 @@ pub(super) fn check_pages(
                     node.id.0, node.id.1
                 ),
             );
+        }
+        // Listed twice, not in a loop: readers show it twice (the page limit bounds how often).
+        if !visited.insert(node.id) {
+            listed_again.push(format!("{} {}", node.id.0, node.id.1));
         }
         if node.depth > limits.max_nesting {
             return f.refuse(
@@ -137,6 +150,8 @@ pub(super) fn check_pages(
                     );
                 }
             };
+            let mut ancestors = node.ancestors.clone();
+            ancestors.push(node.id);
             // Pushed in reverse so pages come off the stack in document order.
             for kid in kids.iter().rev() {
                 let Object::Reference(kid) = kid else {
@@ -145,6 +160,7 @@ pub(super) fn check_pages(
                 stack.push(Node {
                     id: *kid,
                     depth: node.depth + 1,
+                    ancestors: ancestors.clone(),
                     media_box,
                     resources,
                     user_unit,
@@ -197,6 +213,16 @@ pub(super) fn check_pages(
                 "page(s) {}: content inflated whole but failing its checksum ({})",
                 damaged_pages.join(", "),
                 budget.checksum_failures.join(", ")
+            ),
+        );
+    }
+    if !listed_again.is_empty() {
+        listed_again.dedup();
+        f.note(
+            ReasonCode::PdfRepaired,
+            format!(
+                "the page tree lists object(s) {} more than once; readers show each time",
+                listed_again.join(", ")
             ),
         );
     }
