@@ -51,9 +51,10 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Limits {
-    /// Most pixels of an image (width × height), checked from the header before decoding.
-    /// Also applies to each image of a PDF, read from its dictionary. Default 100 Mpx
-    /// (an A4 page scanned at 1200 dpi is 140 Mpx; at 600 dpi, 35 Mpx).
+    /// Most pixels of an image file (width × height), checked from the header before it is
+    /// decoded whole. Default 100 Mpx (an A4 page scanned at 1200 dpi is 140 Mpx; at 600 dpi,
+    /// 35 Mpx). Images inside a PDF, never decoded whole, are judged by `max_image_bytes` and
+    /// `max_pdf_image_pixels` instead.
     pub max_pixels: u64,
     /// Longest side of an image, in pixels. Default 40 000.
     pub max_image_side: u32,
@@ -91,9 +92,14 @@ pub struct Limits {
     /// Acrobat runs format and calculate scripts when it draws the form.
     pub accept_form_scripts: bool,
     /// Most bytes one image of a PDF may decode to (width × height × components × bits / 8),
-    /// from its dictionary, before anything is decoded. Default 128 MiB: an A4 or Letter page
-    /// in colour at 600 dpi is about 105 MB.
+    /// from its dictionary (or a JPEG's own header), before anything is decoded; the checks
+    /// never decode it whole. Default 2 GiB: an A0 sheet in colour at 600 dpi is 1.7 GB, a
+    /// 1-bit A0 page at 600 dpi 70 MB. (`max_pixels` applies to image files, which are decoded
+    /// whole.)
     pub max_image_bytes: u64,
+    /// Most pixels one image of a PDF may have. Default 1 000 000 000: an A0 sheet at 600 dpi
+    /// is 560 Mpx; beyond, no scanner's page, but a bomb for every renderer.
+    pub max_pdf_image_pixels: u64,
     /// Content above this size (bytes) is verified with bounded memory: read through a
     /// memory map rather than copied, and, for PDFs, loaded without the data of images and
     /// embedded files, which no check reads. Default 32 MiB.
@@ -125,7 +131,8 @@ impl Default for Limits {
             max_frames: 512,
             accept_repaired_pdf: true,
             accept_form_scripts: false,
-            max_image_bytes: 128 << 20,
+            max_image_bytes: 2 << 30,
+            max_pdf_image_pixels: 1_000_000_000,
             large_content_bytes: 32 << 20,
             max_inline_image_bytes: 1 << 20,
             max_verify_ms: 60_000,

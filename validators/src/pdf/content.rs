@@ -135,7 +135,11 @@ pub(super) fn check_page_content(
                     for (_, glyph) in procs.into_iter().flat_map(Dictionary::iter) {
                         if let Some(data) = decode_stream(doc, glyph, limits, budget)? {
                             names_in(&data, &mut names);
-                            check_content_syntax(&data, "a Type 3 glyph it draws", budget.repaired)?;
+                            check_content_syntax(
+                                &data,
+                                "a Type 3 glyph it draws",
+                                budget.repaired,
+                            )?;
                         }
                     }
                 }
@@ -267,13 +271,27 @@ pub(super) fn check_drawings(budget: &Budget) -> Result<(), Refusal> {
 }
 
 /// Refuses an image above the pixel limits.
-fn check_pixels(w: f64, h: f64, limits: &Limits) -> Result<(), Refusal> {
-    if w * h > limits.max_pixels as f64 || w.max(h) > f64::from(limits.max_image_side) {
+/// An image of a PDF is judged by what it decodes to, in bytes (its bits per component and
+/// components counted), and by its longest side: never decoded whole by the checks (its
+/// stream is inflated and counted, see [`super::streams`]), a 1-bit page of 113 Mpx (14 MB)
+/// or a 300 dpi colour scan of 81 Mpx (243 MB) is an ordinary large-format document.
+///
+/// Its pixels are bounded too, far above any sheet a scanner takes: `max_pdf_image_pixels`
+/// (1 Gpx by default; an A0 sheet at 600 dpi is 0.56 Gpx). A 35000×35000 1-bit image in
+/// 12 KB is a bomb for every renderer, whatever its bytes.
+fn check_decoded_size(w: f64, h: f64, bytes: f64, limits: &Limits) -> Result<(), Refusal> {
+    if w.max(h) > f64::from(limits.max_image_side)
+        || bytes > limits.max_image_bytes as f64
+        || w * h > limits.max_pdf_image_pixels as f64
+    {
         return Err((
             ReasonCode::ImageTooLarge,
             format!(
-                "an image of {w:.0}x{h:.0} pixels (limit {} pixels)",
-                limits.max_pixels
+                "an image of {w:.0}x{h:.0} pixels decodes to {:.0} MB (limits: {} MB, {} Mpx, {} pixels a side)",
+                bytes / 1e6,
+                limits.max_image_bytes / 1_000_000,
+                limits.max_pdf_image_pixels / 1_000_000,
+                limits.max_image_side
             ),
         ));
     }
@@ -308,14 +326,18 @@ fn check_jpeg_image(stream: &Stream, limits: &Limits) -> Result<(), Refusal> {
             )
         })?;
     let (w, h) = decoder.dimensions();
-    check_pixels(f64::from(w), f64::from(h), limits)
+    check_decoded_size(
+        f64::from(w),
+        f64::from(h),
+        decoder.total_bytes() as f64,
+        limits,
+    )
 }
 
 /// An image's size as its dictionary declares it.
 pub(super) struct ImageSize {
     pub(super) width: f64,
     pub(super) height: f64,
-    pub(super) components: f64,
     /// What its pixels decode to: width × height × components × bits per component / 8.
     pub(super) bytes: f64,
 }
@@ -345,7 +367,6 @@ pub(super) fn image_size(doc: &Document, dict: &Dictionary) -> Option<ImageSize>
     Some(ImageSize {
         width,
         height,
-        components,
         bytes: width * height * components * bits / 8.0,
     })
 }
@@ -354,24 +375,13 @@ fn check_image_size(doc: &Document, dict: &Dictionary, limits: &Limits) -> Resul
     let Some(ImageSize {
         width: w,
         height: h,
-        components,
         bytes,
+        ..
     }) = image_size(doc, dict)
     else {
         return Ok(());
     };
-    check_pixels(w, h, limits)?;
-    if bytes > limits.max_image_bytes as f64 {
-        return Err((
-            ReasonCode::ImageTooLarge,
-            format!(
-                "an image of {w:.0}x{h:.0} pixels, {components} components, decodes to {:.0} MB (limit {} MB)",
-                bytes / 1e6,
-                limits.max_image_bytes / 1_000_000
-            ),
-        ));
-    }
-    Ok(())
+    check_decoded_size(w, h, bytes, limits)
 }
 
 /// Inline images (`BI` … `ID` … `EI` in a content stream) are meant for small images: the

@@ -47,7 +47,11 @@ pub(super) fn load(
     judge_repairs(&mut doc, content, has_eof, limits, f);
     let expanded = expand_abbreviated_filters(&mut doc);
     if !expanded.is_empty() {
-        let shown: Vec<String> = expanded.iter().take(5).map(|(n, g)| format!("{n} {g}")).collect();
+        let shown: Vec<String> = expanded
+            .iter()
+            .take(5)
+            .map(|(n, g)| format!("{n} {g}"))
+            .collect();
         f.note(
             ReasonCode::PdfRepaired,
             format!(
@@ -236,7 +240,11 @@ fn lost_in_repair(doc: &Document, content: &[u8]) -> Option<(Option<ReasonCode>,
     }
     let missing = missing_objects(doc);
     if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(5).map(|(n, g)| format!("{n} {g}")).collect();
+        let shown: Vec<String> = missing
+            .iter()
+            .take(5)
+            .map(|(n, g)| format!("{n} {g}"))
+            .collect();
         return Some((
             None,
             format!(
@@ -341,7 +349,8 @@ fn xref_chain_loop(content: &[u8]) -> Option<usize> {
         } else {
             0
         };
-        let open = search + crate::detect::find(&section[search..(search + 1024).min(section.len())], b"<<")?;
+        let open = search
+            + crate::detect::find(&section[search..(search + 1024).min(section.len())], b"<<")?;
         let dict = &section[open..];
         let dict = &dict[..dictionary_length(dict).unwrap_or(dict.len().min(4096))];
         let prev = crate::detect::find(dict, b"/Prev")?;
@@ -389,7 +398,6 @@ fn missing_objects(doc: &Document) -> Vec<ObjectId> {
     }
     missing.into_iter().collect()
 }
-
 
 /// A copy whose header line keeps only `%PDF-x.y`, the rest blanked with line feeds (same
 /// length, so every offset holds); `None` when the header line has nothing after the version.

@@ -104,7 +104,10 @@ pub(super) fn check_pages(
         }
         steps += 1;
         if steps > limits.max_pdf_objects {
-            return f.refuse(ReasonCode::PdfTooComplex, "the page tree is too large to walk");
+            return f.refuse(
+                ReasonCode::PdfTooComplex,
+                "the page tree is too large to walk",
+            );
         }
         if node.ancestors.contains(&node.id) {
             return f.refuse(

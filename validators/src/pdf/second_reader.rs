@@ -17,7 +17,12 @@ use crate::guard::no_panic;
 
 /// Reads, with the second parser, the objects among `wanted` (and those they refer to) that
 /// `doc` lacks, up to `max_objects` in all; returns how many were added.
-pub(super) fn fill(doc: &mut Document, content: &[u8], wanted: Vec<ObjectId>, max_objects: usize) -> usize {
+pub(super) fn fill(
+    doc: &mut Document,
+    content: &[u8],
+    wanted: Vec<ObjectId>,
+    max_objects: usize,
+) -> usize {
     let Ok(Ok(pdf)) = no_panic(|| Pdf::new(content.to_vec())) else {
         return 0;
     };
@@ -51,7 +56,7 @@ fn read_into(pdf: &Pdf, doc: &mut Document, wanted: Vec<ObjectId>, max_objects: 
         }
         let Some(object) = pdf
             .xref()
-            .get::<HObject<'_>>(ObjectIdentifier::new(id.0 as u32, i32::from(id.1)))
+            .get::<HObject<'_>>(ObjectIdentifier::new(id.0, i32::from(id.1)))
         else {
             continue;
         };
@@ -96,7 +101,9 @@ fn convert(object: HObject<'_>, refs: &mut Vec<ObjectId>, depth: usize) -> Objec
             let dict = dictionary(s.dict(), refs, depth);
             let mut stream = Stream::new(dict, s.raw_data().into_owned());
             // `/Length` as the data read, not as the damaged file said.
-            stream.dict.set("Length", Object::Integer(stream.content.len() as i64));
+            stream
+                .dict
+                .set("Length", Object::Integer(stream.content.len() as i64));
             Object::Stream(stream)
         }
     }

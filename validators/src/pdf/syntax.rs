@@ -23,18 +23,21 @@ type Refusal = (ReasonCode, String);
 /// Every operator of ISO 32000-2 (table 50), and `BI` for a whole inline image as lopdf reads
 /// it.
 const OPERATORS: &[&str] = &[
-    "b", "B", "b*", "B*", "BDC", "BI", "BMC", "BT", "BX", "c", "cm", "CS", "cs", "d", "d0",
-    "d1", "Do", "DP", "EI", "EMC", "ET", "EX", "f", "F", "f*", "G", "g", "gs", "h", "i", "ID",
-    "j", "J", "K", "k", "l", "m", "M", "MP", "n", "q", "Q", "re", "RG", "rg", "ri", "s", "S",
-    "SC", "sc", "SCN", "scn", "sh", "T*", "Tc", "Td", "TD", "Tf", "TJ", "Tj", "TL", "Tm", "Tr",
-    "Ts", "Tw", "Tz", "v", "w", "W", "W*", "y", "'", "\"",
+    "b", "B", "b*", "B*", "BDC", "BI", "BMC", "BT", "BX", "c", "cm", "CS", "cs", "d", "d0", "d1",
+    "Do", "DP", "EI", "EMC", "ET", "EX", "f", "F", "f*", "G", "g", "gs", "h", "i", "ID", "j", "J",
+    "K", "k", "l", "m", "M", "MP", "n", "q", "Q", "re", "RG", "rg", "ri", "s", "S", "SC", "sc",
+    "SCN", "scn", "sh", "T*", "Tc", "Td", "TD", "Tf", "TJ", "Tj", "TL", "Tm", "Tr", "Ts", "Tw",
+    "Tz", "v", "w", "W", "W*", "y", "'", "\"",
 ];
 
 /// Judges the content `data` (a page's streams joined, or one form's or glyph's stream);
 /// `what` names it in the detail.
 pub(super) fn check_content_syntax(data: &[u8], what: &str, repaired: bool) -> Result<(), Refusal> {
     if let Some(cut) = cut_off(data) {
-        return Err((ReasonCode::PdfTruncated, format!("{what}: its content {cut}")));
+        return Err((
+            ReasonCode::PdfTruncated,
+            format!("{what}: its content {cut}"),
+        ));
     }
     if !repaired {
         return Ok(());
@@ -137,13 +140,18 @@ mod tests {
     use super::*;
 
     fn code(data: &[u8]) -> Option<ReasonCode> {
-        check_content_syntax(data, "page 1", true).err().map(|(code, _)| code)
+        check_content_syntax(data, "page 1", true)
+            .err()
+            .map(|(code, _)| code)
     }
 
     #[test]
     fn whole_content_passes() {
         assert_eq!(code(b"q 1 0 0 1 0 0 cm BT /F1 12 Tf (Hi) Tj ET Q\n"), None);
-        assert_eq!(code(b"BI /W 1 /H 1 /BPC 8 /CS /G ID \x00 EI Q % done\n"), None);
+        assert_eq!(
+            code(b"BI /W 1 /H 1 /BPC 8 /CS /G ID \x00 EI Q % done\n"),
+            None
+        );
         assert_eq!(code(b"BX /Foo 1 zz EX q Q"), None);
         assert_eq!(code(b""), None);
     }
@@ -151,7 +159,10 @@ mod tests {
     #[test]
     fn content_cut_inside_an_inline_image_or_an_operation_is_truncated() {
         let truncated = Some(ReasonCode::PdfTruncated);
-        assert_eq!(code(b"q BI /W 4 /H 4 /BPC 8 /CS /G ID \x00\x01\x02"), truncated);
+        assert_eq!(
+            code(b"q BI /W 4 /H 4 /BPC 8 /CS /G ID \x00\x01\x02"),
+            truncated
+        );
         assert_eq!(code(b"q BI /W 4 /H 4 /BPC 8"), truncated);
         assert_eq!(code(b"q 1 0 0 1 0"), truncated);
         assert_eq!(code(b"BT (Hello wor"), truncated);

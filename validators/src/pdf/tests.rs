@@ -334,24 +334,53 @@ fn header_bytes_and_streams_without_length_are_read_like_viewers_do() {
     assert!(f.notes.iter().any(|n| n.code == ReasonCode::PdfRepaired));
 }
 
-#[test]
-fn huge_images_and_huge_objects_are_refused() {
-    let image = pdf_with(|doc, _, page| {
-        let img = doc.add_object(Stream::new(
-            dictionary! {
-                "Type" => "XObject", "Subtype" => "Image", "Width" => 9000, "Height" => 9000,
-                "ColorSpace" => "DeviceRGB", "BitsPerComponent" => 8,
-            },
-            vec![0; 16],
-        ));
+/// A page drawing one image of `width`×`height` with `color_space` and `bits`, whose data is
+/// `data` behind `filter` (none when empty).
+fn pdf_with_image(
+    width: i64,
+    height: i64,
+    color_space: &str,
+    bits: i64,
+    filter: &str,
+    data: Vec<u8>,
+) -> Vec<u8> {
+    pdf_with(|doc, _, page| {
+        let mut dict = dictionary! {
+            "Type" => "XObject", "Subtype" => "Image", "Width" => width, "Height" => height,
+            "ColorSpace" => color_space, "BitsPerComponent" => bits,
+        };
+        if !filter.is_empty() {
+            dict.set("Filter", Object::Name(filter.as_bytes().to_vec()));
+        }
+        let img = doc.add_object(Stream::new(dict, data));
         set_in(
             doc,
             page,
             "Resources",
             Object::Dictionary(dictionary! { "XObject" => dictionary! { "Im0" => img } }),
         );
-    });
-    assert_eq!(codes(&image), vec![ReasonCode::ImageTooLarge]);
+    })
+}
+
+#[test]
+fn images_of_pdfs_are_judged_by_their_decoded_bytes_and_a_pixel_ceiling() {
+    // A 300 dpi colour scan of 9000x9000 (243 MB decoded) and a 1-bit CCITT-sized page of
+    // 9258x12259 (113 Mpx, 14 MB decoded): large-format documents, accepted.
+    let rgb = pdf_with_image(9000, 9000, "DeviceRGB", 8, "", vec![0; 16]);
+    assert!(!codes(&rgb).contains(&ReasonCode::ImageTooLarge));
+    let bilevel =
+        miniz_oxide::deflate::compress_to_vec_zlib(&vec![0; 9258_usize.div_ceil(8) * 12259], 1);
+    let fax = pdf_with_image(9258, 12259, "DeviceGray", 1, "FlateDecode", bilevel);
+    assert!(codes(&fax).is_empty(), "{:?}", codes(&fax));
+    // 40000x40000 in colour decodes to 4.8 GB; 35000x35000 at one bit is 1.2 Gpx.
+    let colour = pdf_with_image(39_000, 39_000, "DeviceRGB", 8, "", vec![0; 16]);
+    assert_eq!(codes(&colour), vec![ReasonCode::ImageTooLarge]);
+    let mono = pdf_with_image(35_000, 35_000, "DeviceGray", 1, "", vec![0; 16]);
+    assert_eq!(codes(&mono), vec![ReasonCode::ImageTooLarge]);
+}
+
+#[test]
+fn huge_objects_are_refused() {
     let nulls = pdf_with(|doc, catalog, _| {
         set_in(
             doc,
@@ -435,7 +464,7 @@ fn jpeg_images_are_read_from_their_own_header() {
 
     // Declared 1x1, but readers decode the 64x64 the JPEG header gives.
     let limits = Limits {
-        max_pixels: 1_000,
+        max_pdf_image_pixels: 1_000,
         ..Limits::default()
     };
     let understated = pdf_with_jpeg(1, 1, gray_jpeg(64, 64));
