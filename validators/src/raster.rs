@@ -10,6 +10,8 @@
 //!   Palette pages are decoded as grey (see [`tiff::GreyPalettes`]).
 //! - Animated GIF/WebP/APNG: the header and first frame are checked (what `image` decodes).
 //! - A PNG's colour profile is read under its own small bound first (see [`png_profile`]).
+//! - Another file hidden in a JPEG's segments or after its end, or after a PNG's end, is
+//!   `polyglot` (see [`polyglot`]).
 
 use std::io::Cursor;
 
@@ -18,7 +20,7 @@ use image::{ImageError, ImageReader};
 
 use crate::guard::no_panic;
 use crate::reason::ReasonCode;
-use crate::{Findings, Limits, ccitt, clock, gif, jpeg, png_profile, tiff};
+use crate::{Findings, Limits, ccitt, clock, gif, jpeg, png_profile, polyglot, tiff};
 
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
@@ -35,6 +37,15 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
                 f.refuse(
                     ReasonCode::KindNotSupported,
                     format!("jpeg: {why}, which guichet cannot decode"),
+                );
+            }
+            let hidden = polyglot::jpeg_hidden_regions(content)
+                .into_iter()
+                .find_map(polyglot::hidden_format);
+            if let Some(what) = hidden {
+                f.refuse(
+                    ReasonCode::Polyglot,
+                    format!("{what}, in a JPEG segment or after its end of image"),
                 );
             }
             if f.refused() {
@@ -61,6 +72,9 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
             decode_with_image(content, limits, &mut f);
         }
         Kind::Png => {
+            if let Some(what) = polyglot::hidden_format(polyglot::png_tail(content)) {
+                f.refuse(ReasonCode::Polyglot, format!("{what}, after the PNG's end"));
+            }
             if let Some(why) = png_profile::problem(content) {
                 f.refuse(ReasonCode::ImageStructure, why);
             } else if content.len() as u64 > limits.large_content_bytes {
@@ -127,7 +141,7 @@ fn header_dimensions(content: &[u8]) -> Result<(u32, u32), ImageError> {
 }
 
 /// Refuses dimensions above the limits or below the readable minimum; `true` if too large.
-fn check_dimensions(
+pub(crate) fn check_dimensions(
     width: u32,
     height: u32,
     limits: &Limits,

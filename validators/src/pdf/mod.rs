@@ -62,20 +62,43 @@ pub(crate) fn check(content: &[u8], limits: &Limits) -> Findings {
 }
 
 /// Looks at what follows the last `%%EOF`; returns whether there is one.
+///
+/// Decision: readers ignore what follows the end. Another file's stream there is a
+/// `polyglot`; text is `data_after_end` (a message or script no reader shows, and the end
+/// marker line of a hand-edited file); binary bytes (a scanner's buffer written past the end,
+/// as some Canon devices do) are noted as repaired, since nothing of the document is lost.
 fn check_framing(content: &[u8], f: &mut Findings) -> bool {
     let Some(pos) = rfind(content, b"%%EOF") else {
         return false;
     };
     let tail = &content[pos + 5..];
-    let junk = tail
+    let junk: Vec<u8> = tail
         .iter()
-        .filter(|b| !b.is_ascii_whitespace() && **b != 0)
-        .count();
-    if junk > 0 {
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace() && *b != 0)
+        .collect();
+    if junk.is_empty() {
+        return true;
+    }
+    if let Some(what) = crate::polyglot::hidden_format(tail) {
+        f.refuse(
+            ReasonCode::Polyglot,
+            format!("{what}, after the last %%EOF"),
+        );
+    } else if junk.iter().all(|b| b.is_ascii_graphic()) {
         f.refuse(
             ReasonCode::DataAfterEnd,
             format!(
-                "{} bytes after the last %%EOF, {junk} of them not blank",
+                "{} bytes after the last %%EOF, {} of them text",
+                tail.len(),
+                junk.len()
+            ),
+        );
+    } else {
+        f.note(
+            ReasonCode::PdfRepaired,
+            format!(
+                "{} bytes of binary data after the last %%EOF, which readers ignore",
                 tail.len()
             ),
         );

@@ -205,9 +205,28 @@ fn loops_depth_and_damage_are_refused() {
         codes(&good[..good.len() / 3]),
         vec![ReasonCode::PdfTruncated]
     );
-    let mut junk = good.clone();
-    junk.extend_from_slice(b"PK\x03\x04 payload");
-    assert_eq!(codes(&junk), vec![ReasonCode::DataAfterEnd]);
+    // After the last %%EOF: text is refused, another format is a polyglot, binary bytes (a
+    // scanner's buffer) are ignored as readers ignore them, with a note.
+    let after_end = |tail: &[u8]| [&good[..], tail].concat();
+    assert_eq!(
+        codes(&after_end(b"junkdata\n")),
+        vec![ReasonCode::DataAfterEnd]
+    );
+    let mut entry = b"PK\x03\x04\x14\x00\x00\x00\x08\x00".to_vec();
+    entry.resize(26, 0);
+    entry.extend(b"\x05\x00\x00\x00shell");
+    assert_eq!(codes(&after_end(&entry)), vec![ReasonCode::Polyglot]);
+    let scanner = check(
+        &after_end(&[0x8F, 0x01, 0xC4, 0x00, 0x7E, 0xFF]),
+        &Limits::default(),
+    );
+    assert!(scanner.reasons.is_empty(), "{:?}", scanner.reasons);
+    assert!(
+        scanner
+            .notes
+            .iter()
+            .any(|n| n.code == ReasonCode::PdfRepaired)
+    );
 }
 
 #[test]
