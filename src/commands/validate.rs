@@ -21,13 +21,8 @@ pub fn run(
     let policy = policy_for(campaign, piece)?;
     let limits = Limits::default();
     let mut all_accepted = true;
-    for path in files {
-        let declared = Declared {
-            filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
-            content_type: None,
-        };
-        let verdict = validators::validate_file(path, None, &declared, &policy, &limits)
-            .with_context(|| format!("reading {}", path.display()))?;
+    for (path, verdict) in files.iter().zip(verdicts(files, &policy, &limits)) {
+        let verdict = verdict.with_context(|| format!("reading {}", path.display()))?;
         all_accepted &= verdict.accepted();
         if as_json {
             println!("{}", json_line(path, &verdict));
@@ -40,6 +35,50 @@ pub fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The verdicts on `files`, in their order, worked out on every core: one worker a core, each
+/// taking the next file as it finishes one, so a large file holds one core only. Each worker
+/// verifies one file at a time, with the bounded memory of the server's verification.
+fn verdicts(
+    files: &[std::path::PathBuf],
+    policy: &Policy,
+    limits: &Limits,
+) -> impl Iterator<Item = std::io::Result<Verdict>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let next = &next;
+            scope.spawn(move || {
+                loop {
+                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = files.get(index) else {
+                        break;
+                    };
+                    let declared = Declared {
+                        filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                        content_type: None,
+                    };
+                    let verdict = validators::validate_file(path, None, &declared, policy, limits);
+                    if sender.send((index, verdict)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    drop(sender);
+    let mut results: Vec<Option<std::io::Result<Verdict>>> =
+        std::iter::repeat_with(|| None).take(files.len()).collect();
+    for (index, verdict) in receiver {
+        results[index] = Some(verdict);
+    }
+    results.into_iter().flatten()
 }
 
 /// The piece's limits when `--campaign` and `--piece` are given; any supported kind otherwise.
