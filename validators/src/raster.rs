@@ -326,6 +326,23 @@ fn decode_tiff_pages(
         if clock::over() {
             break;
         }
+        if let Some(compat) = &page.lzw_compat {
+            tiff::decode_lzw_compat(content, page.height, compat, limits.max_image_alloc).map_err(
+                |(truncated, why)| {
+                    let code = if truncated {
+                        ReasonCode::ImageTruncated
+                    } else {
+                        ReasonCode::ImageCorrupt
+                    };
+                    (code, format!("tiff page {n}: {why}"))
+                },
+            )?;
+            if !decoder.more_images() {
+                break;
+            }
+            decoder.next_image().map_err(tiff_refusal)?;
+            continue;
+        }
         match &page.fax {
             Some(fax) => {
                 ccitt::decode_page(content, page, fax).map_err(|e| match e {
@@ -416,6 +433,18 @@ mod tests {
             c == vec![ReasonCode::ImageCorrupt] || c == vec![ReasonCode::ImageTruncated],
             "{c:?}"
         );
+    }
+
+    #[test]
+    fn an_old_style_lzw_tiff_is_accepted_and_its_damage_refused() {
+        let good = crate::tiff::tests::lzw_compat_tiff(200, 150);
+        let f = check(Kind::Tiff, &good, &Limits::default());
+        assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+        let mut damaged = good.clone();
+        let strip_end = damaged.len();
+        damaged.truncate(strip_end - strip_end / 4);
+        let f = check(Kind::Tiff, &damaged, &Limits::default());
+        assert!(!f.reasons.is_empty());
     }
 
     #[test]

@@ -15,6 +15,21 @@ pub(crate) struct TiffPage {
     /// A palette page's PhotometricInterpretation value: where it is, and the bytes that say
     /// BlackIsZero instead (see [`GreyPalettes`]).
     pub palette: Option<(u64, [u8; 2])>,
+    /// A page in old-style ("compat") LZW, which the `tiff` crate does not decode.
+    pub lzw_compat: Option<LzwCompatPage>,
+}
+
+/// A page in the LZW coding of TIFF 5 and earlier, which libtiff still reads ("LZW compat"):
+/// codes least significant bit first, and the code width grows one code later than in the
+/// LZW of TIFF 6. libtiff tells it by its first bytes: a clear code (256) written LSB first
+/// starts `00 01`, where TIFF 6 LZW starts `80`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LzwCompatPage {
+    /// (offset, byte count) of each strip.
+    pub strips: Vec<(u64, u64)>,
+    pub rows_per_strip: u64,
+    /// The bytes of a row of one sample a pixel: the least each row decodes to.
+    pub min_row_bytes: u64,
 }
 
 /// What decoding a CCITT modified Huffman or Group 3 page needs, which the `tiff` crate does
@@ -130,6 +145,32 @@ struct Ifd {
 }
 
 impl Ifd {
+    /// The old-style LZW coding of a page in strips, told by its first strip's first bytes.
+    fn lzw_compat(&self, data: &[u8]) -> Option<LzwCompatPage> {
+        const COMPRESSION_LZW: u16 = 5;
+        if self.compression != COMPRESSION_LZW || !self.tile_offsets.is_empty() {
+            return None;
+        }
+        let first = usize::try_from(*self.strip_offsets.first()?).ok()?;
+        let head = data.get(first..first + 2)?;
+        if head[0] != 0 || head[1] & 1 == 0 {
+            return None;
+        }
+        Some(LzwCompatPage {
+            strips: self
+                .strip_offsets
+                .iter()
+                .copied()
+                .zip(self.strip_byte_counts.iter().copied())
+                .collect(),
+            rows_per_strip: self
+                .rows_per_strip
+                .unwrap_or(u64::from(self.height))
+                .clamp(1, u64::from(self.height.max(1))),
+            min_row_bytes: (u64::from(self.width) * self.bits_per_sample.max(1)).div_ceil(8),
+        })
+    }
+
     /// The fax coding of a page in strips. (Tiled fax pages, which no fax software writes,
     /// go to the `tiff` crate, which does not decode them: `kind_not_supported`.)
     fn fax(&self) -> Option<FaxPage> {
@@ -211,6 +252,7 @@ pub(crate) fn walk(data: &[u8], max_ifds: usize) -> Result<TiffLayout, TiffWalkE
             height: ifd.height,
             compression: ifd.compression,
             fax: ifd.fax(),
+            lzw_compat: ifd.lzw_compat(data),
             palette: palette_of(&ifd, big_endian)
                 .map_err(|why| TiffWalkError::Structure(format!("page {page}: {why}")))?,
         });
@@ -305,6 +347,70 @@ fn check_jpeg_segments(data: &[u8], ifd: &Ifd) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Decodes every strip of an old-style LZW page, each to at least the rows it holds; the
+/// pixels are not kept. `Err` says why the data is damaged or cut short.
+pub(crate) fn decode_lzw_compat(
+    data: &[u8],
+    height: u32,
+    page: &LzwCompatPage,
+    max_bytes: u64,
+) -> Result<(), (bool, String)> {
+    let mut rows_left = u64::from(height);
+    for (n, &(offset, count)) in page.strips.iter().enumerate() {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = usize::try_from(offset.saturating_add(count)).unwrap_or(usize::MAX);
+        let Some(strip) = data.get(start..end) else {
+            return Err((true, format!("LZW strip {n} runs past the end")));
+        };
+        let rows = page.rows_per_strip.min(rows_left);
+        rows_left -= rows;
+        let need = rows.saturating_mul(page.min_row_bytes);
+        if need > max_bytes {
+            return Err((false, format!("LZW strip {n} decodes to {need} bytes")));
+        }
+        // GIF's LZW is TIFF 5's: codes LSB first, the width growing when the table fills.
+        let mut decoder = weezl::decode::Decoder::new(weezl::BitOrder::Lsb, 8);
+        let mut sink = std::io::sink();
+        let mut counted = CountingWriter {
+            inner: &mut sink,
+            bytes: 0,
+        };
+        let status = decoder.into_stream(&mut counted).decode(strip).status;
+        let decoded = counted.bytes;
+        match status {
+            Err(e) if decoded < need => {
+                return Err((false, format!("LZW strip {n} does not decode: {e}")));
+            }
+            _ if decoded < need => {
+                return Err((
+                    true,
+                    format!("LZW strip {n} decodes to {decoded} bytes of the {need} its rows need"),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A writer that counts what goes through it.
+struct CountingWriter<'a, W> {
+    inner: &'a mut W,
+    bytes: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// TIFF PhotometricInterpretation 3: each sample indexes the ColorMap.
@@ -475,7 +581,7 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A little-endian TIFF with one IFD at offset 8 whose next pointer is `next`.
@@ -502,6 +608,7 @@ mod tests {
                 height: 20,
                 compression: 1,
                 fax: None,
+                lzw_compat: None,
                 palette: None,
             }]
         );
@@ -520,8 +627,22 @@ mod tests {
     /// A little-endian, JPEG-compressed TIFF of `width` x `height` in strips of
     /// `rows_per_strip` rows, whose strips are `strips` (JPEG streams).
     fn jpeg_tiff(width: u32, height: u32, rows_per_strip: u32, strips: &[Vec<u8>]) -> Vec<u8> {
+        strip_tiff(7, &[], width, height, rows_per_strip, strips)
+    }
+
+    /// A little-endian TIFF of `width` x `height` with `compression`, the `extra` entries
+    /// (tag, type, count, value; sorted by tag among the others), in strips of
+    /// `rows_per_strip` rows whose data is `strips`.
+    pub(crate) fn strip_tiff(
+        compression: u32,
+        extra: &[(u16, u16, u32, u32)],
+        width: u32,
+        height: u32,
+        rows_per_strip: u32,
+        strips: &[Vec<u8>],
+    ) -> Vec<u8> {
         let n = strips.len() as u32;
-        let entries = 6u32;
+        let entries = 6u32 + extra.len() as u32;
         let ifd_len = 2 + entries * 12 + 4;
         let offsets_at = 8 + ifd_len;
         let counts_at = offsets_at + 4 * n;
@@ -539,14 +660,17 @@ mod tests {
         let mut d = b"II*\0\x08\0\0\0".to_vec();
         d.extend_from_slice(&(entries as u16).to_le_bytes());
         let inline_or = |at: u32, first: u32| if n == 1 { first } else { at };
-        for (tag, typ, count, v) in [
+        let mut all = vec![
             (256u16, 4u16, 1u32, width),
             (257, 4, 1, height),
-            (259, 3, 1, 7),
+            (259, 3, 1, compression),
             (273, 4, n, inline_or(offsets_at, offsets[0])),
             (278, 4, 1, rows_per_strip),
             (279, 4, n, inline_or(counts_at, strips[0].len() as u32)),
-        ] {
+        ];
+        all.extend_from_slice(extra);
+        all.sort_by_key(|entry| entry.0);
+        for (tag, typ, count, v) in all {
             d.extend_from_slice(&tag.to_le_bytes());
             d.extend_from_slice(&typ.to_le_bytes());
             d.extend_from_slice(&count.to_le_bytes());
@@ -563,6 +687,40 @@ mod tests {
         }
         strips.iter().for_each(|s| d.extend_from_slice(s));
         d
+    }
+
+    /// An 8-bit grey TIFF of `width` x `height` in one strip of old-style LZW.
+    pub(crate) fn lzw_compat_tiff(width: u32, height: u32) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..width * height).map(|i| (i % 251) as u8).collect();
+        let strip = weezl::encode::Encoder::new(weezl::BitOrder::Lsb, 8)
+            .encode(&pixels)
+            .expect("encoding to memory");
+        let grey = [(258, 3, 1, 8), (262, 3, 1, 1)];
+        strip_tiff(5, &grey, width, height, height, &[strip])
+    }
+
+    #[test]
+    fn old_style_lzw_pages_are_told_and_decoded() {
+        let data = lzw_compat_tiff(200, 150);
+        let layout = walk(&data, 16).expect("walk");
+        let page = layout.pages[0].lzw_compat.clone().expect("old-style LZW");
+        assert_eq!(page.min_row_bytes, 200);
+        assert_eq!(decode_lzw_compat(&data, 150, &page, 1 << 30), Ok(()));
+        // Cut short: fewer rows than the page needs.
+        let mut short = page.clone();
+        short.strips[0].1 /= 2;
+        assert!(matches!(
+            decode_lzw_compat(&data, 150, &short, 1 << 30),
+            Err((true, _))
+        ));
+        // TIFF 6 LZW (MSB first) is the `tiff` crate's, as before.
+        let pixels = vec![7u8; 200 * 150];
+        let new_style = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(&pixels)
+            .expect("encoding to memory");
+        let grey = [(258, 3, 1, 8), (262, 3, 1, 1)];
+        let tiff6 = strip_tiff(5, &grey, 200, 150, 150, &[new_style]);
+        assert_eq!(walk(&tiff6, 16).expect("walk").pages[0].lzw_compat, None);
     }
 
     #[test]
