@@ -1,13 +1,16 @@
-//! Loading: a lenient lopdf load (it repairs what it can), then the judgement of what was
-//! repaired.
+//! Loading: a strict lopdf load, then, for a file it refuses, a lenient one (lopdf repairs
+//! what it can, `hayro-syntax` reads what lopdf cannot: [`second_reader`]), and the judgement
+//! of what the repair lost.
 //!
 //! Decisions:
-//! - A strict load says whether the file needed repair. Before it, bytes after the version on
-//!   the header line (`%PDF-1.1 `, a binary marker on the same line) are blanked in a copy
-//!   of the same length: every reader ignores them, so they are not damage.
-//! - Cross-reference data that lopdf had to rebuild by scanning the file (missing or broken
-//!   `xref`, trailer, `/Prev` chain) is damage: `pdf_malformed` (`pdf_truncated` without
-//!   `%%EOF`). An offset that was only a few bytes off is noted `pdf_repaired`.
+//! - The strict load comes first: an undamaged file is parsed once, and its document is the
+//!   one verified. Before it, bytes after the version on the header line (`%PDF-1.1 `, a
+//!   binary marker on the same line) are blanked in a copy of the same length: every reader
+//!   ignores them, so they are not damage.
+//! - A file that needed repair is judged by what the repair lost ([`lost_in_repair`]): its
+//!   entry point, an object it uses, or a loop among its cross-reference sections refuse it
+//!   (`pdf_malformed`, `pdf_truncated` without `%%EOF`, `pdf_structure`); otherwise it is
+//!   verified in full and noted `pdf_repaired`.
 //! - A stream without a usable `/Length` is read up to its `endstream` keyword, as every
 //!   viewer does; the file is then verified in full and noted `pdf_repaired`.
 //! - Large content (above `Limits::large_content_bytes`) is loaded lean: the data of images
@@ -24,7 +27,8 @@ use crate::guard::no_panic;
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits};
 
-/// Loads the document leniently and judges the repairs; `None` when it cannot be read.
+/// Loads the document, strictly first (an undamaged file is then parsed once), leniently when
+/// that fails, and judges the repairs; `None` when it cannot be read.
 pub(super) fn load(
     content: &[u8],
     has_eof: bool,
@@ -32,19 +36,69 @@ pub(super) fn load(
     f: &mut Findings,
 ) -> Option<Document> {
     let lean = is_large(content, limits);
-    let mut doc =
-        match no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false))) {
-            Ok(Ok(doc)) => doc,
-            Ok(Err(e)) => return read_by_second_parser(&e, content, has_eof, limits, f),
-            Err(panic) => {
-                f.refuse(ReasonCode::PdfMalformed, panic);
-                return None;
+    let header_blanked = blank_header_line(content);
+    let bytes = header_blanked.as_deref().unwrap_or(content);
+    let strict = no_panic(|| Document::load_mem_with_options(bytes, options(limits, lean, true)));
+    drop(header_blanked);
+    let mut doc = match strict {
+        // A strict load can still miss objects the document uses (cross-reference data that
+        // parses but points wrong); the lenient load then says whether it had to rebuild it.
+        Ok(Ok(doc)) if missing_objects(&doc).is_empty() => {
+            note_size_below_objects(&doc, f);
+            doc
+        }
+        Ok(Ok(strict_doc)) => {
+            let lenient = no_panic(|| {
+                Document::load_mem_with_options(content, options(limits, lean, false))
+            });
+            let lenient = match lenient {
+                Ok(Ok(doc)) if lean => Ok(Ok(rebuild_lean(doc, content, limits))),
+                other => other,
+            };
+            match lenient {
+                Ok(Ok(mut doc)) if doc.xref_recovery.is_some() => {
+                    let repair = format!(
+                        "cross-reference data repaired ({:?})",
+                        doc.xref_recovery.unwrap_or(XrefRecovery::Reconstructed)
+                    );
+                    judge_repairs(&mut doc, repair, content, has_eof, limits, f);
+                    doc
+                }
+                _ => {
+                    note_size_below_objects(&strict_doc, f);
+                    strict_doc
+                }
             }
-        };
-    if lean {
-        doc = rebuild_lean(doc, content, limits);
-    }
-    judge_repairs(&mut doc, content, has_eof, limits, f);
+        }
+        Ok(Err(strict_error)) => {
+            let lenient = no_panic(|| {
+                Document::load_mem_with_options(content, options(limits, lean, false))
+            });
+            let mut doc = match lenient {
+                Ok(Ok(doc)) => doc,
+                Ok(Err(e)) => return read_by_second_parser(&e, content, has_eof, limits, f),
+                Err(panic) => {
+                    f.refuse(ReasonCode::PdfMalformed, panic);
+                    return None;
+                }
+            };
+            if lean {
+                doc = rebuild_lean(doc, content, limits);
+            }
+            let repair = match doc.xref_recovery {
+                Some(recovery) => {
+                    format!("read after repair: {strict_error}; cross-reference data {recovery:?}")
+                }
+                None => format!("read after repair: {strict_error}"),
+            };
+            judge_repairs(&mut doc, repair, content, has_eof, limits, f);
+            doc
+        }
+        Err(panic) => {
+            f.refuse(ReasonCode::PdfMalformed, panic);
+            return None;
+        }
+    };
     let expanded = expand_abbreviated_filters(&mut doc);
     if !expanded.is_empty() {
         let shown: Vec<String> = expanded
@@ -159,6 +213,22 @@ fn is_bulk_data(dict: &Dictionary) -> bool {
     is(b"Subtype", b"Image") || is(b"Type", b"EmbeddedFile")
 }
 
+/// A trailer whose `/Size` does not reach past the highest object number: readers count the
+/// objects themselves.
+fn note_size_below_objects(doc: &Document, f: &mut Findings) {
+    if let Some(size) = doc.trailer.get(b"Size").ok().and_then(|s| s.as_i64().ok())
+        && size <= i64::from(doc.max_id)
+    {
+        f.note(
+            ReasonCode::PdfRepaired,
+            format!(
+                "the trailer's /Size says {size}, but objects are numbered up to {}",
+                doc.max_id
+            ),
+        );
+    }
+}
+
 fn damage_code(has_eof: bool) -> ReasonCode {
     if has_eof {
         ReasonCode::PdfMalformed
@@ -167,38 +237,16 @@ fn damage_code(has_eof: bool) -> ReasonCode {
     }
 }
 
-/// Compares the lenient load with a strict one and with what lopdf says it recovered; a
-/// repaired file is accepted with the note `pdf_repaired` unless the repair lost something
-/// ([`lost_in_repair`]).
+/// Judges a file that needed repair (`repair` says what lopdf found): it is accepted with the
+/// note `pdf_repaired` unless the repair lost something ([`lost_in_repair`]).
 fn judge_repairs(
     doc: &mut Document,
+    mut repair: String,
     content: &[u8],
     has_eof: bool,
     limits: &Limits,
     f: &mut Findings,
 ) {
-    let lean = is_large(content, limits);
-    let header_blanked = blank_header_line(content);
-    let bytes = header_blanked.as_deref().unwrap_or(content);
-    let strict = no_panic(|| Document::load_mem_with_options(bytes, options(limits, lean, true)));
-    let mut repair = match (strict, doc.xref_recovery) {
-        (Ok(Err(e)), _) => format!("read after repair: {e}"),
-        (_, Some(recovery)) => format!("cross-reference data repaired ({recovery:?})"),
-        _ => {
-            if let Some(size) = doc.trailer.get(b"Size").ok().and_then(|s| s.as_i64().ok())
-                && size <= i64::from(doc.max_id)
-            {
-                f.note(
-                    ReasonCode::PdfRepaired,
-                    format!(
-                        "the trailer's /Size says {size}, but objects are numbered up to {}",
-                        doc.max_id
-                    ),
-                );
-            }
-            return;
-        }
-    };
     let missing = missing_objects(doc);
     if !missing.is_empty() && limits.accept_repaired_pdf {
         let read = second_reader::fill(doc, content, missing, limits.max_pdf_objects);
