@@ -48,9 +48,8 @@ pub(super) fn load(
             doc
         }
         Ok(Ok(strict_doc)) => {
-            let lenient = no_panic(|| {
-                Document::load_mem_with_options(content, options(limits, lean, false))
-            });
+            let lenient =
+                no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false)));
             let lenient = match lenient {
                 Ok(Ok(doc)) if lean => Ok(Ok(rebuild_lean(doc, content, limits))),
                 other => other,
@@ -71,9 +70,8 @@ pub(super) fn load(
             }
         }
         Ok(Err(strict_error)) => {
-            let lenient = no_panic(|| {
-                Document::load_mem_with_options(content, options(limits, lean, false))
-            });
+            let lenient =
+                no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false)));
             let mut doc = match lenient {
                 Ok(Ok(doc)) => doc,
                 Ok(Err(e)) => return read_by_second_parser(&e, content, has_eof, limits, f),
