@@ -579,6 +579,50 @@ async fn real_answers_fit_their_schemas() {
         call(Method::GET, &content, staff, None).await.status,
         StatusCode::OK
     );
+    // A PDF has no display copy; a HEIC photo has one, a JPEG.
+    let display = format!("/api/v1/documents/{identity}/display");
+    assert_eq!(
+        call(Method::GET, &display, staff, None).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let photos = b"id = \"conf-photos\"\ntitle = \"Photos\"\n\
+        opens_at = \"2024-01-01T00:00:00Z\"\ncloses_at = \"2099-01-01T00:00:00Z\"\n\
+        reference_date = \"2026-06-01\"\n\
+        [[pieces]]\ncode = \"photo\"\nlabel = \"Photo\"\naccept = [\"heic\", \"avif\"]\n";
+    call(
+        Method::POST,
+        "/api/v1/campaigns",
+        admin,
+        Some(("text/plain", photos.to_vec())),
+    )
+    .await;
+    let photo_dossier = json!({"campaign": "conf-photos", "reference": "CONF-PHOTO",
+        "candidate": {"birth_date": "2004-03-14", "nationality": "FR"}});
+    call(
+        Method::POST,
+        "/api/v1/dossiers",
+        portal,
+        json_body(photo_dossier),
+    )
+    .await;
+    let heic = std::fs::read(format!(
+        "{}/../validators/tests/fixtures/heif/exif6_only.heic",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("the HEIC fixture");
+    let photo_upload = "/api/v1/dossiers/CONF-PHOTO/pieces/photo/documents";
+    let photo = call(Method::POST, photo_upload, portal, Some((octets, heic))).await;
+    assert_eq!(photo.status, StatusCode::CREATED);
+    assert_eq!(photo.json()["display"], true);
+    let photo_id = photo.json()["id"].as_str().expect("an id").to_string();
+    let shown = call(
+        Method::GET,
+        &format!("/api/v1/documents/{photo_id}/display"),
+        portal,
+        None,
+    )
+    .await;
+    assert_eq!(shown.status, StatusCode::OK);
     let review = format!("/api/v1/documents/{identity}/review");
     let reviewed = call(
         Method::POST,
@@ -695,6 +739,7 @@ fn records() -> Records {
         received_at: at,
         scan: Some(scan::state::INFECTED.into()),
         scan_signature: Some("Eicar-Test-Signature".into()),
+        display_sha256: None,
     };
     let unclassified = DocumentRecord {
         id: "doc-unclassified".into(),

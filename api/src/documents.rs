@@ -1,4 +1,5 @@
-//! Documents: upload (raw body or multipart `file`), content download, staff review.
+//! Documents: upload (raw body or multipart `file`), content download, display copy (HEIC and
+//! AVIF), staff review.
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
@@ -179,6 +180,45 @@ pub async fn content(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
     let served = content::serve(&app, &doc, Disposition::Attachment, if_none_match).await?;
+    Ok(crate::served(served))
+}
+
+/// The JPEG display copy of a HEIC or AVIF document, for browsers, which do not draw those:
+/// made at intake from the original (kept as it came), turned as the photo says, at most 2048
+/// pixels a side, without metadata.
+#[utoipa::path(
+    get,
+    path = "/documents/{id}/display",
+    operation_id = "document_display",
+    tag = "documents",
+    security(("token" = [])),
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The display copy, a JPEG", body = Binary, content_type = "image/jpeg"),
+        (status = 304, description = "Not modified (ETag)"),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        (status = 404, description = "Unknown document, or one without a display copy (`no_display_copy`: not HEIC or AVIF)", body = ErrorBody),
+        answers::Conflict,
+        answers::Unavailable,
+    )
+)]
+pub async fn display(
+    State(app): State<App>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Portal, Role::Staff])?;
+    let doc = app
+        .repo
+        .document(&id)
+        .await?
+        .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let served = content::serve_display(&app, &doc, if_none_match).await?;
     Ok(crate::served(served))
 }
 

@@ -169,6 +169,9 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub scan_signature: Option<Option<String>>,
+    /// A JPEG display copy is served at `/documents/{id}/display` (HEIC and AVIF photos,
+    /// which browsers do not draw).
+    pub display: bool,
 }
 
 /// One reason for refusal, or one note, as the validators wrote it.
@@ -232,6 +235,7 @@ pub fn document(doc: &DocumentRecord) -> Document {
         received_at: doc.received_at,
         scan: doc.scan.clone(),
         scan_signature: infected.then(|| doc.scan_signature.clone()),
+        display: doc.display_sha256.is_some(),
     }
 }
 

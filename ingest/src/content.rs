@@ -1,5 +1,6 @@
 //! Serving a stored document's bytes: the one place that decides what goes with them, for the
-//! API's downloads and the staff pages' previews alike.
+//! API's downloads and the staff pages' previews alike. A HEIC or AVIF document's display copy
+//! (a JPEG made at intake) is served the same way, with the same rules, by [`serve_display`].
 //!
 //! The bytes go out as their detected type with `Content-Security-Policy: sandbox` (hostile
 //! content a browser renders runs in an opaque origin, never in guichet's) and `nosniff`;
@@ -63,6 +64,58 @@ pub async fn serve(
     })
 }
 
+/// The answer for `doc`'s display copy: a JPEG, shown inline, named after the document with
+/// `.jpg`. Served under the same rules as the document (never for infected or unscanned
+/// content); [`Error::NoDisplayCopy`] when the document has none (not HEIC or AVIF).
+pub async fn serve_display(
+    app: &App,
+    doc: &DocumentRecord,
+    if_none_match: Option<&str>,
+) -> Result<Served, Error> {
+    scan::check_servable(doc)?;
+    let display = doc
+        .display_sha256
+        .as_deref()
+        .ok_or_else(|| Error::NoDisplayCopy(doc.id.clone()))?;
+    let etag = format!("\"{display}\"");
+    let current = if_none_match.is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let shown = DocumentRecord {
+        filename: Some(format!(
+            "{}.jpg",
+            doc.filename.as_deref().map_or(doc.id.as_str(), |name| name
+                .rsplit_once('.')
+                .map_or(name, |(stem, _)| stem))
+        )),
+        ..doc.clone()
+    };
+    let mut headers = vec![
+        ("etag", etag),
+        ("x-content-type-options", "nosniff".to_string()),
+        ("content-security-policy", "sandbox".to_string()),
+        ("cache-control", "private, no-cache".to_string()),
+        (
+            "content-disposition",
+            content_disposition(Disposition::Inline, &shown),
+        ),
+    ];
+    if current {
+        return Ok(Served {
+            headers,
+            body: None,
+        });
+    }
+    let key = ContentKey::from_hex(display).ok_or_else(|| {
+        Error::Internal(format!("stored display digest of {} is not a key", doc.id))
+    })?;
+    let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    headers.push(("content-type", "image/jpeg".to_string()));
+    headers.push(("content-length", blob.size.to_string()));
+    Ok(Served {
+        headers,
+        body: Some(blob),
+    })
+}
+
 /// `inline` or `attachment`, with an ASCII fallback name and the exact one (RFC 5987); a
 /// document without a name is `<id>.<kind>`.
 pub fn content_disposition(disposition: Disposition, doc: &DocumentRecord) -> String {
@@ -115,6 +168,7 @@ mod tests {
             received_at: chrono::Utc::now(),
             scan: None,
             scan_signature: None,
+            display_sha256: None,
         }
     }
 

@@ -87,6 +87,8 @@ pub enum Error {
     Rejected { reasons: Vec<Reason> },
     #[error("the document content is missing from the store")]
     ContentMissing,
+    #[error("document {0} has no display copy (only HEIC and AVIF photos have one)")]
+    NoDisplayCopy(String),
     #[error("the document is infected and quarantined: it is never served nor accepted")]
     Quarantined,
     #[error("the document is waiting for its virus scan")]
@@ -128,6 +130,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::Rejected { .. } => "document_rejected",
             Error::ContentMissing => "content_missing",
+            Error::NoDisplayCopy(_) => "no_display_copy",
             Error::Quarantined => "document_quarantined",
             Error::ScanPending => "scan_pending",
             Error::ScanFailed => "scan_failed",
@@ -158,7 +161,8 @@ impl Error {
             | Error::UnknownPiece { .. }
             | Error::UnknownDocument(_)
             | Error::UnknownWebhook(_)
-            | Error::UnknownBatch(_) => Class::NotFound,
+            | Error::UnknownBatch(_)
+            | Error::NoDisplayCopy(_) => Class::NotFound,
             Error::ReferenceTaken { .. }
             | Error::Transition(_)
             | Error::TooManyDocuments { .. }

@@ -108,6 +108,7 @@ fn action_message(e: &ingest::Error) -> String {
         "not_complete" | "missing_pieces" => "Le dossier n'est pas complet : il ne peut pas être clôturé.".into(),
         "unknown_dossier" => "Ce dossier n'existe pas.".into(),
         "unknown_document" => "Ce document n'existe pas.".into(),
+        "no_display_copy" => "Ce document n'a pas de copie d'affichage : seules les photos HEIC et AVIF en ont une.".into(),
         "unavailable" => "Le service est momentanément indisponible ; réessayez dans un instant.".into(),
         "internal" => "Une erreur interne est survenue ; elle a été journalisée.".into(),
         code => format!("L'action a été refusée ({code}) : {e}"),

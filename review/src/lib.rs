@@ -96,6 +96,10 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             "/staff/documents/{id}/first-page.jpg",
             get(pages::content::first_page),
         )
+        .route(
+            "/staff/documents/{id}/display.jpg",
+            get(pages::content::display),
+        )
         .route("/staff/admin", get(pages::admin::index))
         .route("/staff/admin/users", post(pages::admin::create_user))
         .route(

@@ -202,7 +202,8 @@ async fn postgres_processes_starting_together_migrate_once() {
             (4, true),
             (5, true),
             (6, true),
-            (7, true)
+            (7, true),
+            (8, true)
         ]
     );
     conn.close().await.expect("close");
@@ -298,6 +299,7 @@ fn document(id: &str, dossier: &str) -> DocumentRecord {
         received_at: now(),
         scan: Some("pending".into()),
         scan_signature: None,
+        display_sha256: None,
     }
 }
 

@@ -177,6 +177,7 @@ fn document(id: &str, dossier: &str, sha: char) -> DocumentRecord {
         received_at: now(),
         scan: None,
         scan_signature: None,
+        display_sha256: None,
     }
 }
 

@@ -11,6 +11,7 @@ mod bad_input;
 mod crash;
 mod demo;
 mod faults;
+mod heic;
 mod lifecycle;
 mod limits;
 mod mailroom;

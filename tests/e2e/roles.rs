@@ -60,6 +60,11 @@ async fn each_endpoint_admits_only_its_roles(backend: Backend) {
             &["portal", "staff"],
         ),
         (
+            Method::GET,
+            format!("/api/v1/documents/{id}/display"),
+            &["portal", "staff"],
+        ),
+        (
             Method::POST,
             format!("/api/v1/documents/{id}/review"),
             &["staff"],

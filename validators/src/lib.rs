@@ -19,11 +19,12 @@ mod declared;
 mod detect;
 mod gif;
 mod guard;
+mod heif;
 mod jpeg;
 pub mod mapped;
 mod pdf;
-mod polyglot;
 mod png_profile;
+mod polyglot;
 mod raster;
 mod reason;
 mod tiff;
@@ -34,6 +35,7 @@ use sha2::{Digest, Sha256};
 
 pub use declared::Declared;
 pub use detect::{Detected, HEADER_SEARCH_WINDOW, detect};
+pub use heif::{DISPLAY_MAX_SIDE, display_copy};
 pub use reason::{Reason, ReasonCode, reasons_document_markdown, reasons_table_markdown};
 
 /// What a piece accepts (from the campaign's piece definition).
@@ -261,7 +263,8 @@ fn verify(
     let clock = clock::start(limits.max_verify_ms);
     let mut findings = match kind {
         Kind::Pdf => pdf::check(&content[found.offset..], limits),
-        Kind::Heic | Kind::Avif | Kind::Jp2 => {
+        Kind::Heic | Kind::Avif => heif::check(kind, content, limits),
+        Kind::Jp2 => {
             let mut f = Findings::default();
             f.refuse(
                 ReasonCode::KindNotSupported,

@@ -75,9 +75,10 @@ reason_codes! {
         en: "The content matches no known file type.",
         staff: "The content is not a document or image guichet knows; ask for a PDF or a photo/scan.";
     /// The content is of a known type that guichet does not take or cannot verify
-    /// (office documents, archives, HTML/SVG, HEIC, JPEG 2000, 12-bit or arithmetic JPEG,
-    /// old-style JPEG TIFF, raw fax data, dynamic XFA PDF forms, PDF forms driven by
-    /// JavaScript...). The detail names the type found, and for a PDF form what it carries.
+    /// (office documents, archives, HTML/SVG, JPEG 2000, HEIF codings no decoder here reads,
+    /// 12-bit or arithmetic JPEG, old-style JPEG TIFF, raw fax data, dynamic XFA PDF forms,
+    /// PDF forms driven by JavaScript...). The detail names the type found, and for a PDF form
+    /// what it carries.
     KindNotSupported = "kind_not_supported", blocking: true,
         fr: "Ce type de fichier n'est pas pris en charge. Enregistrez ou exportez le document au format PDF, JPEG ou PNG puis déposez-le à nouveau.",
         en: "The content is of a type guichet does not accept or cannot verify.",

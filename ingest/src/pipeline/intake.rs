@@ -5,7 +5,8 @@
 //! (content-addressed, once) → match (the piece the channel names, or none: unclassified) →
 //! decide (the verdict; `review = "auto"` accepts a passing one that is not waiting for its
 //! scan) → recompute the dossier and emit events, in one transaction (with the rescan job of a
-//! pending scan) → count it in the metrics.
+//! pending scan) → count it in the metrics. A HEIC or AVIF photo that passed its checks also
+//! gets a JPEG display copy for staff, stored as its own object beside the untouched original.
 //!
 //! The channels differ only in what they may be refused, written in [`Channel`]'s rules:
 //! - an upload is the candidate's act: it is refused outside the campaign's window or once the
@@ -234,10 +235,11 @@ where
     if let Some(piece) = &piece {
         check_room(&before, piece)?;
     }
+    let display = store_display_copy(app, &staged, &verdict, scanned.as_ref()).await?;
     let (sha256, size) = (staged.key().hex().to_string(), staged.size());
     app.blobs.put(staged).await?;
 
-    let document = new_document(
+    let mut document = new_document(
         &before,
         arrival,
         &verdict,
@@ -245,6 +247,7 @@ where
         (sha256, size),
         scanned.as_ref(),
     );
+    document.display_sha256 = display;
     dossier::change(app, &arrival.reference, |snapshot| {
         check_admitted(snapshot, channel)?;
         if let Some(existing) = same_content(snapshot, arrival, &document.sha256)? {
@@ -428,6 +431,57 @@ async fn verify(
     .map_err(read_error)
 }
 
+/// The JPEG display copy of a HEIC or AVIF that passed its checks and is not infected, made on
+/// the verify pool from the staged bytes (which it does not change) and stored as its own
+/// object; its SHA-256. `None` for other kinds, and when no copy can be made: the document is
+/// kept all the same, and staff download the original.
+async fn store_display_copy(
+    app: &App,
+    staged: &StagedFile,
+    verdict: &Verdict,
+    scanned: Option<&Outcome>,
+) -> Result<Option<String>, Error> {
+    let Some(kind) = verdict
+        .detected_kind()
+        .filter(|kind| matches!(kind, Kind::Heic | Kind::Avif))
+    else {
+        return Ok(None);
+    };
+    if !verdict.accepted() || matches!(scanned, Some(Outcome::Infected { .. })) {
+        return Ok(None);
+    }
+    let _slot = app
+        .verify_slots
+        .acquire()
+        .await
+        .map_err(|_| Error::Internal("verify pool closed".into()))?;
+    let path = staged.path().to_path_buf();
+    let limits = app.settings.limits.clone();
+    let made = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Vec<u8>>> {
+        let jpeg = if std::fs::metadata(&path)?.len() > limits.large_content_bytes {
+            let content = validators::mapped::MappedFile::open(&path)?;
+            validators::display_copy(&content, kind, &limits)
+        } else {
+            validators::display_copy(&std::fs::read(&path)?, kind, &limits)
+        };
+        Ok(jpeg)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("display copy task failed: {e}")))?
+    .map_err(|e| Error::Internal(format!("reading staged content: {e}")))?;
+    let Some(jpeg) = made else {
+        tracing::warn!(sha256 = %staged.key().hex(), kind = %kind,
+            "no display copy could be made of a verified document");
+        return Ok(None);
+    };
+    let mut writer = app.staging.create(jpeg.len() as u64).await?;
+    writer.write(&jpeg).await?;
+    let copy = writer.finish().await?;
+    let sha256 = copy.key().hex().to_string();
+    app.blobs.put(copy).await?;
+    Ok(Some(sha256))
+}
+
 /// Step 3 on the staged content, before anything is stored; `None` when no scanner is set.
 async fn scan_staged(app: &App, staged: &StagedFile) -> Result<Option<Outcome>, Error> {
     if app.scanner.is_none() {
@@ -529,5 +583,6 @@ fn new_document(
         received_at: now,
         scan: scanned.map(|o| o.state().to_string()),
         scan_signature: signature,
+        display_sha256: None,
     }
 }

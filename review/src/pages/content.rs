@@ -1,6 +1,6 @@
 //! Document content for previews and downloads, with the headers [`ingest::content`] decides
-//! (sandboxed, `nosniff`, never infected or unscanned content), and the first-page preview of
-//! scanned PDFs.
+//! (sandboxed, `nosniff`, never infected or unscanned content), the display copy of HEIC and
+//! AVIF photos, and the first-page preview of scanned PDFs.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -46,19 +46,45 @@ pub async fn content(
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
     let served = content::serve(&staff.app, &doc, disposition, if_none_match).await?;
+    Ok(answer(served))
+}
+
+/// The display copy of a HEIC or AVIF photo (a JPEG made at intake); 404 for a document
+/// without one.
+pub async fn display(
+    State(staff): State<Staff>,
+    _user: Reviewer,
+    Path(id): Path<String>,
+    request_headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let doc = staff
+        .app
+        .repo
+        .document(&id)
+        .await?
+        .ok_or_else(|| PageError::NotFound(format!("Le document {id}")))?;
+    let if_none_match = request_headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    let served = content::serve_display(&staff.app, &doc, if_none_match).await?;
+    Ok(answer(served))
+}
+
+/// The answer [`ingest::content`] decided: 200 with its bytes, or 304.
+fn answer(served: content::Served) -> Response {
     let mut headers = HeaderMap::new();
     for (name, value) in served.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(name, value);
         }
     }
-    Ok(match served.body {
+    match served.body {
         Some(blob) => {
             let body = Body::from_stream(ReaderStream::new(blob.reader));
             (StatusCode::OK, headers, body).into_response()
         }
         None => (StatusCode::NOT_MODIFIED, headers).into_response(),
-    })
+    }
 }
 
 /// The first page of a scanned PDF as its JPEG (see [`crate::pdf`]); 404 when the PDF has

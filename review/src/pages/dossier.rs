@@ -64,6 +64,9 @@ pub struct DocView {
     pub preview: &'static str,
     pub preview_why: &'static str,
     pub content_url: String,
+    /// What the image preview shows: the content, or the display copy of a HEIC or AVIF
+    /// photo (a JPEG), which browsers do not draw.
+    pub image_url: String,
     pub can_review: bool,
 }
 
@@ -244,11 +247,17 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
         .map(|same| (same.dossier, same.piece.unwrap_or_default()))
         .collect();
     let servable = scan::check_servable(doc).is_ok();
+    let content_url = format!("/staff/documents/{}/content", doc.id);
     let (preview, preview_why) = match (servable, doc.kind.as_str()) {
         (false, _) => ("none", "le contenu n'est pas servi (analyse antivirus)"),
         (true, "jpeg" | "png" | "gif" | "webp" | "bmp") => ("image", ""),
+        (true, "heic" | "avif") if doc.display_sha256.is_some() => ("image", ""),
         (true, "pdf") => ("pdf", ""),
         (true, _) => ("none", "format sans aperçu dans le navigateur"),
+    };
+    let image_url = match &doc.display_sha256 {
+        Some(_) => format!("/staff/documents/{}/display.jpg", doc.id),
+        None => content_url.clone(),
     };
     let reasons = doc
         .reasons
@@ -304,7 +313,8 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
         duplicates,
         preview,
         preview_why,
-        content_url: format!("/staff/documents/{}/content", doc.id),
+        content_url,
+        image_url,
         can_review: !closed && doc.scan.as_deref() != Some(scan::state::INFECTED),
     })
 }

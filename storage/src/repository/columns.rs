@@ -95,6 +95,7 @@ where
             received_at: self.try_get("received_at")?,
             scan: self.try_get("scan")?,
             scan_signature: self.try_get("scan_signature")?,
+            display_sha256: self.try_get("display_sha256")?,
         })
     }
 
@@ -186,6 +187,7 @@ where
             .bind(&doc.scan)
             .bind(&doc.scan_signature)
             .bind(&doc.origin)
+            .bind(&doc.display_sha256)
     }
 
     fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self {

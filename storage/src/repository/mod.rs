@@ -110,6 +110,9 @@ pub struct DocumentRecord {
     pub scan: Option<String>,
     /// The signature clamd found, when `infected`.
     pub scan_signature: Option<String>,
+    /// The SHA-256 of its display copy, a JPEG stored as its own object, for the kinds browsers
+    /// do not draw (HEIC, AVIF); `None` for the others.
+    pub display_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

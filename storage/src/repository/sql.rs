@@ -37,9 +37,9 @@ pub(super) const SET_STATE: &str =
 pub(super) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, dossier, piece, filename,
         declared_type, sha256, size, kind, mime, pages, channel, verdict, reasons, review,
         review_reason, reviewed_by, reviewed_at, withdrawn_at, late, received_at, scan,
-        scan_signature, origin)
+        scan_signature, origin, display_sha256)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-        $19, $20, $21, $22, $23)";
+        $19, $20, $21, $22, $23, $24)";
 pub(super) const SELECT_DOCUMENT: &str = "SELECT * FROM documents WHERE id = $1";
 pub(super) const REVIEW_DOCUMENT: &str = "UPDATE documents
     SET review = $1, review_reason = $2, reviewed_by = $3, reviewed_at = $4
@@ -51,7 +51,10 @@ pub(super) const SCAN_DOCUMENT: &str = "UPDATE documents
     WHERE id = $5 AND dossier = $6";
 pub(super) const WITHDRAW_DOCUMENT: &str = "UPDATE documents SET withdrawn_at = $1
     WHERE id = $2 AND dossier = $3 AND withdrawn_at IS NULL";
-pub(super) const REFERENCED_CONTENT: &str = "SELECT DISTINCT sha256 FROM documents ORDER BY sha256";
+/// Every object a document points at: its content, and its display copy.
+pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents
+    UNION SELECT display_sha256 FROM documents WHERE display_sha256 IS NOT NULL
+    ORDER BY 1";
 
 /// Binds with [`super::columns::RecordBinds::bind_event`].
 pub(super) const INSERT_EVENT: &str =

@@ -8,14 +8,16 @@ use dossiers::Kind;
 use sha2::{Digest, Sha256};
 use validators::{Declared, Detected, HEADER_SEARCH_WINDOW, Limits, Policy, Verdict};
 
-/// The image kinds guichet decodes (HEIC, AVIF and JPEG 2000 are refused before decoding).
-pub const IMAGE_KINDS: [Kind; 6] = [
+/// The image kinds guichet decodes (JPEG 2000 is refused before decoding).
+pub const IMAGE_KINDS: [Kind; 8] = [
     Kind::Jpeg,
     Kind::Png,
     Kind::Tiff,
     Kind::Webp,
     Kind::Gif,
     Kind::Bmp,
+    Kind::Heic,
+    Kind::Avif,
 ];
 
 /// The body of a fuzz target.
