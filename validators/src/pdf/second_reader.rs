@@ -131,3 +131,41 @@ fn value(item: MaybeRef<HObject<'_>>, refs: &mut Vec<ObjectId>, depth: usize) ->
         MaybeRef::NotRef(object) => convert(object, refs, depth),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_read_by_the_second_parser_keeps_its_objects_and_references() {
+        let bytes = crate::pdf::tests::pdf_with(|_, _, _| {});
+        let doc = read(&bytes, 1000).expect("read");
+        assert_eq!(doc.get_pages().len(), 1);
+        let page = doc.get_pages().into_values().next().expect("a page");
+        let page = doc.get_dictionary(page).expect("the page");
+        assert!(page.get(b"MediaBox").and_then(Object::as_array).is_ok());
+        assert!(page.get(b"Parent").and_then(Object::as_reference).is_ok());
+    }
+
+    #[test]
+    fn objects_a_load_missed_are_filled_in_and_counted() {
+        let bytes = crate::pdf::tests::pdf_with(|_, _, _| {});
+        let mut doc = Document::load_mem(&bytes).expect("load");
+        let pages = doc
+            .catalog()
+            .and_then(|c| c.get(b"Pages"))
+            .and_then(Object::as_reference);
+        let pages = pages.expect("the page tree");
+        doc.objects.remove(&pages);
+        assert_eq!(fill(&mut doc, &bytes, vec![pages], 1000), 1);
+        assert_eq!(doc.get_pages().len(), 1);
+        // Nothing to read: a wanted object the file does not hold.
+        assert_eq!(fill(&mut doc, &bytes, vec![(999, 0)], 1000), 0);
+    }
+
+    #[test]
+    fn what_is_not_a_pdf_is_not_read() {
+        assert!(read(b"%PDF-1.7\nnothing here", 1000).is_none());
+        assert!(read(b"", 1000).is_none());
+    }
+}

@@ -2,7 +2,7 @@ use super::*;
 use lopdf::{Object, ObjectId, Stream, dictionary};
 
 /// A one-page PDF; `tweak` may edit the document before it is written.
-fn pdf_with(tweak: impl FnOnce(&mut Document, ObjectId, ObjectId)) -> Vec<u8> {
+pub(crate) fn pdf_with(tweak: impl FnOnce(&mut Document, ObjectId, ObjectId)) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
     let content = Stream::new(
