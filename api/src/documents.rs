@@ -171,14 +171,7 @@ pub async fn content(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
-    let doc = app
-        .repo
-        .document(&id)
-        .await?
-        .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
-    let if_none_match = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
+    let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
     let served = content::serve(&app, &doc, Disposition::Attachment, if_none_match).await?;
     Ok(crate::served(served))
 }
@@ -210,16 +203,26 @@ pub async fn display(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
+    let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
+    let served = content::serve_display(&app, &doc, if_none_match).await?;
+    Ok(crate::served(served))
+}
+
+/// The stored document `id` (`unknown_document` otherwise), and the ETag the caller holds.
+async fn document_and_etag<'h>(
+    app: &App,
+    id: &str,
+    headers: &'h HeaderMap,
+) -> Result<(storage::DocumentRecord, Option<&'h str>), ApiError> {
     let doc = app
         .repo
-        .document(&id)
+        .document(id)
         .await?
-        .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
+        .ok_or_else(|| Error::UnknownDocument(id.to_string()))?;
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    let served = content::serve_display(&app, &doc, if_none_match).await?;
-    Ok(crate::served(served))
+    Ok((doc, if_none_match))
 }
 
 /// `POST /api/v1/documents/{id}/review`.

@@ -145,6 +145,23 @@ struct Ifd {
 }
 
 impl Ifd {
+    /// (offset, byte count) of each strip.
+    fn strips(&self) -> Vec<(u64, u64)> {
+        self.strip_offsets
+            .iter()
+            .copied()
+            .zip(self.strip_byte_counts.iter().copied())
+            .collect()
+    }
+
+    /// Rows in each strip (the last may hold fewer), at least one and at most the page.
+    fn rows_per_strip(&self) -> u32 {
+        self.rows_per_strip
+            .and_then(|r| u32::try_from(r).ok())
+            .unwrap_or(self.height)
+            .clamp(1, self.height.max(1))
+    }
+
     /// The old-style LZW coding of a page in strips, told by its first strip's first bytes.
     fn lzw_compat(&self, data: &[u8]) -> Option<LzwCompatPage> {
         const COMPRESSION_LZW: u16 = 5;
@@ -157,16 +174,8 @@ impl Ifd {
             return None;
         }
         Some(LzwCompatPage {
-            strips: self
-                .strip_offsets
-                .iter()
-                .copied()
-                .zip(self.strip_byte_counts.iter().copied())
-                .collect(),
-            rows_per_strip: self
-                .rows_per_strip
-                .unwrap_or(u64::from(self.height))
-                .clamp(1, u64::from(self.height.max(1))),
+            strips: self.strips(),
+            rows_per_strip: u64::from(self.rows_per_strip()),
             min_row_bytes: (u64::from(self.width) * self.bits_per_sample.max(1)).div_ceil(8),
         })
     }
@@ -182,17 +191,8 @@ impl Ifd {
             return None;
         }
         Some(FaxPage {
-            strips: self
-                .strip_offsets
-                .iter()
-                .copied()
-                .zip(self.strip_byte_counts.iter().copied())
-                .collect(),
-            rows_per_strip: self
-                .rows_per_strip
-                .and_then(|r| u32::try_from(r).ok())
-                .unwrap_or(self.height)
-                .clamp(1, self.height.max(1)),
+            strips: self.strips(),
+            rows_per_strip: self.rows_per_strip(),
             t4_options: self.t4_options,
             lsb_first: self.fill_order == 2,
         })

@@ -414,21 +414,32 @@ async fn verify(
             return Ok(verdict);
         }
     }
+    // Large content is read through a memory map, not copied: see validators::mapped.
+    let path = staged.path().to_path_buf();
+    let sha256 = staged.key().hex().to_string();
+    let limits = app.settings.limits.clone();
+    on_verify_pool(app, "verification", move || {
+        validators::validate_file(&path, Some(sha256), &declared, &policy, &limits)
+    })
+    .await?
+    .map_err(read_error)
+}
+
+/// Runs `work` on the blocking pool under one of the verify slots, which bound how many
+/// verifications (and display copies) hold memory at once; `what` names it in an error.
+async fn on_verify_pool<T: Send + 'static>(
+    app: &App,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Error> {
     let _slot = app
         .verify_slots
         .acquire()
         .await
         .map_err(|_| Error::Internal("verify pool closed".into()))?;
-    // Large content is read through a memory map, not copied: see validators::mapped.
-    let path = staged.path().to_path_buf();
-    let sha256 = staged.key().hex().to_string();
-    let limits = app.settings.limits.clone();
-    tokio::task::spawn_blocking(move || {
-        validators::validate_file(&path, Some(sha256), &declared, &policy, &limits)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("verification task failed: {e}")))?
-    .map_err(read_error)
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))
 }
 
 /// The JPEG display copy of a HEIC or AVIF that passed its checks and is not infected, made on
@@ -450,24 +461,22 @@ async fn store_display_copy(
     if !verdict.accepted() || matches!(scanned, Some(Outcome::Infected { .. })) {
         return Ok(None);
     }
-    let _slot = app
-        .verify_slots
-        .acquire()
-        .await
-        .map_err(|_| Error::Internal("verify pool closed".into()))?;
     let path = staged.path().to_path_buf();
     let limits = app.settings.limits.clone();
-    let made = tokio::task::spawn_blocking(move || -> std::io::Result<Option<Vec<u8>>> {
-        let jpeg = if std::fs::metadata(&path)?.len() > limits.large_content_bytes {
-            let content = validators::mapped::MappedFile::open(&path)?;
-            validators::display_copy(&content, kind, &limits)
-        } else {
-            validators::display_copy(&std::fs::read(&path)?, kind, &limits)
-        };
-        Ok(jpeg)
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("display copy task failed: {e}")))?
+    let made = on_verify_pool(
+        app,
+        "display copy",
+        move || -> std::io::Result<Option<Vec<u8>>> {
+            let jpeg = if std::fs::metadata(&path)?.len() > limits.large_content_bytes {
+                let content = validators::mapped::MappedFile::open(&path)?;
+                validators::display_copy(&content, kind, &limits)
+            } else {
+                validators::display_copy(&std::fs::read(&path)?, kind, &limits)
+            };
+            Ok(jpeg)
+        },
+    )
+    .await?
     .map_err(|e| Error::Internal(format!("reading staged content: {e}")))?;
     let Some(jpeg) = made else {
         tracing::warn!(sha256 = %staged.key().hex(), kind = %kind,

@@ -31,20 +31,12 @@ pub async fn content(
     Query(query): Query<ContentQuery>,
     request_headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let doc = staff
-        .app
-        .repo
-        .document(&id)
-        .await?
-        .ok_or_else(|| PageError::NotFound(format!("Le document {id}")))?;
+    let (doc, if_none_match) = document_and_etag(&staff, &id, &request_headers).await?;
     let disposition = if query.download.is_some() {
         Disposition::Attachment
     } else {
         Disposition::Inline
     };
-    let if_none_match = request_headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok());
     let served = content::serve(&staff.app, &doc, disposition, if_none_match).await?;
     Ok(answer(served))
 }
@@ -57,17 +49,27 @@ pub async fn display(
     Path(id): Path<String>,
     request_headers: HeaderMap,
 ) -> Result<Response, PageError> {
+    let (doc, if_none_match) = document_and_etag(&staff, &id, &request_headers).await?;
+    let served = content::serve_display(&staff.app, &doc, if_none_match).await?;
+    Ok(answer(served))
+}
+
+/// The stored document `id` (a "not found" page otherwise), and the ETag the browser holds.
+async fn document_and_etag<'h>(
+    staff: &Staff,
+    id: &str,
+    headers: &'h HeaderMap,
+) -> Result<(storage::DocumentRecord, Option<&'h str>), PageError> {
     let doc = staff
         .app
         .repo
-        .document(&id)
+        .document(id)
         .await?
         .ok_or_else(|| PageError::NotFound(format!("Le document {id}")))?;
-    let if_none_match = request_headers
+    let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok());
-    let served = content::serve_display(&staff.app, &doc, if_none_match).await?;
-    Ok(answer(served))
+    Ok((doc, if_none_match))
 }
 
 /// The answer [`ingest::content`] decided: 200 with its bytes, or 304.
