@@ -38,7 +38,8 @@ pub fn run(
 }
 
 /// The verdicts on `files`, in their order, worked out on every core: one worker a core, each
-/// taking the next file as it finishes one, so a large file holds one core only. Each worker
+/// taking the next file, largest first, as it finishes one, so a large file holds one core
+/// only and none is left for the end. Each worker
 /// verifies one file at a time, with the bounded memory of the server's verification.
 fn verdicts(
     files: &[std::path::PathBuf],
@@ -48,6 +49,12 @@ fn verdicts(
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
         .min(files.len().max(1));
+    // Largest first, so that no core is left with a large file when the others are done.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_cached_key(|&i| {
+        std::cmp::Reverse(std::fs::metadata(&files[i]).map_or(0, |m| m.len()))
+    });
+    let order = &order;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
@@ -56,10 +63,11 @@ fn verdicts(
             let next = &next;
             scope.spawn(move || {
                 loop {
-                    let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(path) = files.get(index) else {
+                    let taken = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&index) = order.get(taken) else {
                         break;
                     };
+                    let path = &files[index];
                     let declared = Declared {
                         filename: path.file_name().map(|n| n.to_string_lossy().into_owned()),
                         content_type: None,
@@ -82,17 +90,26 @@ fn verdicts(
     results.into_iter().flatten()
 }
 
-/// Gives back to the system the memory freed by the file just verified. glibc's allocator
-/// keeps what a thread frees in that thread's arena, so each worker would otherwise hold the
-/// peak of the largest file it met, and the process the sum of those peaks.
+/// Gives back to the system the memory freed by the file just verified, once the allocator
+/// holds more than [`FREED_KEPT_BYTES`] of it. glibc's allocator keeps what a thread frees in
+/// that thread's arena, so each worker would otherwise hold the peak of the largest file it
+/// met, and the process the sum of those peaks (158 MiB over the corpus instead of 120);
+/// trimming after every file costs a quarter of the time in page faults, after large ones
+/// almost nothing.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the system; it touches no memory
-    // in use and may be called from any thread.
+    // SAFETY: mallinfo2 only reads the allocator's statistics, and malloc_trim only returns
+    // free heap pages to the system; neither touches memory in use, and both may be called
+    // from any thread.
     unsafe {
-        libc::malloc_trim(0);
+        if libc::mallinfo2().fordblks > FREED_KEPT_BYTES {
+            libc::malloc_trim(0);
+        }
     }
 }
+
+/// Freed memory the allocator may keep between files (see [`release_freed_memory`]).
+const FREED_KEPT_BYTES: usize = 16 << 20;
 
 /// The piece's limits when `--campaign` and `--piece` are given; any supported kind otherwise.
 fn policy_for(campaign: Option<&Path>, piece: Option<&str>) -> anyhow::Result<Policy> {

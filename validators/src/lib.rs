@@ -434,10 +434,15 @@ fn scan_for_zip(content: &[u8], reasons: &mut Vec<Reason>) {
 /// The first position of `marker` in `content`, whatever the case of its letters; searched in
 /// windows, so that a scan over a large mapped file keeps few pages resident.
 fn find_anywhere(content: &[u8], marker: &[u8]) -> Option<usize> {
+    let first = marker.first()?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
     mapped::scan_windows(content, marker.len(), |window, offset| {
-        window
-            .windows(marker.len())
-            .position(|w| w.eq_ignore_ascii_case(marker))
+        memchr::memchr2_iter(lower, upper, window)
+            .find(|&i| {
+                window
+                    .get(i..i + marker.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(marker))
+            })
             .map(|i| offset + i)
     })
 }

@@ -139,7 +139,7 @@ pub(crate) fn hidden_format(region: &[u8]) -> Option<String> {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+    memchr::memmem::find(hay, needle)
 }
 
 /// Frames in a row needed to call bytes an MPEG audio stream.

@@ -419,9 +419,8 @@ fn check_inline_images(data: &[u8], limits: &Limits) -> Result<(), Refusal> {
 /// the end after it).
 fn next_operator(data: &[u8], operator: &[u8]) -> Option<usize> {
     let n = operator.len();
-    (0..data.len().saturating_sub(n - 1)).find(|&i| {
-        &data[i..i + n] == operator
-            && (i == 0 || data[i - 1].is_ascii_whitespace())
+    memchr::memmem::find_iter(data, operator).find(|&i| {
+        (i == 0 || data[i - 1].is_ascii_whitespace())
             && data.get(i + n).is_none_or(u8::is_ascii_whitespace)
     })
 }

@@ -108,7 +108,7 @@ fn check_framing(content: &[u8], f: &mut Findings) -> bool {
 
 /// The last position of `needle` in `hay`.
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
+    memchr::memmem::rfind(hay, needle)
 }
 
 fn verify(doc: &Document, has_eof: bool, limits: &Limits, f: &mut Findings) {

@@ -126,9 +126,8 @@ fn is_delimiter(b: u8) -> bool {
 /// The offset of the last `operator` standing alone (white space or a delimiter around it).
 fn last_operator(data: &[u8], operator: &[u8]) -> Option<usize> {
     let n = operator.len();
-    (0..data.len().saturating_sub(n - 1)).rev().find(|&i| {
-        &data[i..i + n] == operator
-            && (i == 0 || data[i - 1].is_ascii_whitespace() || is_delimiter(data[i - 1]))
+    memchr::memmem::rfind_iter(data, operator).find(|&i| {
+        (i == 0 || data[i - 1].is_ascii_whitespace() || is_delimiter(data[i - 1]))
             && data
                 .get(i + n)
                 .is_none_or(|b| b.is_ascii_whitespace() || is_delimiter(*b))
