@@ -121,10 +121,12 @@ reason_codes! {
         staff: "The file may carry an appended payload; ask for a fresh export.";
 
     /// Another format's reader opens the same bytes: a ZIP archive (JAR, Office document)
-    /// appended to an image, a PDF header hidden at the start of an image.
+    /// appended to an image, a PDF header hidden at the start of an image, another format's
+    /// stream (MP3 frames, a program, a PDF, HTML or script) where readers never look: in a
+    /// JPEG's segments or after its end, after a PNG's or a PDF's end.
     Polyglot = "polyglot", blocking: true,
         fr: "Le fichier contient un autre fichier caché (archive ou document). Enregistrez à nouveau le document depuis le logiciel d'origine, ou numérisez-le, puis déposez-le.",
-        en: "The content is two files in one: another format's reader (ZIP, PDF) opens the same bytes.",
+        en: "The content is two files in one: another format's reader (ZIP, PDF, MP3, a program, a browser) opens the same bytes.",
         staff: "Never open it with another program; ask for a fresh export. Report it if it looks deliberate.";
 
     // ---- PDF --------------------------------------------------------------------------------
@@ -243,11 +245,12 @@ reason_codes! {
         staff: "Readers disagree on such files; ask for a fresh export.";
 
     // ---- notes: never refuse ---------------------------------------------------------------
-    /// The PDF had a defect every viewer repairs (a cross-reference offset slightly off, a
-    /// stream without /Length); it was read and verified in full.
+    /// The PDF had damage every viewer repairs (wrong offsets, lengths or object counts, a
+    /// broken cross-reference table, binary bytes after its end) and the repair lost nothing;
+    /// it was read and verified in full.
     PdfRepaired = "pdf_repaired", blocking: false,
         fr: "Le fichier PDF était légèrement endommagé ; il a pu être lu entièrement.",
-        en: "The PDF had a defect every viewer repairs (cross-reference offset slightly off, stream without /Length); it was then read and verified in full.",
+        en: "The PDF had damage every viewer repairs (wrong offsets, lengths or object counts, a broken cross-reference table, a stream without /Length) and the repair lost nothing; it was then read and verified in full.",
         staff: "Nothing to do; if the document shows badly, ask for a fresh export.";
     /// A content stream inflated whole but failed its checksum: some of what the page draws
     /// may be garbled. Viewers show such pages as far as they read.
