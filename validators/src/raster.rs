@@ -9,6 +9,8 @@
 //!   `tiff` crate, since `image` reads only the first.
 //!   Palette pages are decoded as grey (see [`tiff::GreyPalettes`]).
 //! - Animated GIF/WebP/APNG: the header and first frame are checked (what `image` decodes).
+//! - A WebP shorter than its RIFF header says was cut off: `image_truncated`, even when the
+//!   cut falls in a metadata chunk the decoder ignores.
 //! - A PNG's colour profile is read under its own small bound first (see [`png_profile`]).
 //! - Another file hidden in a JPEG's segments or after its end, or after a PNG's end, is
 //!   `polyglot` (see [`polyglot`]).
@@ -83,9 +85,27 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
                 decode_with_image(content, limits, &mut f);
             }
         }
+        Kind::Webp => {
+            if let Some(why) = riff_cut_off(content) {
+                f.refuse(ReasonCode::ImageTruncated, why);
+                return f;
+            }
+            decode_with_image(content, limits, &mut f);
+        }
         _ => decode_with_image(content, limits, &mut f),
     }
     f
+}
+
+/// A WebP's RIFF header gives the length of everything after it: a file shorter than that
+/// was cut off, whatever the decoder makes of what is left (it reads the image chunk and
+/// ignores a metadata chunk cut short; Pillow and libwebp refuse the file).
+fn riff_cut_off(content: &[u8]) -> Option<String> {
+    let size = content.get(4..8)?;
+    let declared = u64::from(u32::from_le_bytes([size[0], size[1], size[2], size[3]])) + 8;
+    let actual = content.len() as u64;
+    (actual < declared)
+        .then(|| format!("the RIFF header says {declared} bytes, the file has {actual}"))
 }
 
 /// A large PNG is decoded row by row and nothing kept: the whole image is still inflated and
@@ -432,6 +452,25 @@ mod tests {
         assert!(
             c == vec![ReasonCode::ImageCorrupt] || c == vec![ReasonCode::ImageTruncated],
             "{c:?}"
+        );
+    }
+
+    #[test]
+    fn a_webp_shorter_than_its_riff_header_says_is_truncated() {
+        let mut webp = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(200, 150, image::Rgb([9, 90, 200]))
+            .write_to(&mut webp, image::ImageFormat::WebP)
+            .expect("encoding to memory");
+        let webp = webp.into_inner();
+        assert!(
+            check(Kind::Webp, &webp, &Limits::default())
+                .reasons
+                .is_empty()
+        );
+        let cut = &webp[..webp.len() - 1];
+        assert_eq!(
+            codes(&check(Kind::Webp, cut, &Limits::default())),
+            vec![ReasonCode::ImageTruncated]
         );
     }
 
