@@ -103,9 +103,14 @@ fn cut_off(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// `data` without trailing white space and a trailing comment line.
+/// `data` without trailing white space (NUL is white space in PDF) and a trailing comment
+/// line.
 fn trimmed(data: &[u8]) -> &[u8] {
-    let mut end = data.trim_ascii_end();
+    let pdf_space = |b: &u8| b.is_ascii_whitespace() || *b == 0;
+    let mut end = &data[..data
+        .iter()
+        .rposition(|b| !pdf_space(b))
+        .map_or(0, |i| i + 1)];
     // A comment runs to the end of its line: drop a last line that is one.
     let line_start = end
         .iter()
@@ -114,7 +119,11 @@ fn trimmed(data: &[u8]) -> &[u8] {
     if let Some(percent) = end[line_start..].iter().position(|b| *b == b'%')
         && !end[line_start..line_start + percent].contains(&b'(')
     {
-        end = end[..line_start + percent].trim_ascii_end();
+        let comment = &end[..line_start + percent];
+        end = &comment[..comment
+            .iter()
+            .rposition(|b| !pdf_space(b))
+            .map_or(0, |i| i + 1)];
     }
     end
 }
@@ -153,6 +162,7 @@ mod tests {
         );
         assert_eq!(code(b"BX /Foo 1 zz EX q Q"), None);
         assert_eq!(code(b""), None);
+        assert_eq!(code(b"q 1 0 0 1 0 0 cm Q\n\0\0\0"), None);
     }
 
     #[test]
