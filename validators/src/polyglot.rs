@@ -98,14 +98,10 @@ pub(crate) fn hidden_format(region: &[u8]) -> Option<String> {
     if let Some(at) = mpeg_audio(region) {
         return Some(format!("MPEG audio (MP3) frames at byte {at}"));
     }
-    for (at, _) in region
-        .windows(4)
-        .enumerate()
-        .filter(|(_, w)| w.starts_with(b"MZ"))
-    {
-        if windows_program(&region[at..]) {
-            return Some(format!("a Windows program at byte {at}"));
-        }
+    let program =
+        memchr::memmem::find_iter(region, b"MZ").find(|&at| windows_program(&region[at..]));
+    if let Some(at) = program {
+        return Some(format!("a Windows program at byte {at}"));
     }
     if let Some(at) = find(region, b"\x7fELF").filter(|at| elf(&region[*at..])) {
         return Some(format!("a Linux program (ELF) at byte {at}"));
@@ -130,11 +126,15 @@ pub(crate) fn hidden_format(region: &[u8]) -> Option<String> {
         b"<iframe",
         b"<svg",
     ];
-    MARKUP.iter().find_map(|marker| {
-        region
-            .windows(marker.len())
-            .position(|w| w.eq_ignore_ascii_case(marker))
-            .map(|at| format!("markup `{}` at byte {at}", String::from_utf8_lossy(marker)))
+    memchr::memchr_iter(b'<', region).find_map(|at| {
+        MARKUP
+            .iter()
+            .find(|marker| {
+                region
+                    .get(at..at + marker.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(marker))
+            })
+            .map(|marker| format!("markup `{}` at byte {at}", String::from_utf8_lossy(marker)))
     })
 }
 
@@ -147,7 +147,8 @@ const MPEG_FRAMES: usize = 4;
 
 /// The offset of an ID3v2 tag or of [`MPEG_FRAMES`] MPEG audio frames in a row.
 fn mpeg_audio(region: &[u8]) -> Option<usize> {
-    for at in 0..region.len().saturating_sub(3) {
+    let end = region.len().saturating_sub(3);
+    for at in memchr::memchr2_iter(0xFF, b'I', &region[..end]) {
         let rest = &region[at..];
         if rest.starts_with(b"ID3")
             && rest.len() >= 10
