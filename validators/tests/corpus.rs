@@ -262,7 +262,8 @@ fn corpus() {
 
 /// The bounded-memory path for large content (a memory map; PDFs loaded without image and
 /// embedded-file data; PNGs decoded row by row) gives the same verdict as the ordinary one, on
-/// every corpus file: forced for all of them with `large_content_bytes: 0`.
+/// every corpus file: forced for all of them with `large_content_bytes: 0`. The exception:
+/// damaged PDFs the second parser helped read, which it is not given on that path.
 #[test]
 fn the_large_content_path_gives_the_same_verdicts() {
     let dir = corpus_dir();
@@ -288,6 +289,16 @@ fn the_large_content_path_gives_the_same_verdicts() {
             .expect("read corpus file");
         assert_eq!(found.sha256, entry.sha256, "{}: hash", entry.path);
         let codes = |v: &Verdict| v.reasons.iter().map(|r| r.code).collect::<Vec<_>>();
+        // Large content is not given to the second PDF parser, which would hold a copy of it
+        // (docs/decisions.md): a file it helped read may be refused on the large path.
+        let second_parser = expected.notes.iter().any(|n| {
+            n.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("second parser"))
+        });
+        if second_parser {
+            continue;
+        }
         if codes(&found) != codes(&expected) || found.pages != expected.pages {
             differences.push(format!(
                 "{}: ordinary {} pages {:?}, large {} pages {:?}",

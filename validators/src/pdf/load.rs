@@ -246,7 +246,7 @@ fn judge_repairs(
     f: &mut Findings,
 ) {
     let missing = missing_objects(doc);
-    if !missing.is_empty() && limits.accept_repaired_pdf {
+    if !missing.is_empty() && limits.accept_repaired_pdf && !is_large(content, limits) {
         let read = second_reader::fill(doc, content, missing, limits.max_pdf_objects);
         if read > 0 {
             repair.push_str(&format!("; {read} object(s) read by the second parser"));
@@ -565,7 +565,7 @@ fn read_by_second_parser(
             | E::RecursionLimit
             | E::ReferenceLimit
     ) && crate::detect::find(content, b"/Encrypt").is_none();
-    let doc = if syntax_only && limits.accept_repaired_pdf {
+    let doc = if syntax_only && limits.accept_repaired_pdf && !is_large(content, limits) {
         second_reader::read(content, limits.max_pdf_objects)
     } else {
         None

@@ -6,6 +6,11 @@
 //! objects are read with it, from the document catalog outwards, and converted into lopdf's
 //! objects; every check then runs on them as on any other document. What neither parser can
 //! read is lost, and judged so (see [`super::load`]).
+//!
+//! Decision: the second parser holds the file in memory of its own (it takes owned bytes),
+//! so content above `Limits::large_content_bytes`, verified through a memory map, is not
+//! given to it: a large damaged file is judged on what lopdf reads, and bounded memory
+//! holds.
 
 use std::collections::HashSet;
 
