@@ -47,32 +47,22 @@ pub(super) fn load(
             note_size_below_objects(&doc, f);
             doc
         }
-        Ok(Ok(strict_doc)) => {
-            let lenient =
-                no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false)));
-            let lenient = match lenient {
-                Ok(Ok(doc)) if lean => Ok(Ok(rebuild_lean(doc, content, limits))),
-                other => other,
-            };
-            match lenient {
-                Ok(Ok(mut doc)) if doc.xref_recovery.is_some() => {
-                    let repair = format!(
-                        "cross-reference data repaired ({:?})",
-                        doc.xref_recovery.unwrap_or(XrefRecovery::Reconstructed)
-                    );
-                    judge_repairs(&mut doc, repair, content, has_eof, limits, f);
-                    doc
-                }
-                _ => {
-                    note_size_below_objects(&strict_doc, f);
-                    strict_doc
-                }
+        Ok(Ok(strict_doc)) => match lenient_load(content, limits) {
+            Ok(Ok(mut doc)) if doc.xref_recovery.is_some() => {
+                let repair = format!(
+                    "cross-reference data repaired ({:?})",
+                    doc.xref_recovery.unwrap_or(XrefRecovery::Reconstructed)
+                );
+                judge_repairs(&mut doc, repair, content, has_eof, limits, f);
+                doc
             }
-        }
+            _ => {
+                note_size_below_objects(&strict_doc, f);
+                strict_doc
+            }
+        },
         Ok(Err(strict_error)) => {
-            let lenient =
-                no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false)));
-            let mut doc = match lenient {
+            let mut doc = match lenient_load(content, limits) {
                 Ok(Ok(doc)) => doc,
                 Ok(Err(e)) => return read_by_second_parser(&e, content, has_eof, limits, f),
                 Err(panic) => {
@@ -80,9 +70,6 @@ pub(super) fn load(
                     return None;
                 }
             };
-            if lean {
-                doc = rebuild_lean(doc, content, limits);
-            }
             let repair = match doc.xref_recovery {
                 Some(recovery) => {
                     format!("read after repair: {strict_error}; cross-reference data {recovery:?}")
@@ -122,6 +109,20 @@ pub(super) fn load(
         );
     }
     Some(doc)
+}
+
+/// lopdf's lenient load, which repairs what it can (lean for large content, then rebuilt as
+/// [`rebuild_lean`] says); `Err` holds a panic's message.
+fn lenient_load(content: &[u8], limits: &Limits) -> Result<lopdf::Result<Document>, String> {
+    let lean = is_large(content, limits);
+    let doc = no_panic(|| Document::load_mem_with_options(content, options(limits, lean, false)))?;
+    Ok(doc.map(|doc| {
+        if lean {
+            rebuild_lean(doc, content, limits)
+        } else {
+            doc
+        }
+    }))
 }
 
 /// lopdf rebuilds the cross-reference data by scanning when a lenient load finds no page
