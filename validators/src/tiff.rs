@@ -372,13 +372,8 @@ pub(crate) fn decode_lzw_compat(
         }
         // GIF's LZW is TIFF 5's: codes LSB first, the width growing when the table fills.
         let mut decoder = weezl::decode::Decoder::new(weezl::BitOrder::Lsb, 8);
-        let mut sink = std::io::sink();
-        let mut counted = CountingWriter {
-            inner: &mut sink,
-            bytes: 0,
-        };
-        let status = decoder.into_stream(&mut counted).decode(strip).status;
-        let decoded = counted.bytes;
+        let result = decoder.into_stream(std::io::sink()).decode(strip);
+        let (status, decoded) = (result.status, result.bytes_written as u64);
         match status {
             Err(e) if decoded < need => {
                 return Err((false, format!("LZW strip {n} does not decode: {e}")));
@@ -393,24 +388,6 @@ pub(crate) fn decode_lzw_compat(
         }
     }
     Ok(())
-}
-
-/// A writer that counts what goes through it.
-struct CountingWriter<'a, W> {
-    inner: &'a mut W,
-    bytes: u64,
-}
-
-impl<W: std::io::Write> std::io::Write for CountingWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.bytes += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// TIFF PhotometricInterpretation 3: each sample indexes the ColorMap.

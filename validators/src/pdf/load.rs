@@ -86,16 +86,11 @@ pub(super) fn load(
     };
     let expanded = expand_abbreviated_filters(&mut doc);
     if !expanded.is_empty() {
-        let shown: Vec<String> = expanded
-            .iter()
-            .take(5)
-            .map(|(n, g)| format!("{n} {g}"))
-            .collect();
         f.note(
             ReasonCode::PdfRepaired,
             format!(
                 "stream(s) {} name their filters by the abbreviations meant for inline images",
-                shown.join(", ")
+                ids_shown(&expanded)
             ),
         );
     }
@@ -228,6 +223,16 @@ fn note_size_below_objects(doc: &Document, f: &mut Findings) {
     }
 }
 
+/// The first five of `ids`, as `n g` pairs, for a detail.
+fn ids_shown(ids: &[ObjectId]) -> String {
+    let shown: Vec<String> = ids
+        .iter()
+        .take(5)
+        .map(|(n, g)| format!("{n} {g}"))
+        .collect();
+    shown.join(", ")
+}
+
 fn damage_code(has_eof: bool) -> ReasonCode {
     if has_eof {
         ReasonCode::PdfMalformed
@@ -287,17 +292,12 @@ fn lost_in_repair(doc: &Document, content: &[u8]) -> Option<(Option<ReasonCode>,
     }
     let missing = missing_objects(doc);
     if !missing.is_empty() {
-        let shown: Vec<String> = missing
-            .iter()
-            .take(5)
-            .map(|(n, g)| format!("{n} {g}"))
-            .collect();
         return Some((
             None,
             format!(
                 "damaged beyond repair: {} object(s) the document uses are lost ({})",
                 missing.len(),
-                shown.join(", ")
+                ids_shown(&missing)
             ),
         ));
     }

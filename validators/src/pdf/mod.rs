@@ -72,12 +72,8 @@ fn check_framing(content: &[u8], f: &mut Findings) -> bool {
         return false;
     };
     let tail = &content[pos + 5..];
-    let junk: Vec<u8> = tail
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace() && *b != 0)
-        .collect();
-    if junk.is_empty() {
+    let junk = || tail.iter().filter(|b| !b.is_ascii_whitespace() && **b != 0);
+    if junk().next().is_none() {
         return true;
     }
     if let Some(what) = crate::polyglot::hidden_format(tail) {
@@ -85,13 +81,13 @@ fn check_framing(content: &[u8], f: &mut Findings) -> bool {
             ReasonCode::Polyglot,
             format!("{what}, after the last %%EOF"),
         );
-    } else if junk.iter().all(|b| b.is_ascii_graphic()) {
+    } else if junk().all(u8::is_ascii_graphic) {
         f.refuse(
             ReasonCode::DataAfterEnd,
             format!(
                 "{} bytes after the last %%EOF, {} of them text",
                 tail.len(),
-                junk.len()
+                junk().count()
             ),
         );
     } else {

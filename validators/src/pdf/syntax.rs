@@ -12,7 +12,8 @@
 //!   `pdf_content_unreadable`. In an undamaged file the same flaws are the producer's, and
 //!   readers skip them as they always have (a corpus Distiller file holds garbled text in a
 //!   stream that fails its checksum): they pass.
-//! - The operations are read with lopdf's content parser, one at a time, never collected.
+//! - The operations of a repaired file's content are read with lopdf's strict content parser,
+//!   once.
 
 use lopdf::content::Content;
 
@@ -42,17 +43,14 @@ pub(super) fn check_content_syntax(data: &[u8], what: &str, repaired: bool) -> R
     if !repaired {
         return Ok(());
     }
-    if Content::decode_strict(data).is_err() {
+    let Ok(content) = Content::decode_strict(data) else {
         return Err((
             ReasonCode::PdfContentUnreadable,
             format!("{what}: its content does not read whole after the file's repair"),
         ));
-    }
+    };
     let mut compatibility = 0usize;
-    for operation in Content::decode_iter(data) {
-        let Ok(operation) = operation else {
-            break;
-        };
+    for operation in &content.operations {
         match operation.operator.as_str() {
             "BX" => compatibility += 1,
             "EX" => compatibility = compatibility.saturating_sub(1),
