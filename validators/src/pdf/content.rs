@@ -183,21 +183,18 @@ fn record_draws(
     budget.draws.insert(holder, drawn);
 }
 
-/// The names (`/Name` tokens) a content stream uses, and how many times.
+/// The names (`/Name` tokens) a content stream uses, and how many times. A `/` is a
+/// delimiter, so each one starts a name.
 fn names_in(data: &[u8], names: &mut HashMap<Vec<u8>, u64>) {
-    let delimiter = |b: u8| b.is_ascii_whitespace() || b"/()<>[]{}%".contains(&b);
-    let mut i = 0;
-    while i < data.len() {
-        if data[i] == b'/' {
-            let end = data[i + 1..]
-                .iter()
-                .position(|&b| delimiter(b))
-                .map_or(data.len(), |n| i + 1 + n);
-            let times = names.entry(data[i + 1..end].to_vec()).or_default();
-            *times = times.saturating_add(1);
-            i = end;
-        } else {
-            i += 1;
+    let delimiter = |b: &u8| b.is_ascii_whitespace() || b"/()<>[]{}%".contains(b);
+    for slash in memchr::memchr_iter(b'/', data) {
+        let rest = &data[slash + 1..];
+        let name = &rest[..rest.iter().position(delimiter).unwrap_or(rest.len())];
+        match names.get_mut(name) {
+            Some(times) => *times = times.saturating_add(1),
+            None => {
+                names.insert(name.to_vec(), 1);
+            }
         }
     }
 }
@@ -578,9 +575,7 @@ struct Inflated {
 /// corpus has one), and reported by the caller. The damage is in what the stream says, not in
 /// how it reads; the candidate's page may show garbled text there, which staff see.
 fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Inflated> {
-    use miniz_oxide::inflate::{
-        TINFLStatus, decompress_to_vec_with_limit, decompress_to_vec_zlib_with_limit,
-    };
+    use super::inflate::{Ending, checksum_matches, inflate, zlib_header_ok};
     if data.iter().all(u8::is_ascii_whitespace) {
         // An empty content stream (producers write them for blank pages) draws nothing.
         return Ok(Inflated {
@@ -588,30 +583,20 @@ fn strict_inflate(data: &[u8], limit: usize) -> lopdf::Result<Inflated> {
             checksum_ok: true,
         });
     }
-    match decompress_to_vec_zlib_with_limit(data, limit) {
-        Ok(data) => Ok(Inflated {
-            data,
-            checksum_ok: true,
+    let corrupt = |what: &str| lopdf::Error::InvalidStream(format!("corrupt Flate data: {what}"));
+    if !zlib_header_ok(data) {
+        return Err(corrupt("no zlib header"));
+    }
+    // Content inflates to a few times its compressed size; the vector doubles past that.
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(limit));
+    match inflate(data, limit as u64, &mut out, true).ending {
+        Ending::Whole { consumed } => Ok(Inflated {
+            checksum_ok: checksum_matches(data, consumed, &out),
+            data: out,
         }),
-        // The error's output keeps the inflater's whole buffer, not the length inflated: the
-        // deflate data after the two-byte zlib header, inflated again without its checksum.
-        Err(e) if e.status == TINFLStatus::Adler32Mismatch => {
-            match decompress_to_vec_with_limit(data.get(2..).unwrap_or_default(), limit) {
-                Ok(data) => Ok(Inflated {
-                    data,
-                    checksum_ok: false,
-                }),
-                Err(e) => Err(lopdf::Error::InvalidStream(format!(
-                    "corrupt Flate data: {e}"
-                ))),
-            }
-        }
-        Err(e) if e.status == TINFLStatus::HasMoreOutput => {
-            Err(lopdf::DecompressError::MemoryLimitExceeded { limit }.into())
-        }
-        Err(e) => Err(lopdf::Error::InvalidStream(format!(
-            "corrupt Flate data: {e}"
-        ))),
+        Ending::OverBound => Err(lopdf::DecompressError::MemoryLimitExceeded { limit }.into()),
+        Ending::InputShort => Err(corrupt("the data ends before its end")),
+        Ending::Corrupt => Err(corrupt("invalid deflate data")),
     }
 }
 

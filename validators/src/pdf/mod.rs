@@ -25,6 +25,7 @@
 
 mod active;
 mod content;
+mod inflate;
 mod load;
 mod object;
 mod pages;

@@ -27,6 +27,7 @@ use flate2::read::ZlibDecoder;
 use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::content::image_size;
+use super::inflate::{Ending, inflate};
 use super::object::{name, name_is, resolve};
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits, clock};
@@ -147,51 +148,35 @@ struct Counted {
 /// What `data`, behind `layers` FlateDecode filters, inflates to, counted up to `bound + 1`
 /// bytes or to the first damage, whichever comes first.
 ///
-/// One layer (the rule) is inflated as raw deflate data after the two-byte zlib header, so
-/// that the three endings are told apart: the deflate data ends (whole, whatever its checksum
-/// says), the input runs out first (Acrobat and others write such streams; every reader
-/// draws what they hold), or the data is corrupt (`damaged`).
+/// One layer (the rule) is inflated raw ([`super::inflate`]), so that the three endings are
+/// told apart: the deflate data ends (whole, whatever its checksum says), the input runs out
+/// first (Acrobat and others write such streams; every reader draws what they hold), or the
+/// data is corrupt (`damaged`).
 fn inflate_counting(data: &[u8], layers: usize, bound: u64) -> Counted {
-    use miniz_oxide::inflate::stream::{InflateState, inflate};
-    use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
-
-    let mut counted = Counted {
-        bytes: 0,
-        damaged: false,
-    };
-    let mut buffer = vec![0; 64 * 1024];
+    let mut buffer = Vec::new();
     if layers != 1 {
+        buffer.resize(64 * 1024, 0);
         let mut reader: Box<dyn Read + '_> = Box::new(data);
         for _ in 0..layers {
             reader = Box::new(ZlibDecoder::new(reader));
         }
-        while counted.bytes <= bound {
+        let mut bytes = 0;
+        while bytes <= bound {
             match reader.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
-                Ok(n) => counted.bytes += n as u64,
+                Ok(n) => bytes += n as u64,
             }
         }
-        return counted;
+        return Counted {
+            bytes,
+            damaged: false,
+        };
     }
-    let Some(mut input) = data.get(2..) else {
-        return counted;
-    };
-    let mut state = InflateState::new_boxed(DataFormat::Raw);
-    while counted.bytes <= bound {
-        let step = inflate(&mut state, input, &mut buffer, MZFlush::None);
-        input = &input[step.bytes_consumed..];
-        counted.bytes += step.bytes_written as u64;
-        match step.status {
-            Ok(MZStatus::StreamEnd) | Err(MZError::Buf) => break,
-            Ok(_) if step.bytes_consumed == 0 && step.bytes_written == 0 => break,
-            Ok(_) => {}
-            Err(_) => {
-                counted.damaged = true;
-                break;
-            }
-        }
+    let inflated = inflate(data, bound, &mut buffer, false);
+    Counted {
+        bytes: inflated.bytes,
+        damaged: inflated.ending == Ending::Corrupt,
     }
-    counted
 }
 
 #[cfg(test)]
