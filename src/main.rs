@@ -87,6 +87,22 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// The child process that draws a document's pages for staff, started by guichet itself
+    /// under memory and time limits; writes framed records to standard output (`previews`).
+    #[command(hide = true)]
+    RenderPages {
+        /// The document's kind, as detected at intake.
+        #[arg(long)]
+        kind: dossiers::Kind,
+        /// The first page to draw (1-based): a child that died is followed by another.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        from_page: u32,
+        #[arg(long, value_name = "N")]
+        max_pages: Option<u32>,
+        #[arg(long, value_name = "RATIO")]
+        max_height_ratio: Option<u32>,
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,12 +201,31 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The page renderer runs under a small address-space limit: no runtime, no threads.
+    let command = match cli.command {
+        Command::RenderPages {
+            kind,
+            from_page,
+            max_pages,
+            max_height_ratio,
+            file,
+        } => {
+            return commands::render_pages::run(
+                &file,
+                kind,
+                from_page,
+                max_pages,
+                max_height_ratio,
+            );
+        }
+        command => command,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("the tokio runtime starts");
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve {
                 config,
                 listen,
@@ -239,6 +274,7 @@ fn main() -> ExitCode {
                 }
             },
             Command::Verify { config } => commands::verify::run(&config).await,
+            Command::RenderPages { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

@@ -38,10 +38,31 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
         tracing::info!(clamd = %scanner.address(), "virus scanning with clamd");
     }
     let secret = config.secret()?.into_bytes();
-    let app = App::new(repo, blobs, staging, config.intake.clone(), scanner, secret)
-        .await
+    let app = App::new(
+        repo,
+        blobs,
+        staging,
+        config.intake.clone(),
+        scanner,
+        secret,
+        rendering()?,
+    )
+    .await
         .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     Ok(app)
+}
+
+/// Pages are rendered by this same program in a child process (`guichet render-pages`), within
+/// its memory and time limits (see `previews`).
+fn rendering() -> anyhow::Result<ingest::pipeline::render::Rendering> {
+    let exe = std::env::current_exe().context("finding this program, to render pages")?;
+    Ok(ingest::pipeline::render::Rendering {
+        isolation: previews::Isolation::Process {
+            exe,
+            args: vec!["render-pages".into()],
+        },
+        limits: previews::Limits::default(),
+    })
 }
 
 async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> {

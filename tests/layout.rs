@@ -60,6 +60,7 @@ fn the_crates_sit_at_the_root_named_for_the_pipeline() {
         "scanners",
         "api",
         "review",
+        "previews",
     ] {
         let manifest = package(&metadata, name)["manifest_path"]
             .as_str()
@@ -83,7 +84,7 @@ fn the_arrows_run_one_way() {
     let review = dependencies(&metadata, "review");
     assert!(review.contains("ingest"), "review works on top of ingest");
     assert!(!review.contains("api"), "review does not depend on api");
-    for pure in ["dossiers", "validators", "scanners"] {
+    for pure in ["dossiers", "validators", "scanners", "previews"] {
         let deps = dependencies(&metadata, pure);
         for io in [
             "sqlx",

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use dossiers::Candidate;
 use ingest::auth::Role;
 use ingest::pipeline::dossier::Snapshot;
-use ingest::pipeline::scan;
+use ingest::pipeline::{render, scan};
 use storage::repository::{BatchRecord, DeliveryRecord, WebhookRecord};
 use storage::{DocumentRecord, DossierRecord, EventRecord};
 
@@ -579,6 +579,11 @@ async fn real_answers_fit_their_schemas() {
         call(Method::GET, &content, staff, None).await.status,
         StatusCode::OK
     );
+    // No render worker runs here: the page's picture is not made yet.
+    let page = format!("/api/v1/documents/{identity}/pages/1?width=200");
+    let pending = call(Method::GET, &page, portal, None).await;
+    assert_eq!(pending.status, StatusCode::ACCEPTED);
+    assert_eq!(pending.json()["previews"], "pending");
     // A PDF has no display copy; a HEIC photo has one, a JPEG.
     let display = format!("/api/v1/documents/{identity}/display");
     assert_eq!(
@@ -841,10 +846,17 @@ fn records() -> Records {
 fn views_show_every_optional_field(check: &mut Conformance) {
     let records = records();
     let snapshot = &records.snapshot;
-    check.view("Dossier", &views::dossier(snapshot));
+    // Every document's pictures failed, so that `previews_failure` shows.
+    let failed: views::PreviewStates = snapshot
+        .documents
+        .iter()
+        .chain([&records.infected])
+        .map(|d| (d.id.clone(), render::Previews::Failed("no page renders".into())))
+        .collect();
+    check.view("Dossier", &views::dossier(snapshot, &failed));
     check.view(
         "FiledDocument",
-        &views::filed_document(&records.infected, snapshot),
+        &views::filed_document(&records.infected, snapshot, &failed),
     );
     check.view(
         "Deliveries",

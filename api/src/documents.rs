@@ -1,10 +1,10 @@
 //! Documents: upload (raw body or multipart `file`), content download, display copy (HEIC and
-//! AVIF), staff review.
+//! AVIF), pictures of the pages, staff review.
 
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use dossiers::ReviewDecision;
 use ingest::App;
 use ingest::content::{self, Disposition};
 use ingest::pipeline::dossier::Snapshot;
-use ingest::pipeline::{Arrival, Origin, actions, intake};
+use ingest::pipeline::{Arrival, Origin, actions, intake, render};
 
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, Error, ErrorBody, answers};
@@ -89,7 +89,8 @@ pub async fn upload(
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
     let snapshot = Snapshot::read(&app, &reference).await?;
-    let body = views::filed_document(&outcome.document, &snapshot);
+    let previews = render::states(&app, std::slice::from_ref(&outcome.document)).await?;
+    let body = views::filed_document(&outcome.document, &snapshot, &previews);
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -208,6 +209,66 @@ pub async fn display(
     Ok(crate::served(served))
 }
 
+/// `GET /api/v1/documents/{id}/pages/{n}`: the width wanted.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Pixels; served by the smallest rendering at least as wide (a thumbnail of 200 pixels
+    /// or a reading size of 1600), else the widest. Default: the reading size.
+    width: Option<u32>,
+}
+
+/// A picture of one page of the document (1-based), rendered on the server in the background
+/// after intake: a JPEG, EXIF orientation applied, without metadata. A page that could not be
+/// rendered is a placeholder, its reason in `X-Preview-Failure`.
+#[utoipa::path(
+    get,
+    path = "/documents/{id}/pages/{n}",
+    operation_id = "document_page",
+    tag = "documents",
+    security(("token" = [])),
+    params(("id" = String, Path), ("n" = u32, Path, description = "The page, from 1"), PageQuery),
+    responses(
+        (status = 200, description = "The page's picture, a JPEG", body = Binary, content_type = "image/jpeg"),
+        (status = 202, description = "Not rendered yet: ask again after `Retry-After` seconds", body = PagePending),
+        (status = 304, description = "Not modified (ETag)"),
+        answers::Unauthenticated,
+        answers::Forbidden,
+        (status = 404, description = "Unknown document, a page beyond its last (`unknown_page`), or a document that has no picture (`no_preview`: its kind does not render, or its rendering failed)", body = ErrorBody),
+        answers::Conflict,
+        answers::Unavailable,
+    )
+)]
+pub async fn page(
+    State(app): State<App>,
+    caller: Caller,
+    Path((id, n)): Path<(String, u32)>,
+    axum::extract::Query(query): axum::extract::Query<PageQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Portal, Role::Staff])?;
+    let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
+    let width = query.width.unwrap_or(render::READING_WIDTH_CLASS);
+    match render::serve_page(&app, &doc, n, width, if_none_match).await? {
+        render::PageAnswer::Ready(served) => Ok(crate::served(served)),
+        render::PageAnswer::Pending => Ok((
+            StatusCode::ACCEPTED,
+            [(header::RETRY_AFTER, render::RETRY_AFTER_SECONDS.to_string())],
+            Json(PagePending {
+                previews: "pending",
+            }),
+        )
+            .into_response()),
+    }
+}
+
+/// The answer while a page is not rendered yet.
+#[derive(serde::Serialize, ToSchema)]
+pub struct PagePending {
+    /// Always `pending`.
+    previews: &'static str,
+}
+
 /// The stored document `id` (`unknown_document` otherwise), and the ETag the caller holds.
 async fn document_and_etag<'h>(
     app: &App,
@@ -295,5 +356,6 @@ pub async fn review(
         .await?
         .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
     let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    Ok(Json(views::filed_document(&doc, &snapshot)))
+    let previews = render::states(&app, std::slice::from_ref(&doc)).await?;
+    Ok(Json(views::filed_document(&doc, &snapshot, &previews)))
 }

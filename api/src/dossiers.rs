@@ -15,6 +15,7 @@ use crate::views::{self, Dossier};
 use ingest::App;
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::Snapshot;
+use ingest::pipeline::render;
 
 /// `POST /api/v1/dossiers`.
 #[derive(Deserialize, ToSchema)]
@@ -68,7 +69,7 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(views::dossier(&snapshot))))
+    Ok((status, Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?))))
 }
 
 #[utoipa::path(
@@ -93,7 +94,7 @@ pub async fn read(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot)))
+    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
 }
 
 #[utoipa::path(
@@ -120,7 +121,7 @@ pub async fn submit(
     caller.require(&[Role::Portal])?;
     actions::submit(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot)))
+    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
 }
 
 #[utoipa::path(
@@ -147,7 +148,7 @@ pub async fn close(
     caller.require(&[Role::Staff])?;
     actions::close(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot)))
+    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
 }
 
 #[utoipa::path(
@@ -174,5 +175,5 @@ pub async fn withdraw(
     caller.require(&[Role::Portal])?;
     actions::withdraw(&app, &reference, &id).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot)))
+    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
 }

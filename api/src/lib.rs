@@ -66,6 +66,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(documents::upload).layer(DefaultBodyLimit::disable()))
         .routes(routes!(documents::content))
         .routes(routes!(documents::display))
+        .routes(routes!(documents::page))
         .routes(routes!(documents::review))
         .routes(routes!(events::feed))
         .routes(routes!(mailroom::cover_sheet))
@@ -120,7 +121,7 @@ mod tests {
     ];
 
     /// The routes of the API, as its clients know them: one lost from `routes()` fails here.
-    const ROUTES: [(&str, &str); 23] = [
+    const ROUTES: [(&str, &str); 24] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -146,6 +147,7 @@ mod tests {
         ("GET", "/api/v1/dossiers/{reference}/cover-sheet.pdf"),
         ("GET", "/api/v1/documents/{id}/content"),
         ("GET", "/api/v1/documents/{id}/display"),
+        ("GET", "/api/v1/documents/{id}/pages/{n}"),
         ("POST", "/api/v1/documents/{id}/review"),
         ("GET", "/api/v1/events"),
         ("POST", "/api/v1/mailroom/batches"),

@@ -66,6 +66,7 @@ impl TestApi {
             IntakeSettings::default(),
             None,
             b"a secret for the tests".to_vec(),
+            ingest::pipeline::render::Rendering::default(),
         )
         .await
         .expect("the service starts");

@@ -24,7 +24,7 @@ use storage::repository::{BatchRecord, DeliveryRecord, EventRecord, WebhookRecor
 
 use ingest::events::EventKind;
 use ingest::pipeline::dossier::{Snapshot, verdict};
-use ingest::pipeline::{Channel, mailroom, scan};
+use ingest::pipeline::{Channel, mailroom, render, scan};
 
 /// A domain enumeration as the API shows it: the same lowercase names, listed in the schema.
 /// The conversion is an exhaustive match: a variant added to the domain does not compile
@@ -172,6 +172,27 @@ pub struct Document {
     /// A JPEG display copy is served at `/documents/{id}/display` (HEIC and AVIF photos,
     /// which browsers do not draw).
     pub display: bool,
+    /// Pictures of the pages, served at `/documents/{id}/pages/{n}`: `ready` (rendered, as
+    /// many as `pages`), `pending` (rendering in the background) or `failed` (nothing could
+    /// be rendered: its kind does not render, or the renderer gave up; `previews_failure`
+    /// says why).
+    #[schema(schema_with = preview_states)]
+    pub previews: &'static str,
+    /// Why there are no pictures, when `previews` is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub previews_failure: Option<String>,
+}
+
+/// Where the pictures of a dossier's documents stand, by document id
+/// (`ingest::pipeline::render::states`).
+pub type PreviewStates = std::collections::HashMap<String, render::Previews>;
+
+fn preview_states() -> Object {
+    Object::builder()
+        .schema_type(Type::String)
+        .enum_values(Some(["ready", "pending", "failed"]))
+        .build()
 }
 
 /// One reason for refusal, or one note, as the validators wrote it.
@@ -207,7 +228,8 @@ pub struct Origin {
     pub last_page: Option<u32>,
 }
 
-pub fn document(doc: &DocumentRecord) -> Document {
+pub fn document(doc: &DocumentRecord, previews: &PreviewStates) -> Document {
+    let state = previews.get(&doc.id);
     let recorded = |key: &str| {
         doc.reasons
             .get(key)
@@ -236,6 +258,11 @@ pub fn document(doc: &DocumentRecord) -> Document {
         scan: doc.scan.clone(),
         scan_signature: infected.then(|| doc.scan_signature.clone()),
         display: doc.display_sha256.is_some(),
+        previews: state.map_or("pending", render::Previews::as_str),
+        previews_failure: match state {
+            Some(render::Previews::Failed(why)) => Some(why.clone()),
+            _ => None,
+        },
     }
 }
 
@@ -270,9 +297,13 @@ pub struct FiledDocument {
     pub dossier: DossierSummary,
 }
 
-pub fn filed_document(doc: &DocumentRecord, snapshot: &Snapshot) -> FiledDocument {
+pub fn filed_document(
+    doc: &DocumentRecord,
+    snapshot: &Snapshot,
+    previews: &PreviewStates,
+) -> FiledDocument {
     FiledDocument {
-        document: document(doc),
+        document: document(doc, previews),
         dossier: dossier_summary(snapshot),
     }
 }
@@ -320,7 +351,7 @@ pub struct DossierPiece {
     pub documents: Vec<Document>,
 }
 
-pub fn dossier(snapshot: &Snapshot) -> Dossier {
+pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
     let assessment = snapshot.assessment();
     let pieces = snapshot
         .campaign
@@ -331,7 +362,7 @@ pub fn dossier(snapshot: &Snapshot) -> Dossier {
             let documents = snapshot
                 .active_documents()
                 .filter(|d| d.piece.as_deref() == Some(piece.code()))
-                .map(document)
+                .map(|doc| document(doc, previews))
                 .collect();
             DossierPiece {
                 code: piece.code().to_string(),
@@ -356,7 +387,7 @@ pub fn dossier(snapshot: &Snapshot) -> Dossier {
                 .as_ref()
                 .is_none_or(|code| snapshot.campaign.piece(code).is_none())
         })
-        .map(document)
+        .map(|doc| document(doc, previews))
         .collect();
     Dossier {
         reference: snapshot.record.reference.clone(),
@@ -451,6 +482,10 @@ pub struct CatalogPiece {
     /// The condition that makes the piece required, if any.
     #[schema(required = true)]
     pub required_when: Option<String>,
+    /// Why the piece is required, in plain words for staff and candidates, when the campaign
+    /// says so (the condition stays the rule applied).
+    #[schema(required = true)]
+    pub why: Option<String>,
 }
 
 pub fn campaign(campaign: &dossiers::Campaign) -> Campaign {
@@ -477,6 +512,7 @@ pub fn campaign(campaign: &dossiers::Campaign) -> Campaign {
                 review: piece.review().into(),
                 required: matches!(piece.necessity(), Necessity::Required),
                 required_when: piece.condition().map(|c| c.source().to_string()),
+                why: piece.why().map(str::to_string),
             })
             .collect(),
     }

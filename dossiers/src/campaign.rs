@@ -8,9 +8,15 @@
 //! 1-based line and the reason. Unknown fields are refused too: a misspelt `requried = true`
 //! must not silently make a piece optional.
 //!
+//! Texts shown to people as they are (a piece's `why`, the labels of `[candidate.labels]`)
+//! are one line each, not empty and of bounded length: they land in pages, answers and
+//! events, where a stray control character or a pasted page would do harm.
+//!
 //! The source text and its origin are kept, so that a loaded campaign can be shown or stored
 //! exactly as written.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::str::FromStr;
 
@@ -20,10 +26,13 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
+use crate::candidate::default_label;
 use crate::piece::{Piece, RawPiece};
 
 /// The time zone of a campaign that names none.
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::Paris;
+/// The longest label of a candidate attribute, in characters.
+pub const MAX_LABEL_CHARS: usize = 100;
 
 /// A campaign file refused, with where and why.
 ///
@@ -57,6 +66,8 @@ pub struct Campaign {
     timezone: Tz,
     reference_date: NaiveDate,
     pieces: Vec<Piece>,
+    /// Display labels of candidate attributes, by attribute key.
+    labels: BTreeMap<String, String>,
     origin: String,
     source: String,
 }
@@ -75,6 +86,17 @@ struct RawCampaign {
     reference_date: Spanned<toml::Value>,
     #[serde(default)]
     pieces: Vec<Spanned<RawPiece>>,
+    candidate: Option<RawCandidate>,
+}
+
+/// `[candidate]`: what the campaign says about candidate attributes. Today their labels;
+/// the attributes themselves stay free JSON.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCandidate {
+    /// `[candidate.labels]`: attribute key = "label shown to staff".
+    #[serde(default)]
+    labels: BTreeMap<String, Spanned<String>>,
 }
 
 /// Turns byte offsets of the source into the lines errors report.
@@ -159,6 +181,10 @@ impl Campaign {
             }
             pieces.push(piece);
         }
+        let labels = match raw.candidate {
+            None => BTreeMap::new(),
+            Some(candidate) => labels(&map, candidate.labels)?,
+        };
 
         Ok(Campaign {
             id,
@@ -169,6 +195,7 @@ impl Campaign {
             timezone,
             reference_date,
             pieces,
+            labels,
             origin: origin.to_string(),
             source: source.to_string(),
         })
@@ -217,6 +244,16 @@ impl Campaign {
     /// The piece with this code.
     pub fn piece(&self, code: &str) -> Option<&Piece> {
         self.pieces.iter().find(|p| p.code() == code)
+    }
+
+    /// How staff read a candidate attribute's key: the campaign's label
+    /// (`[candidate.labels]`), else a built-in one for the usual keys (`birth_date` is
+    /// "Date de naissance"), else the key made readable (`some_key` is "Some key").
+    pub fn attribute_label<'a>(&'a self, key: &str) -> Cow<'a, str> {
+        match self.labels.get(key) {
+            Some(label) => Cow::Borrowed(label),
+            None => default_label(key),
+        }
     }
 
     /// Where the campaign was read from, as given to [`Campaign::parse`].
@@ -287,6 +324,51 @@ pub(crate) fn non_empty(
     } else {
         Ok(value.into_inner())
     }
+}
+
+/// Text shown to people as written: trimmed, not empty, at most `max_chars` characters, on
+/// one line and without other control characters.
+pub(crate) fn plain_text(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: Spanned<String>,
+    max_chars: usize,
+) -> Result<String, CampaignError> {
+    let text = value.get_ref().trim();
+    let chars = text.chars().count();
+    let reason = if text.is_empty() {
+        format!("{field} must not be empty")
+    } else if chars > max_chars {
+        format!("{field} must be at most {max_chars} characters, not {chars}")
+    } else if let Some(control) = text.chars().find(|c| c.is_control()) {
+        format!(
+            "{field} must be one line of text without control characters (found U+{:04X})",
+            u32::from(control)
+        )
+    } else {
+        return Ok(text.to_string());
+    };
+    Err(map.error(value.span(), reason))
+}
+
+/// `[candidate.labels]`: each key names an attribute, each value is its label.
+fn labels(
+    map: &SourceMap<'_>,
+    raw: BTreeMap<String, Spanned<String>>,
+) -> Result<BTreeMap<String, String>, CampaignError> {
+    let mut labels = BTreeMap::new();
+    for (key, label) in raw {
+        if key.trim().is_empty() || key.chars().any(char::is_control) {
+            return Err(map.error(
+                label.span(),
+                format!("candidate.labels: {key:?} is not an attribute name"),
+            ));
+        }
+        let field = format!("candidate.labels.{key}");
+        let label = plain_text(map, &field, label, MAX_LABEL_CHARS)?;
+        labels.insert(key, label);
+    }
+    Ok(labels)
 }
 
 fn instant(
@@ -637,6 +719,141 @@ required_when = "candidate.age < 25 && candidate.nationality == 'FR'"
         assert_error(&piece("max_bytes = 1.5"), 9, "max_bytes");
         assert_error(&piece("review = \"robot\""), 9, "unknown variant `robot`");
         assert_error(&piece("label = \"again\""), 9, "duplicate key `label`");
+    }
+
+    #[test]
+    fn why_is_checked_like_the_other_texts() {
+        let conditional = |why: &str| {
+            with_pieces(&format!(
+                "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n\
+                 required_when = \"candidate.age < 25\"\nwhy = {why}\n"
+            ))
+        };
+        assert_error(&conditional("\"  \""), 10, "why must not be empty");
+        let long = format!("\"{}\"", "é".repeat(501));
+        assert_error(
+            &conditional(&long),
+            10,
+            "why must be at most 500 characters, not 501",
+        );
+        let at_most = format!("\"{}\"", "é".repeat(500));
+        assert!(Campaign::parse(&conditional(&at_most), "x").is_ok());
+        assert_error(
+            &conditional("\"Exigé\\ndes mineurs\""),
+            10,
+            "one line of text without control characters (found U+000A)",
+        );
+        assert_error(
+            &conditional("\"\"\"\nExigé\ndes mineurs\"\"\""),
+            10,
+            "(found U+000A)",
+        );
+        assert_error(&conditional("\"a\\tb\""), 10, "(found U+0009)");
+        assert_error(&conditional("12"), 10, "invalid type");
+    }
+
+    #[test]
+    fn why_on_an_optional_piece_is_refused() {
+        let source =
+            with_pieces("[[pieces]]\ncode = \"a\"\nlabel = \"A\"\nwhy = \"Pour le dossier.\"\n");
+        assert_error(&source, 9, "this piece is optional");
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\nrequired = false\nwhy = \"Pour le dossier.\"\n",
+        );
+        assert_error(&source, 10, "add `required = true` or `required_when`");
+    }
+
+    #[test]
+    fn attribute_labels_come_from_the_campaign_then_the_defaults() {
+        let source = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n\n\
+             [candidate.labels]\nine = \"Identifiant national élève (INE)\"\n\
+             birth_date = \"Né(e) le\"\n",
+        );
+        let campaign = Campaign::parse(&source, "x").expect("parses");
+        assert_eq!(
+            campaign.attribute_label("ine"),
+            "Identifiant national élève (INE)"
+        );
+        // The campaign's label wins over the built-in one.
+        assert_eq!(campaign.attribute_label("birth_date"), "Né(e) le");
+        // Labels are per key, exactly: another spelling gets the default.
+        assert_eq!(
+            campaign.attribute_label("date_of_birth"),
+            "Date de naissance"
+        );
+        assert_eq!(campaign.attribute_label("email"), "Adresse électronique");
+        assert_eq!(campaign.attribute_label("some_key"), "Some key");
+        // Without a [candidate] table, the defaults.
+        assert_eq!(sample().attribute_label("birth_date"), "Date de naissance");
+        assert_eq!(sample().attribute_label("ine"), "Ine");
+        // A [candidate] table without labels is fine too.
+        let source = with_pieces("[candidate]\n[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n");
+        assert!(Campaign::parse(&source, "x").is_ok());
+    }
+
+    #[test]
+    fn attribute_labels_are_checked() {
+        let labels = |body: &str| {
+            with_pieces(&format!(
+                "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n[candidate.labels]\n{body}\n"
+            ))
+        };
+        assert_error(
+            &labels("ine = \"\""),
+            10,
+            "candidate.labels.ine must not be empty",
+        );
+        let long = format!("ine = \"{}\"", "x".repeat(MAX_LABEL_CHARS + 1));
+        assert_error(&labels(&long), 10, "at most 100 characters, not 101");
+        assert_error(&labels("ine = \"a\\u0007\""), 10, "(found U+0007)");
+        assert_error(
+            &labels("\"\" = \"Vide\""),
+            10,
+            "\"\" is not an attribute name",
+        );
+        assert_error(&labels("ine = 3"), 10, "invalid type");
+        assert_error(
+            &labels("ine = \"INE\"\nine = \"Encore\""),
+            11,
+            "duplicate key `ine`",
+        );
+        assert_error(
+            &with_pieces("[candidate]\nlabel = {}\n"),
+            7,
+            "unknown field `label`",
+        );
+    }
+
+    /// The samples are what newcomers copy: they parse, and every conditional piece says
+    /// why in plain words.
+    #[test]
+    fn sample_campaigns_explain_their_conditional_pieces() {
+        for (origin, source) in [
+            (
+                "demonstration.toml",
+                include_str!("../../samples/campaigns/demonstration.toml"),
+            ),
+            (
+                "cap-2025-poitiers.toml",
+                include_str!("../../samples/campaigns/cap-2025-poitiers.toml"),
+            ),
+        ] {
+            let campaign = Campaign::parse(source, origin).expect("a sample parses");
+            for piece in campaign.pieces() {
+                if piece.condition().is_some() {
+                    assert!(
+                        piece.why().is_some(),
+                        "{origin}: {} lacks why",
+                        piece.code()
+                    );
+                }
+            }
+            assert_eq!(
+                campaign.attribute_label("nationality"),
+                "Nationalité (code ISO)"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //!   age replaces any `age` given alongside, because the date is the evidence and a stated
 //!   age may be stale. Without `birth_date`, a given `age` is kept as is.
 //! - A `birth_date` of `null` counts as absent.
+//!
+//! Attributes are shown to staff under a label: the campaign's (`[candidate.labels]`, see
+//! [`Campaign::attribute_label`](crate::Campaign::attribute_label)), else a built-in one for
+//! the usual keys ([`default_label`]), else the key made readable.
+
+use std::borrow::Cow;
 
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Map, Value};
@@ -117,20 +123,102 @@ pub fn age_at(birth_date: NaiveDate, on: NaiveDate) -> Option<u32> {
     u32::try_from(years).ok()
 }
 
-/// Strictly `YYYY-MM-DD`: chrono alone would accept `2005-3-1` or a sign.
 fn parse_date(text: &str) -> Result<NaiveDate, CandidateError> {
-    let malformed = || CandidateError::MalformedBirthDate {
+    iso_date(text).ok_or_else(|| CandidateError::MalformedBirthDate {
         value: text.to_string(),
-    };
+    })
+}
+
+/// A date written strictly `YYYY-MM-DD`, as attributes carry dates; `None` for anything
+/// else (chrono alone would accept `2005-3-1` or a sign).
+pub fn iso_date(text: &str) -> Option<NaiveDate> {
     let shape_ok = text.len() == 10
         && text.bytes().enumerate().all(|(i, b)| match i {
             4 | 7 => b == b'-',
             _ => b.is_ascii_digit(),
         });
     if !shape_ok {
-        return Err(malformed());
+        return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| malformed())
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// Labels for the attribute keys portals commonly send, in English or French, matched
+/// without regard to case and with `-` read as `_`.
+const DEFAULT_LABELS: &[(&[&str], &str)] = &[
+    (&["first_name", "given_name", "prenom", "prénom"], "Prénom"),
+    (&["last_name", "family_name", "nom", "nom_famille"], "Nom"),
+    (&["usage_name", "nom_usage"], "Nom d'usage"),
+    (
+        &[
+            "birth_date",
+            "date_of_birth",
+            "birthdate",
+            "date_naissance",
+            "date_de_naissance",
+        ],
+        "Date de naissance",
+    ),
+    (
+        &[
+            "birth_place",
+            "place_of_birth",
+            "lieu_naissance",
+            "lieu_de_naissance",
+        ],
+        "Lieu de naissance",
+    ),
+    (
+        &["email", "e_mail", "courriel", "mail"],
+        "Adresse électronique",
+    ),
+    (
+        &["phone", "telephone", "téléphone", "mobile", "portable"],
+        "Téléphone",
+    ),
+    (
+        &["nationality", "nationalite", "nationalité"],
+        "Nationalité",
+    ),
+    (&["address", "adresse"], "Adresse"),
+    (&["postal_code", "zip_code", "code_postal"], "Code postal"),
+    (&["city", "commune", "ville"], "Commune"),
+    (&["country", "pays"], "Pays"),
+    (&[AGE, "âge"], "Âge"),
+    (&["gender", "sex", "sexe", "genre"], "Sexe"),
+    (
+        &["candidate_number", "numero_candidat", "numéro_candidat"],
+        "Numéro de candidat",
+    ),
+];
+
+/// The label of an attribute key when the campaign gives none: a built-in one for the usual
+/// keys (`birth_date` is "Date de naissance"), else the key made readable (`some_key` is
+/// "Some key").
+pub fn default_label(key: &str) -> Cow<'static, str> {
+    let normal = key.trim().to_lowercase().replace('-', "_");
+    match DEFAULT_LABELS
+        .iter()
+        .find(|(keys, _)| keys.contains(&normal.as_str()))
+    {
+        Some((_, label)) => Cow::Borrowed(*label),
+        None => Cow::Owned(readable(key)),
+    }
+}
+
+/// `some_key` as "Some key": separators as single spaces, the first letter capitalised.
+/// A key with nothing readable in it is shown as it is.
+fn readable(key: &str) -> String {
+    let words: Vec<&str> = key
+        .split(|c: char| c == '_' || c == '-' || c == '.' || c.is_whitespace())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let text = words.join(" ");
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => key.to_string(),
+    }
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -225,5 +313,62 @@ mod tests {
             Candidate::new(json!({"birth_date": null}), reference).map(|c| c.age()),
             Ok(None)
         );
+    }
+
+    #[test]
+    fn usual_keys_have_french_labels() {
+        for (key, label) in [
+            ("first_name", "Prénom"),
+            ("prenom", "Prénom"),
+            ("last_name", "Nom"),
+            ("nom", "Nom"),
+            ("birth_date", "Date de naissance"),
+            ("date_of_birth", "Date de naissance"),
+            ("date_naissance", "Date de naissance"),
+            ("birth_place", "Lieu de naissance"),
+            ("email", "Adresse électronique"),
+            ("phone", "Téléphone"),
+            ("nationality", "Nationalité"),
+            ("address", "Adresse"),
+            ("postal_code", "Code postal"),
+            ("city", "Commune"),
+            ("age", "Âge"),
+            ("gender", "Sexe"),
+            ("sex", "Sexe"),
+            ("candidate_number", "Numéro de candidat"),
+            // Case and dashes do not matter.
+            ("Birth-Date", "Date de naissance"),
+            ("EMAIL", "Adresse électronique"),
+        ] {
+            assert_eq!(default_label(key), label, "{key}");
+        }
+    }
+
+    #[test]
+    fn other_keys_are_made_readable() {
+        assert_eq!(default_label("some_key"), "Some key");
+        assert_eq!(
+            default_label("dispense_domaine_general"),
+            "Dispense domaine general"
+        );
+        assert_eq!(default_label("__ine--code__"), "Ine code");
+        assert_eq!(default_label("INE"), "INE");
+        assert_eq!(default_label("établissement"), "Établissement");
+        assert_eq!(default_label("_"), "_");
+        assert_eq!(default_label(""), "");
+    }
+
+    #[test]
+    fn iso_dates_are_strict() {
+        assert_eq!(iso_date("2004-05-17"), Some(date(2004, 5, 17)));
+        for bad in [
+            "2004-5-17",
+            "17/05/2004",
+            "2004-02-30",
+            "+2004-05-17",
+            "2004-05-17 ",
+        ] {
+            assert_eq!(iso_date(bad), None, "{bad}");
+        }
     }
 }

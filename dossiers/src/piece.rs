@@ -4,7 +4,11 @@
 //! - `code` is a slug, `label` is not empty, `accept` names at least one known kind;
 //! - `max_bytes >= 1`, `max_pages >= 1` when set, `1 <= min_documents <= max_documents`;
 //! - a piece is required always (`required = true`), under a condition (`required_when`), or
-//!   never; naming both `required` and `required_when` is refused as ambiguous.
+//!   never; naming both `required` and `required_when` is refused as ambiguous;
+//! - `why`, when set, says in plain words why the piece is required (one line, at most
+//!   [`MAX_WHY_CHARS`] characters), for staff and the portal to show instead of the
+//!   condition. Only a required or conditional piece takes one: a `why` on an optional piece
+//!   most likely means its `required` or `required_when` was forgotten.
 //!
 //! Defaults: `accept = ["pdf", "jpeg", "png"]`, `max_bytes = "10MiB"`, no page limit,
 //! `min_documents = 1`, `max_documents = 5`, `review = "staff"`, optional.
@@ -13,7 +17,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
-use crate::campaign::{CampaignError, SourceMap, non_empty, slug};
+use crate::campaign::{CampaignError, SourceMap, non_empty, plain_text, slug};
 use crate::condition::Condition;
 use crate::kind::Kind;
 
@@ -25,6 +29,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
 pub const DEFAULT_MIN_DOCUMENTS: u32 = 1;
 /// Documents a piece takes at most when it says nothing.
 pub const DEFAULT_MAX_DOCUMENTS: u32 = 5;
+/// The longest `why`, in characters.
+pub const MAX_WHY_CHARS: usize = 500;
 
 /// Who accepts a document of a piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -61,6 +67,7 @@ pub struct Piece {
     max_documents: u32,
     review: ReviewPolicy,
     necessity: Necessity,
+    why: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +84,7 @@ pub(crate) struct RawPiece {
     review: Option<Spanned<ReviewPolicy>>,
     required: Option<Spanned<bool>>,
     required_when: Option<Spanned<String>>,
+    why: Option<Spanned<String>>,
 }
 
 impl Piece {
@@ -118,6 +126,17 @@ impl Piece {
                 Necessity::When(condition)
             }
         };
+        let why = match raw.why {
+            None => None,
+            Some(why) if matches!(necessity, Necessity::Optional) => {
+                return Err(map.error(
+                    why.span(),
+                    "why says why a piece is required, but this piece is optional \
+                     (add `required = true` or `required_when`, or remove `why`)",
+                ));
+            }
+            Some(why) => Some(plain_text(map, "why", why, MAX_WHY_CHARS)?),
+        };
         Ok(Piece {
             code,
             label,
@@ -129,6 +148,7 @@ impl Piece {
             max_documents,
             review: raw.review.map(Spanned::into_inner).unwrap_or_default(),
             necessity,
+            why,
         })
     }
 
@@ -188,6 +208,12 @@ impl Piece {
         &self.necessity
     }
 
+    /// Why the piece is required, in plain words for staff and candidates, when the campaign
+    /// says so; the condition ([`Piece::condition`]) is the rule, this is its explanation.
+    pub fn why(&self) -> Option<&str> {
+        self.why.as_deref()
+    }
+
     /// The `required_when` condition, if the piece has one.
     pub fn condition(&self) -> Option<&Condition> {
         match &self.necessity {
@@ -198,10 +224,11 @@ impl Piece {
 }
 
 /// The catalog entry as the API shows it: `required` is true only for `required = true`;
-/// a conditional piece carries `required_when` instead.
+/// a conditional piece carries `required_when` instead. `why` is null when the campaign
+/// gives none.
 impl Serialize for Piece {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("Piece", 11)?;
+        let mut s = serializer.serialize_struct("Piece", 12)?;
         s.serialize_field("code", &self.code)?;
         s.serialize_field("label", &self.label)?;
         s.serialize_field("description", &self.description)?;
@@ -213,6 +240,7 @@ impl Serialize for Piece {
         s.serialize_field("review", &self.review)?;
         s.serialize_field("required", &matches!(self.necessity, Necessity::Required))?;
         s.serialize_field("required_when", &self.condition().map(Condition::source))?;
+        s.serialize_field("why", &self.why)?;
         s.end()
     }
 }
@@ -349,5 +377,35 @@ mod tests {
                 .is_some()
         );
         assert_eq!(piece("review = \"auto\"").review(), ReviewPolicy::Auto);
+    }
+
+    #[test]
+    fn why_is_kept_trimmed_and_serialised() {
+        let jdc = piece(
+            "required_when = \"candidate.age < 25\"\n\
+             why = \"  Exigé des candidats de moins de 25 ans. \"",
+        );
+        assert_eq!(jdc.why(), Some("Exigé des candidats de moins de 25 ans."));
+        let json = serde_json::to_value(&jdc).expect("serialises");
+        assert_eq!(json["why"], "Exigé des candidats de moins de 25 ans.");
+
+        let always = piece("required = true\nwhy = \"Pour vérifier votre identité.\"");
+        assert_eq!(always.why(), Some("Pour vérifier votre identité."));
+
+        let plain = piece("required = true");
+        assert_eq!(plain.why(), None);
+        let json = serde_json::to_value(&plain).expect("serialises");
+        assert!(json["why"].is_null(), "{json}");
+        assert!(json.as_object().is_some_and(|o| o.contains_key("why")));
+    }
+
+    #[test]
+    fn why_may_be_written_over_several_lines_in_toml() {
+        // A line-ending backslash folds a long text into one line.
+        let jdc = piece(
+            "required_when = \"candidate.age < 25\"\n\
+             why = \"\"\"\\\n  Exigé des candidats \\\n  de moins de 25 ans.\"\"\"",
+        );
+        assert_eq!(jdc.why(), Some("Exigé des candidats de moins de 25 ans."));
     }
 }

@@ -14,6 +14,7 @@ use validators::Limits;
 use validators::clamd::Clamd;
 
 use crate::error::Error;
+use crate::pipeline::render::Rendering;
 
 /// How intake behaves; part of the service configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +54,8 @@ pub struct Inner {
     /// The service secret (`secret`): signs cover sheets, staff sessions and webhooks. Shared
     /// by every process of one deployment.
     pub secret: Vec<u8>,
+    /// Where page pictures are rendered, within what limits.
+    pub rendering: Rendering,
     campaigns: RwLock<HashMap<String, Arc<Campaign>>>,
 }
 
@@ -73,6 +76,7 @@ impl App {
         settings: IntakeSettings,
         scanner: Option<Clamd>,
         secret: Vec<u8>,
+        rendering: Rendering,
     ) -> Result<App, Error> {
         let verify_slots = Semaphore::new(settings.verify_concurrency.max(1));
         let app = App {
@@ -84,6 +88,7 @@ impl App {
                 verify_slots,
                 scanner,
                 secret,
+                rendering,
                 campaigns: RwLock::new(HashMap::new()),
             }),
         };

@@ -89,6 +89,10 @@ pub enum Error {
     ContentMissing,
     #[error("document {0} has no display copy (only HEIC and AVIF photos have one)")]
     NoDisplayCopy(String),
+    #[error("document {0} has no picture of its pages")]
+    NoPreview(String),
+    #[error("page {page} does not exist: the document has {pages}")]
+    UnknownPage { page: u32, pages: u32 },
     #[error("the document is infected and quarantined: it is never served nor accepted")]
     Quarantined,
     #[error("the document is waiting for its virus scan")]
@@ -131,6 +135,8 @@ impl Error {
             Error::Rejected { .. } => "document_rejected",
             Error::ContentMissing => "content_missing",
             Error::NoDisplayCopy(_) => "no_display_copy",
+            Error::NoPreview(_) => "no_preview",
+            Error::UnknownPage { .. } => "unknown_page",
             Error::Quarantined => "document_quarantined",
             Error::ScanPending => "scan_pending",
             Error::ScanFailed => "scan_failed",
@@ -162,7 +168,9 @@ impl Error {
             | Error::UnknownDocument(_)
             | Error::UnknownWebhook(_)
             | Error::UnknownBatch(_)
-            | Error::NoDisplayCopy(_) => Class::NotFound,
+            | Error::NoDisplayCopy(_)
+            | Error::NoPreview(_)
+            | Error::UnknownPage { .. } => Class::NotFound,
             Error::ReferenceTaken { .. }
             | Error::Transition(_)
             | Error::TooManyDocuments { .. }
@@ -191,6 +199,7 @@ impl Error {
             }
             Error::TooManyDocuments { piece, max } => json!({"piece": piece, "max_documents": max}),
             Error::TooLarge { limit } => json!({"limit": limit}),
+            Error::UnknownPage { pages, .. } => json!({"pages": pages}),
             Error::Rejected { reasons } => json!({"reasons": reasons}),
             _ => json!({}),
         }

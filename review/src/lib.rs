@@ -21,7 +21,6 @@ mod index;
 mod names;
 mod pages;
 mod password;
-mod pdf;
 mod session;
 mod settings;
 mod views;
@@ -68,6 +67,7 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .route("/staff", get(pages::home::redirect))
         .route("/staff/", get(pages::home::dashboard))
         .route("/staff/staff.css", get(pages::assets::css))
+        .route("/staff/staff.js", get(pages::assets::js))
         .route(
             "/staff/login",
             get(pages::login::form).post(pages::login::submit),
@@ -93,8 +93,8 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             get(pages::content::content),
         )
         .route(
-            "/staff/documents/{id}/first-page.jpg",
-            get(pages::content::first_page),
+            "/staff/documents/{id}/pages/{n}",
+            get(pages::content::page),
         )
         .route(
             "/staff/documents/{id}/display.jpg",
@@ -108,6 +108,9 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         )
         .route("/staff/admin/tokens", post(pages::admin::create_token))
         .route("/staff/admin/campaigns", post(pages::admin::load_campaign))
+        .route("/staff/queue", get(pages::queue::show))
+        .route("/staff/queue/next", post(pages::queue::next))
+        .route("/staff/queue/release", post(pages::queue::release))
         .route("/staff/triage", get(pages::triage::list))
         .route(
             "/staff/triage/{batch}/{sha256}/content",

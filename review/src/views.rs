@@ -13,16 +13,16 @@ pub fn page(template: &impl Template) -> Result<Response, PageError> {
     Ok(Html(template.render()?).into_response())
 }
 
-/// Headers on every staff answer. Pages load only this origin's CSS and images, embed only
-/// this origin's frames (the document previews), run no script, and are never framed
-/// elsewhere nor cached. Answers that set their own policy (document content) keep it.
+/// Headers on every staff answer. Pages load only this origin's CSS, images and script (the
+/// dossier page's viewer, a static file: no inline script runs), embed nothing, and are never
+/// framed elsewhere nor cached. Answers that set their own policy (document content) keep it.
 pub async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers
         .entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; connect-src 'self'; \
-             object-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
+            "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'self'; base-uri 'none'",
         ));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

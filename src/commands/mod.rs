@@ -1,6 +1,7 @@
 pub mod campaign;
 pub mod cover_sheet;
 pub mod mailroom;
+pub mod render_pages;
 pub mod serve;
 pub mod token;
 pub mod user;

@@ -1,6 +1,6 @@
 //! `guichet serve`: the API and the background work, until SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -35,15 +35,20 @@ pub async fn run(
         config.listen = listen;
     }
     let app = wiring::open(&config).await?;
-    if demo {
-        load_demo(&app).await?;
-    }
+    // Bound before the demo speaks, so that it can print the address actually taken (with
+    // `--listen 127.0.0.1:0`, the port the system chose).
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    if demo {
+        load_demo(&app, address).await?;
+    }
     if app.scanner.is_some() {
         tokio::spawn(ingest::pipeline::scan::worker(app.clone()));
     }
+    // Every process renders pictures of pages, one document at a time.
+    tokio::spawn(ingest::pipeline::render::worker(app.clone()));
     // Every process splits mailroom batches; job leases keep two from taking the same one.
     tokio::spawn(ingest::pipeline::mailroom::worker(app.clone()));
     // Before any worker counts anything: counts made earlier would be lost.
@@ -53,7 +58,6 @@ pub async fn run(
         app.clone(),
         config.webhooks.clone(),
     ));
-    let address = listener.local_addr()?;
     tracing::info!(%address, data = %config.data_dir.display(), "guichet listening");
     println!("guichet listening on http://{address}");
     crate::http::serve(
@@ -77,8 +81,9 @@ fn init_logs() {
 }
 
 /// Loads `samples/campaigns/*.toml` (from the working directory when present, else the copies
-/// built in) and prints a new token for each role.
-async fn load_demo(app: &App) -> anyhow::Result<()> {
+/// built in), prints a new token for each role, and makes the staff accounts, printed with
+/// the URL of the staff pages at `address`.
+async fn load_demo(app: &App, address: SocketAddr) -> anyhow::Result<()> {
     for (origin, source) in sample_campaigns()? {
         let campaign = app
             .load_campaign(&source, &origin)
@@ -94,14 +99,18 @@ async fn load_demo(app: &App) -> anyhow::Result<()> {
         let token = token::issue(app, role, &format!("demo-{role}")).await?;
         println!("demo: {role:<7} token {token}");
     }
+    let staff = staff_url(address);
     for (name, role) in DEMO_ACCOUNTS {
         // Each start makes a new password; only its hash is kept, so a second start on the
         // same data cannot show the first one again.
         let password = ingest::new_token()[4..24].to_string();
         match review::create_account(app, name, role, password.clone()).await {
-            Ok(()) => println!("demo: staff {role:<8} login {name} password {password} at /staff/"),
+            Ok(()) => {
+                println!("demo: staff {role:<8} login {name} password {password} at {staff}");
+            }
             Err(review::AccountError::Taken(_)) => println!(
-                "demo: staff {role:<8} login {name} exists (its password was shown when it was made)"
+                "demo: staff {role:<8} login {name} exists (its password was shown when it was \
+                 made) at {staff}"
             ),
             Err(e) => return Err(anyhow::anyhow!("demo account {name}: {e}")),
         }
@@ -112,6 +121,17 @@ async fn load_demo(app: &App) -> anyhow::Result<()> {
 /// The staff accounts `--demo` makes, to open the staff pages (`/staff/`) at once.
 const DEMO_ACCOUNTS: [(&str, &str); 2] =
     [("demo-instructeur", "reviewer"), ("demo-admin", "admin")];
+
+/// The staff pages at `address`, as a browser on this machine opens them: an address that
+/// listens on every interface (`0.0.0.0`, `::`) is reached through the loopback.
+fn staff_url(mut address: SocketAddr) -> String {
+    match address.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => address.set_ip(Ipv4Addr::LOCALHOST.into()),
+        IpAddr::V6(ip) if ip.is_unspecified() => address.set_ip(Ipv6Addr::LOCALHOST.into()),
+        _ => {}
+    }
+    format!("http://{address}/staff/")
+}
 
 fn sample_campaigns() -> anyhow::Result<Vec<(String, String)>> {
     let dir = Path::new("samples/campaigns");
@@ -152,4 +172,18 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let _ = interrupt.await;
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_staff_url_opens_from_this_machine() {
+        let url = |address: &str| staff_url(address.parse().expect("a socket address"));
+        assert_eq!(url("127.0.0.1:8080"), "http://127.0.0.1:8080/staff/");
+        assert_eq!(url("192.0.2.7:80"), "http://192.0.2.7:80/staff/");
+        assert_eq!(url("0.0.0.0:8081"), "http://127.0.0.1:8081/staff/");
+        assert_eq!(url("[::]:8080"), "http://[::1]:8080/staff/");
+    }
 }

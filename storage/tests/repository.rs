@@ -21,6 +21,7 @@ use storage::{
     PostgresRepository, RepoError, Repository, ReviewChange, ScanChange, SqliteRepository,
     TokenRecord,
 };
+use storage::repository::{PreviewImage, PreviewSet};
 
 type Repo = Arc<dyn Repository>;
 
@@ -72,6 +73,7 @@ backends!(
     renewed_lease_is_kept,
     failed_jobs_retry_or_give_up,
     outbox_cursor_moves_once_per_range,
+    preview_sets_are_whole_and_first_wins,
 );
 
 /// A repository under test and what to clean up after it.
@@ -203,7 +205,9 @@ async fn postgres_processes_starting_together_migrate_once() {
             (5, true),
             (6, true),
             (7, true),
-            (8, true)
+            (8, true),
+            (9, true),
+            (10, true)
         ]
     );
     conn.close().await.expect("close");
@@ -1147,4 +1151,71 @@ async fn outbox_cursor_moves_once_per_range(repo: Repo) {
         .filter(|r| *r.as_ref().expect("task").as_ref().expect("advance"))
         .count();
     assert_eq!(wins, 1);
+}
+
+fn preview_image(page: u32, width: u32, failure: Option<&str>) -> PreviewImage {
+    PreviewImage {
+        page,
+        width,
+        image_sha256: format!("{page:02}{width:062}"),
+        pixel_width: width,
+        pixel_height: width * 3 / 2,
+        failure: failure.map(str::to_string),
+    }
+}
+
+async fn preview_sets_are_whole_and_first_wins(repo: Repo) {
+    let source = "ab".repeat(32);
+    assert_eq!(repo.previews(&source).await.unwrap(), None, "not rendered yet");
+    let images = vec![
+        preview_image(1, 200, None),
+        preview_image(1, 1600, None),
+        preview_image(2, 200, Some("rendering took more than 20 s")),
+        preview_image(2, 1600, Some("rendering took more than 20 s")),
+    ];
+    let set = PreviewSet {
+        source: source.clone(),
+        pages: 2,
+        failure: None,
+        created_at: now(),
+        images: images.clone(),
+    };
+    repo.put_previews(&set).await.unwrap();
+    let stored = repo.previews(&source).await.unwrap().expect("rendered");
+    assert_eq!((stored.pages, stored.failure), (2, None));
+    assert!(stored.images.is_empty(), "the set alone, without its images");
+    assert_eq!(repo.preview_images(&source).await.unwrap(), images);
+    assert_eq!(
+        repo.preview_image(&source, 2, 1600).await.unwrap(),
+        Some(images[3].clone())
+    );
+    assert_eq!(repo.preview_image(&source, 3, 200).await.unwrap(), None);
+
+    // A second rendering of the same bytes (another worker) keeps the first set.
+    let again = PreviewSet {
+        pages: 1,
+        images: vec![preview_image(1, 200, None)],
+        ..set.clone()
+    };
+    repo.put_previews(&again).await.unwrap();
+    assert_eq!(repo.previews(&source).await.unwrap().unwrap().pages, 2);
+    assert_eq!(repo.preview_images(&source).await.unwrap().len(), 4);
+
+    // The images are content the store must keep.
+    let referenced = repo.referenced_content().await.unwrap();
+    assert!(images.iter().all(|i| referenced.contains(&i.image_sha256)));
+
+    // Content that cannot be rendered at all: no pages, and why.
+    let broken = "cd".repeat(32);
+    repo.put_previews(&PreviewSet {
+        source: broken.clone(),
+        pages: 0,
+        failure: Some("not a document of pages".into()),
+        created_at: now(),
+        images: Vec::new(),
+    })
+    .await
+    .unwrap();
+    let stored = repo.previews(&broken).await.unwrap().unwrap();
+    assert_eq!(stored.failure.as_deref(), Some("not a document of pages"));
 }

@@ -166,35 +166,20 @@ async fn text_of(client: &Client, css: &str) -> String {
         .expect("text")
 }
 
-#[tokio::test]
-async fn a_reviewer_works_through_dossiers_in_a_real_browser() {
-    let Some((chromium, driver_binary)) = browser_binaries() else {
-        return;
-    };
-    let server = Server::start();
-    assert_eq!(create_user(&server, "camille", "reviewer", PASSWORD).0, 0);
-    let identity = submitted_dossier(&server, "bts", "BTS-0001").await;
-    let refused = submitted_dossier(&server, "bts", "BTS-0002").await;
-    let driver = Driver::start(&driver_binary);
-    let profile = tempfile::tempdir().expect("a fresh profile");
-    let client = browser(&driver, &chromium, profile.path()).await;
-
-    // Login.
-    client
-        .goto(&server.url("/staff/dossiers/BTS-0001"))
-        .await
-        .expect("goto");
+/// Logs `name` in through the login page, from an address that sends there first.
+async fn login(client: &Client, server: &Server, name: &str, from: &str) {
+    client.goto(&server.url(from)).await.expect("goto");
     assert_eq!(
-        text_of(&client, "h1").await,
+        text_of(client, "h1").await,
         "Connexion",
         "sent to the login page"
     );
-    shoot(&client, "01-connexion").await;
+    shoot(client, "01-connexion").await;
     client
         .find(Locator::Css("#name"))
         .await
         .expect("name field")
-        .send_keys("camille")
+        .send_keys(name)
         .await
         .expect("typed");
     client
@@ -211,6 +196,157 @@ async fn a_reviewer_works_through_dossiers_in_a_real_browser() {
         .click()
         .await
         .expect("clicked");
+}
+
+/// What a picture on the page shows: its size and mean grey levels (whole, top-left corner,
+/// bottom-right corner), drawn on a canvas by the browser itself.
+const PICTURE_STATS: &str = r#"
+const img = arguments[0];
+// Thumbnails load lazily: bring this one into view first.
+if (!img.complete || img.naturalWidth === 0) { img.scrollIntoView(); return null; }
+const c = document.createElement("canvas");
+c.width = img.naturalWidth; c.height = img.naturalHeight;
+const g = c.getContext("2d");
+g.drawImage(img, 0, 0);
+const d = g.getImageData(0, 0, c.width, c.height).data;
+const mean = (x0, y0, x1, y1) => {
+  let s = 0, n = 0;
+  for (let y = Math.floor(y0 * c.height); y < Math.floor(y1 * c.height); y++)
+    for (let x = Math.floor(x0 * c.width); x < Math.floor(x1 * c.width); x++) {
+      const i = (y * c.width + x) * 4; s += (d[i] + d[i + 1] + d[i + 2]) / 3; n++;
+    }
+  return s / Math.max(n, 1);
+};
+return { alt: img.alt, width: c.width, height: c.height, whole: mean(0, 0, 1, 1),
+  topLeft: mean(0, 0, 0.3, 0.2), bottomRight: mean(0.7, 0.8, 1, 1) };
+"#;
+
+/// The statistics of the picture `element`, once the browser has drawn it.
+async fn picture_stats(client: &Client, element: &fantoccini::elements::Element) -> Value {
+    for _ in 0..200 {
+        let arg = serde_json::to_value(element).expect("an element serialises");
+        let stats = client
+            .execute(PICTURE_STATS, vec![arg])
+            .await
+            .expect("the script runs");
+        if !stats.is_null() {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("a picture never loaded");
+}
+
+#[tokio::test]
+async fn every_page_shows_as_a_picture_the_right_way_up() {
+    let Some((chromium, driver_binary)) = browser_binaries() else {
+        return;
+    };
+    let server = Server::start();
+    assert_eq!(create_user(&server, "camille", "reviewer", PASSWORD).0, 0);
+    let dossier = crate::previews::dossier_with_four_documents(&server).await;
+    let reference = crate::previews::REFERENCE;
+    let driver = Driver::start(&driver_binary);
+    let profile = tempfile::tempdir().expect("a fresh profile");
+    let client = browser(&driver, &chromium, profile.path()).await;
+    login(&client, &server, "camille", &format!("/staff/dossiers/{reference}")).await;
+    wait_text(&client, "h1", "Tableau de bord").await;
+    client
+        .goto(&server.url(&format!("/staff/dossiers/{reference}")))
+        .await
+        .expect("goto");
+    wait_text(&client, "h1", &format!("Dossier {reference}")).await;
+
+    // One thumbnail a page, four documents of one page each; none still being made.
+    assert!(
+        client
+            .find_all(Locator::Css("[data-previews=pending]"))
+            .await
+            .expect("query")
+            .is_empty()
+    );
+    let thumbnails = client
+        .find_all(Locator::Css("img.thumb"))
+        .await
+        .expect("thumbnails");
+    assert_eq!(thumbnails.len(), 4, "{dossier}");
+    for thumbnail in &thumbnails {
+        let stats = picture_stats(&client, thumbnail).await;
+        let alt = stats["alt"].as_str().expect("alt").to_string();
+        let number = |key: &str| stats[key].as_f64().expect("a number");
+        assert!(
+            (40.0..250.0).contains(&number("whole")),
+            "{alt} is blank or black: {stats}"
+        );
+        assert!(
+            number("topLeft") + 60.0 < number("bottomRight"),
+            "{alt} is not the right way up: {stats}"
+        );
+        if alt.contains("photo.jpg") {
+            assert!(number("height") > number("width"), "EXIF 6 shown portrait: {stats}");
+        }
+    }
+    shoot(&client, "11-apercus-des-pages").await;
+
+    // A click opens the page large; R turns it; Escape closes.
+    thumbnails[0].click().await.expect("clicked");
+    let large = client
+        .wait()
+        .for_element(Locator::Css("dialog.viewer[open] .stage img"))
+        .await
+        .expect("the viewer opens");
+    let stats = picture_stats(&client, &large).await;
+    assert!(stats["width"].as_f64().expect("width") >= 1000.0, "{stats}");
+    let viewer = client
+        .find(Locator::Css("dialog.viewer"))
+        .await
+        .expect("viewer");
+    viewer.send_keys("r").await.expect("typed");
+    let turned = large.attr("style").await.expect("style").unwrap_or_default();
+    assert!(turned.contains("rotate(90deg)"), "{turned}");
+    tokio::time::sleep(Duration::from_millis(400)).await; // the turn's transition
+    shoot(&client, "12-visionneuse").await;
+    viewer
+        .send_keys("\u{e00c}") // Escape
+        .await
+        .expect("typed");
+    for _ in 0..100 {
+        if client
+            .find_all(Locator::Css("dialog.viewer[open]"))
+            .await
+            .expect("query")
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        client
+            .find_all(Locator::Css("dialog.viewer[open]"))
+            .await
+            .expect("query")
+            .is_empty(),
+        "Escape closes the viewer"
+    );
+    client.close().await.expect("the browser closes");
+}
+
+#[tokio::test]
+async fn a_reviewer_works_through_dossiers_in_a_real_browser() {
+    let Some((chromium, driver_binary)) = browser_binaries() else {
+        return;
+    };
+    let server = Server::start();
+    assert_eq!(create_user(&server, "camille", "reviewer", PASSWORD).0, 0);
+    let identity = submitted_dossier(&server, "bts", "BTS-0001").await;
+    let refused = submitted_dossier(&server, "bts", "BTS-0002").await;
+    let driver = Driver::start(&driver_binary);
+    let profile = tempfile::tempdir().expect("a fresh profile");
+    let client = browser(&driver, &chromium, profile.path()).await;
+
+    // Login.
+    login(&client, &server, "camille", "/staff/dossiers/BTS-0001").await;
     wait_text(&client, "h1", "Tableau de bord").await;
     shoot(&client, "02-tableau-de-bord").await;
 

@@ -36,6 +36,7 @@ use validators::{Declared, Policy, Verdict};
 use super::actions::check_window;
 use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
 use super::receive::receive;
+use super::render;
 use super::scan::{self, Outcome};
 use crate::app::App;
 use crate::error::Error;
@@ -264,6 +265,7 @@ where
         if document.scan.as_deref() == Some(scan::state::PENDING) {
             plan.change.jobs.push(scan::job(&document));
         }
+        plan.change.jobs.extend(render::job(&document));
         plan.change.events.push(snapshot.event(
             EventKind::DocumentReceived,
             Some(&document.id),

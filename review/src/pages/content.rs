@@ -1,18 +1,16 @@
 //! Document content for previews and downloads, with the headers [`ingest::content`] decides
 //! (sandboxed, `nosniff`, never infected or unscanned content), the display copy of HEIC and
-//! AVIF photos, and the first-page preview of scanned PDFs.
+//! AVIF photos, and the pictures of every page.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::io::AsyncReadExt;
 use tokio_util::io::ReaderStream;
 
 use ingest::content::{self, Disposition};
-use ingest::pipeline::scan;
-use storage::ContentKey;
+use ingest::pipeline::render;
 
 use crate::Staff;
 use crate::error::PageError;
@@ -89,46 +87,42 @@ fn answer(served: content::Served) -> Response {
     }
 }
 
-/// The first page of a scanned PDF as its JPEG (see [`crate::pdf`]); 404 when the PDF has
-/// no such page, so the `<object>` showing it falls back to the PDF viewer.
-pub async fn first_page(
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    width: Option<u32>,
+}
+
+/// A picture of one page (rendered in the background after intake, see
+/// [`ingest::pipeline::render`]). While it is not made yet: 202, `Retry-After`, and a
+/// picture that says so (an `<img>` shows it; the page's script asks again).
+pub async fn page(
     State(staff): State<Staff>,
     _user: Reviewer,
-    Path(id): Path<String>,
+    Path((id, n)): Path<(String, u32)>,
+    Query(query): Query<PageQuery>,
+    request_headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let missing = || PageError::NotFound(format!("L'aperçu du document {id}"));
-    let doc = staff.app.repo.document(&id).await?.ok_or_else(missing)?;
-    scan::check_servable(&doc)?;
-    if doc.kind != "pdf" || doc.size > crate::pdf::MAX_PDF_BYTES as u64 {
-        return Err(missing());
+    let (doc, if_none_match) = document_and_etag(&staff, &id, &request_headers).await?;
+    let width = query.width.unwrap_or(render::READING_WIDTH_CLASS);
+    match render::serve_page(&staff.app, &doc, n, width, if_none_match).await? {
+        render::PageAnswer::Ready(served) => Ok(answer(served)),
+        render::PageAnswer::Pending => {
+            let headers = [
+                (header::CONTENT_TYPE, "image/svg+xml".to_string()),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+                (
+                    header::RETRY_AFTER,
+                    render::RETRY_AFTER_SECONDS.to_string(),
+                ),
+            ];
+            Ok((StatusCode::ACCEPTED, headers, PENDING_SVG).into_response())
+        }
     }
-    let key = ContentKey::from_hex(&doc.sha256)
-        .ok_or_else(|| PageError::Internal(format!("stored digest of {id} is not a key")))?;
-    let blob = staff
-        .app
-        .blobs
-        .open(&key)
-        .await
-        .map_err(ingest::Error::from)?
-        .ok_or(ingest::Error::ContentMissing)?;
-    let mut pdf = Vec::new();
-    blob.reader
-        .take(crate::pdf::MAX_PDF_BYTES as u64)
-        .read_to_end(&mut pdf)
-        .await
-        .map_err(|e| PageError::Internal(format!("reading {id}: {e}")))?;
-    // Parsing is CPU work on untrusted bytes: off the async workers, and a panic in the
-    // parser only loses this thumbnail.
-    let jpeg = tokio::task::spawn_blocking(move || crate::pdf::first_page_jpeg(&pdf))
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(missing)?;
-    let headers = [
-        (header::CONTENT_TYPE, "image/jpeg"),
-        (header::CONTENT_SECURITY_POLICY, "sandbox"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::CACHE_CONTROL, "private, max-age=3600"),
-    ];
-    Ok((StatusCode::OK, headers, jpeg).into_response())
 }
+
+/// What a page shows while its picture is being made.
+const PENDING_SVG: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" \
+    height=\"283\" viewBox=\"0 0 200 283\"><rect width=\"200\" height=\"283\" \
+    fill=\"#eef1f5\" stroke=\"#8a94a6\"/><text x=\"100\" y=\"141\" font-family=\"sans-serif\" \
+    font-size=\"14\" text-anchor=\"middle\" fill=\"#3a4150\">Aperçu en préparation…</text></svg>";

@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
-use dossiers::{DossierState, PieceStatus, ReviewDecision};
+use dossiers::{Candidate, DossierState, Outcome, Piece, PieceStatus, ReviewDecision};
 use ingest::events::EventKind;
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::{Snapshot, verdict};
-use ingest::pipeline::scan;
+use ingest::pipeline::{render, scan};
 use storage::{DocumentRecord, EventRecord};
 
 use crate::Staff;
@@ -61,20 +61,30 @@ pub struct DocView {
     pub review_reason: Option<String>,
     pub sha256: String,
     pub duplicates: Vec<(String, String)>,
-    pub preview: &'static str,
-    pub preview_why: &'static str,
+    /// Where the pictures of its pages stand: `ready`, `pending` or `failed`.
+    pub previews: &'static str,
+    /// Why there is no picture, when `previews` is `failed`.
+    pub preview_why: String,
+    /// The pages to show (1-based), when `previews` is `ready`.
+    pub page_numbers: Vec<u32>,
+    /// Pages shown as a placeholder, and why.
+    pub page_failures: Vec<(u32, String)>,
     pub content_url: String,
-    /// What the image preview shows: the content, or the display copy of a HEIC or AVIF
-    /// photo (a JPEG), which browsers do not draw.
-    pub image_url: String,
     pub can_review: bool,
+    /// Who is examining it from the review queue, and until when.
+    pub claim: Option<String>,
 }
 
 pub struct PieceView {
     pub code: String,
     pub label: String,
     pub required: &'static str,
+    /// Why the piece is required (or not) for this candidate: the campaign's plain words
+    /// when it gives some, else how its condition came out ("exigée : candidate.age < 25").
     pub why: Option<String>,
+    /// The condition the campaign's words stand for, when `why` shows those words: for
+    /// small print or a title attribute. `None` when `why` already shows the condition.
+    pub why_expression: Option<String>,
     pub status: &'static str,
     pub status_class: &'static str,
     pub documents: Vec<DocView>,
@@ -91,6 +101,8 @@ pub struct DossierView {
     pub campaign: String,
     pub campaign_title: String,
     pub name: String,
+    /// The candidate's attributes as `(label, value)`: the campaign's label or a built-in
+    /// one (`Campaign::attribute_label`), dates written DD/MM/YYYY.
     pub attributes: Vec<(String, String)>,
     pub state: &'static str,
     pub state_reason: Option<String>,
@@ -139,7 +151,22 @@ pub async fn show(
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let snapshot = snapshot(&staff, &reference).await?;
-    let view = dossier_view(&staff, &snapshot).await?;
+    let mut view = dossier_view(&staff, &snapshot).await?;
+    let claims = crate::pages::queue::claims_on(&staff, Some(&reference), &user.name).await?;
+    for doc in view
+        .pieces
+        .iter_mut()
+        .flat_map(|p| p.documents.iter_mut())
+        .chain(view.unclassified.iter_mut())
+    {
+        doc.claim = claims
+            .iter()
+            .find(|c| c.document == doc.id)
+            .map(|c| match c.mine {
+                true => format!("Vous examinez ce document jusqu'à {}", c.until),
+                false => format!("Pris en charge par {} jusqu'à {}", c.reviewer, c.until),
+            });
+    }
     let done = match done.done.as_str() {
         "accepted" => Some("Le document a été accepté."),
         "rejected" => Some("Le document a été refusé ; le motif est visible du candidat."),
@@ -170,6 +197,11 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
         }
         let status = assessed.map_or(PieceStatus::Missing, |a| a.status);
         let required = assessed.is_none_or(|a| a.required);
+        let (why, why_expression) = piece_why(
+            piece,
+            &snapshot.candidate,
+            assessed.and_then(|a| a.why.clone()),
+        );
         pieces.push(PieceView {
             code: piece.code().to_string(),
             label: piece.label().to_string(),
@@ -178,7 +210,8 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
             } else {
                 "facultative"
             },
-            why: assessed.and_then(|a| a.why.clone()),
+            why,
+            why_expression,
             status: piece_status_label(status),
             status_class: piece_status_class(status),
             documents,
@@ -207,7 +240,10 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
         .as_object()
         .map(|map| {
             map.iter()
-                .map(|(key, value)| (key.clone(), attribute_text(value)))
+                .map(|(key, value)| {
+                    let label = snapshot.campaign.attribute_label(key).into_owned();
+                    (label, attribute_text(value))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -228,9 +264,38 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
     })
 }
 
+/// What the page says of why `piece` is required, and the condition behind it: see
+/// [`PieceView::why`]. `assessed` is the assessment's account of the condition.
+///
+/// The campaign's words say what the rule is, not whether it could be applied: when the
+/// condition could not be decided (an attribute missing...), the piece is required by
+/// default, and the page says so after the words.
+fn piece_why(
+    piece: &Piece,
+    candidate: &Candidate,
+    assessed: Option<String>,
+) -> (Option<String>, Option<String>) {
+    let Some(words) = piece.why() else {
+        return (assessed, None);
+    };
+    let Some(condition) = piece.condition() else {
+        return (Some(words.to_string()), None);
+    };
+    let why = match (condition.evaluate(candidate), assessed) {
+        (Outcome::Holds | Outcome::DoesNotHold, _) | (_, None) => words.to_string(),
+        (_, Some(undecided)) => format!("{words} — {undecided}"),
+    };
+    (Some(why), Some(condition.source().to_string()))
+}
+
+/// An attribute's value as staff read it: dates written `YYYY-MM-DD` in the French way
+/// (17/05/2004), booleans as oui / non.
 fn attribute_text(value: &Value) -> String {
     match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => match dossiers::candidate::iso_date(s) {
+            Some(date) => date.format("%d/%m/%Y").to_string(),
+            None => s.clone(),
+        },
         Value::Bool(true) => "oui".into(),
         Value::Bool(false) => "non".into(),
         other => other.to_string(),
@@ -246,19 +311,26 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
         .into_iter()
         .map(|same| (same.dossier, same.piece.unwrap_or_default()))
         .collect();
-    let servable = scan::check_servable(doc).is_ok();
     let content_url = format!("/staff/documents/{}/content", doc.id);
-    let (preview, preview_why) = match (servable, doc.kind.as_str()) {
-        (false, _) => ("none", "le contenu n'est pas servi (analyse antivirus)"),
-        (true, "jpeg" | "png" | "gif" | "webp" | "bmp") => ("image", ""),
-        (true, "heic" | "avif") if doc.display_sha256.is_some() => ("image", ""),
-        (true, "pdf") => ("pdf", ""),
-        (true, _) => ("none", "format sans aperçu dans le navigateur"),
-    };
-    let image_url = match &doc.display_sha256 {
-        Some(_) => format!("/staff/documents/{}/display.jpg", doc.id),
-        None => content_url.clone(),
-    };
+    let (previews, preview_why, page_numbers, page_failures) =
+        match scan::check_servable(doc).map(|()| render::previews(&staff.app, doc)) {
+            Err(_) => (
+                "failed",
+                "le contenu n'est pas servi (analyse antivirus)".to_string(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            Ok(state) => match state.await? {
+                render::Previews::Pending => ("pending", String::new(), Vec::new(), Vec::new()),
+                render::Previews::Failed(why) => ("failed", why, Vec::new(), Vec::new()),
+                render::Previews::Ready { pages } => (
+                    "ready",
+                    String::new(),
+                    (1..=pages).collect(),
+                    render::page_failures(&staff.app, doc).await?,
+                ),
+            },
+        };
     let reasons = doc
         .reasons
         .get("reasons")
@@ -311,11 +383,13 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
         review_reason: doc.review_reason.clone(),
         sha256: doc.sha256.clone(),
         duplicates,
-        preview,
+        previews,
         preview_why,
+        page_numbers,
+        page_failures,
         content_url,
-        image_url,
         can_review: !closed && doc.scan.as_deref() != Some(scan::state::INFECTED),
+        claim: None,
     })
 }
 
@@ -452,7 +526,72 @@ fn kind_label(kind: EventKind) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+
+    fn campaign() -> dossiers::Campaign {
+        let source = "id = \"c\"\ntitle = \"T\"\nopens_at = \"2024-10-10T10:00:00+02:00\"\n\
+                      closes_at = \"2024-11-13T19:00:00+01:00\"\nreference_date = \"2025-06-01\"\n\
+                      [[pieces]]\ncode = \"jdc\"\nlabel = \"JDC\"\n\
+                      required_when = \"candidate.age < 25\"\nwhy = \"Exigée avant 25 ans.\"\n\
+                      [[pieces]]\ncode = \"medical\"\nlabel = \"Avis\"\n\
+                      required_when = \"candidate.amenagement == true\"\n\
+                      [[pieces]]\ncode = \"identite\"\nlabel = \"Identité\"\n\
+                      required = true\nwhy = \"Pour vous identifier.\"\n";
+        dossiers::Campaign::parse(source, "c.toml").expect("a valid campaign")
+    }
+
+    /// The page's `(why, why_expression)` for `code`, for a candidate with `attributes`.
+    fn why_of(code: &str, attributes: Value) -> (Option<String>, Option<String>) {
+        let campaign = campaign();
+        let candidate =
+            Candidate::new(attributes, campaign.reference_date()).expect("a valid candidate");
+        let piece = campaign.piece(code).expect("a piece of the campaign");
+        piece_why(piece, &candidate, piece.requirement(&candidate).why)
+    }
+
+    #[test]
+    fn why_shows_the_campaign_words_with_the_condition_apart() {
+        let expected = (
+            Some("Exigée avant 25 ans.".to_string()),
+            Some("candidate.age < 25".to_string()),
+        );
+        assert_eq!(why_of("jdc", json!({"birth_date": "2004-05-17"})), expected);
+        // The words state the rule: they hold whether or not it applies.
+        assert_eq!(why_of("jdc", json!({"birth_date": "1980-05-17"})), expected);
+        // Undecided: required by default, and the page says so.
+        let (why, expression) = why_of("jdc", json!({}));
+        let why = why.expect("a why");
+        assert!(
+            why.starts_with("Exigée avant 25 ans. — attribut manquant"),
+            "{why}"
+        );
+        assert!(why.ends_with("pièce exigée par défaut"), "{why}");
+        assert_eq!(expression.as_deref(), Some("candidate.age < 25"));
+        // Without words, the condition's account, as before.
+        assert_eq!(
+            why_of("medical", json!({"amenagement": true})),
+            (
+                Some("exigée : candidate.amenagement == true".to_string()),
+                None
+            )
+        );
+        // An always required piece has words and no condition.
+        assert_eq!(
+            why_of("identite", json!({})),
+            (Some("Pour vous identifier.".to_string()), None)
+        );
+    }
+
+    #[test]
+    fn attributes_read_in_french() {
+        assert_eq!(attribute_text(&json!("2004-05-17")), "17/05/2004");
+        assert_eq!(attribute_text(&json!("2004-5-17")), "2004-5-17");
+        assert_eq!(attribute_text(&json!("FR")), "FR");
+        assert_eq!(attribute_text(&json!(true)), "oui");
+        assert_eq!(attribute_text(&json!(3)), "3");
+    }
 
     #[test]
     fn refusals_need_a_listed_reason_and_other_needs_text() {

@@ -1,4 +1,5 @@
-//! The dashboard: dossiers by state, what awaits review, and the campaigns' deadlines.
+//! The dashboard: the documents left to review (with the queue's button), dossiers by state,
+//! what awaits review, and the campaigns' deadlines.
 
 use askama::Template;
 use axum::extract::State;
@@ -6,6 +7,7 @@ use axum::response::{Redirect, Response};
 use chrono::{DateTime, Utc};
 
 use dossiers::Window;
+use storage::repository::QueueFilter;
 
 use crate::Staff;
 use crate::error::PageError;
@@ -35,6 +37,9 @@ struct Dashboard {
     tiles: Vec<Tile>,
     campaigns: Vec<CampaignLine>,
     stale: i64,
+    /// Documents left for this reviewer in the review queue, and under others' claims.
+    queue_left: u64,
+    queue_others: u64,
 }
 
 pub async fn redirect() -> Redirect {
@@ -67,12 +72,19 @@ pub async fn dashboard(State(staff): State<Staff>, user: Reviewer) -> Result<Res
         link: "/staff/dossiers?late=yes".into(),
     });
     let campaigns = campaign_lines(&staff).await?;
+    let queue = staff
+        .app
+        .repo
+        .queue_count(&user.name, &QueueFilter::default(), Utc::now())
+        .await?;
     page(&Dashboard {
         user,
         section: "home",
         tiles,
         campaigns,
         stale: counts.stale,
+        queue_left: queue.left(),
+        queue_others: queue.claimed_by_others,
     })
 }
 

@@ -158,7 +158,7 @@ pub async fn list(
         None
     };
     let stale = staff.app.repo.dossier_index_counts().await?.stale;
-    let (campaigns, pieces) = campaign_choices(&staff, &filters).await?;
+    let (campaigns, pieces) = campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
     page(&ListPage {
         section: "dossiers",
         q: filters.q.clone(),
@@ -185,9 +185,12 @@ pub async fn list(
 }
 
 /// The campaigns, and the piece codes of every campaign, for the filter menus.
-async fn campaign_choices(
+/// The campaigns, and the piece codes of every campaign, for the filter menus, with the
+/// chosen ones selected.
+pub(crate) async fn campaign_choices(
     staff: &Staff,
-    filters: &Filters,
+    chosen_campaign: Option<&str>,
+    chosen_piece: Option<&str>,
 ) -> Result<(Vec<Choice>, Vec<Choice>), PageError> {
     let mut campaigns = Vec::new();
     let mut pieces: BTreeMap<String, String> = BTreeMap::new();
@@ -203,13 +206,13 @@ async fn campaign_choices(
         campaigns.push(Choice {
             value: campaign.id().to_string(),
             label: campaign.title().to_string(),
-            selected: filters.campaign == campaign.id(),
+            selected: chosen_campaign == Some(campaign.id()),
         });
     }
     let pieces = pieces
         .into_iter()
         .map(|(code, label)| Choice {
-            selected: filters.missing == code,
+            selected: chosen_piece == Some(code.as_str()),
             label: format!("{label} ({code})"),
             value: code,
         })

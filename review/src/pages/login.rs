@@ -116,6 +116,8 @@ pub async fn logout(
         .repo
         .delete_staff_session(user.session_hash())
         .await?;
+    // The document the reviewer held goes back to the queue at once.
+    staff.app.repo.release_claims(&user.name).await?;
     let mut response = Redirect::to("/staff/login").into_response();
     response.headers_mut().append(
         SET_COOKIE,

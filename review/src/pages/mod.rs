@@ -9,4 +9,5 @@ pub mod export;
 pub mod home;
 pub mod list;
 pub mod login;
+pub mod queue;
 pub mod triage;

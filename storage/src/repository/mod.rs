@@ -19,6 +19,8 @@ mod shared;
 mod columns;
 mod mailroom;
 mod postgres;
+mod previews;
+mod queue;
 mod sql;
 mod sqlite;
 mod staff;
@@ -32,6 +34,8 @@ use serde_json::Value;
 
 pub use mailroom::{BatchRecord, MailroomRepository};
 pub use postgres::PostgresRepository;
+pub use previews::{PreviewImage, PreviewRepository, PreviewSet};
+pub use queue::{ClaimedDocument, QueueCount, QueueFilter, ReviewQueueRepository};
 pub use sqlite::SqliteRepository;
 pub use staff::{
     DossierIndexRow, DossierQuery, IndexCounts, SameContent, StaffRepository, StaffSession,
@@ -230,7 +234,13 @@ pub struct Job {
 
 #[async_trait]
 pub trait Repository:
-    MailroomRepository + StaffRepository + WebhookRepository + Send + Sync
+    MailroomRepository
+    + PreviewRepository
+    + ReviewQueueRepository
+    + StaffRepository
+    + WebhookRepository
+    + Send
+    + Sync
 {
     fn name(&self) -> &'static str;
 

@@ -18,7 +18,7 @@ use sqlx::{PgConnection, Row};
 use super::columns::{RecordBinds, RecordRow};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
-    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
+    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
 };
 
 /// Connections per process. Requests hold one only for a transaction's length, so a few go
@@ -254,6 +254,15 @@ repository_impl! {
                 .bind(now)
                 .bind(id)
                 .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A decided or withdrawn document leaves the review queue, and its claim with it;
+        // after the document rows, the order claimers rely on (see queue.rs).
+        let settled = change.reviews.iter().map(|r| &r.document);
+        for id in settled.chain(&change.withdrawals) {
+            sqlx::query(queue::RELEASE_DOCUMENT)
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }

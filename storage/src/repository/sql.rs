@@ -54,6 +54,7 @@ pub(super) const WITHDRAW_DOCUMENT: &str = "UPDATE documents SET withdrawn_at = 
 /// Every object a document points at: its content, and its display copy.
 pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents
     UNION SELECT display_sha256 FROM documents WHERE display_sha256 IS NOT NULL
+    UNION SELECT image_sha256 FROM preview_pages
     ORDER BY 1";
 
 /// Binds with [`super::columns::RecordBinds::bind_event`].

@@ -20,7 +20,7 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::columns::{RecordBinds, RecordRow};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
-    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
+    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
 };
 
 pub struct SqliteRepository {
@@ -203,6 +203,15 @@ repository_impl! {
                 .bind(now)
                 .bind(id)
                 .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // A decided or withdrawn document leaves the review queue, and its claim with it;
+        // after the document rows, the order claimers rely on (see queue.rs).
+        let settled = change.reviews.iter().map(|r| &r.document);
+        for id in settled.chain(&change.withdrawals) {
+            sqlx::query(queue::RELEASE_DOCUMENT)
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
         }
