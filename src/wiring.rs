@@ -48,7 +48,7 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
         rendering()?,
     )
     .await
-        .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     Ok(app)
 }
 

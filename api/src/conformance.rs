@@ -851,7 +851,12 @@ fn views_show_every_optional_field(check: &mut Conformance) {
         .documents
         .iter()
         .chain([&records.infected])
-        .map(|d| (d.id.clone(), render::Previews::Failed("no page renders".into())))
+        .map(|d| {
+            (
+                d.id.clone(),
+                render::Previews::Failed("no page renders".into()),
+            )
+        })
         .collect();
     check.view("Dossier", &views::dossier(snapshot, &failed));
     check.view(

@@ -69,7 +69,13 @@ pub async fn create(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?))))
+    Ok((
+        status,
+        Json(views::dossier(
+            &snapshot,
+            &render::states(&app, &snapshot.documents).await?,
+        )),
+    ))
 }
 
 #[utoipa::path(
@@ -94,7 +100,10 @@ pub async fn read(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
+    Ok(Json(views::dossier(
+        &snapshot,
+        &render::states(&app, &snapshot.documents).await?,
+    )))
 }
 
 #[utoipa::path(
@@ -121,7 +130,10 @@ pub async fn submit(
     caller.require(&[Role::Portal])?;
     actions::submit(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
+    Ok(Json(views::dossier(
+        &snapshot,
+        &render::states(&app, &snapshot.documents).await?,
+    )))
 }
 
 #[utoipa::path(
@@ -148,7 +160,10 @@ pub async fn close(
     caller.require(&[Role::Staff])?;
     actions::close(&app, &reference).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
+    Ok(Json(views::dossier(
+        &snapshot,
+        &render::states(&app, &snapshot.documents).await?,
+    )))
 }
 
 #[utoipa::path(
@@ -175,5 +190,8 @@ pub async fn withdraw(
     caller.require(&[Role::Portal])?;
     actions::withdraw(&app, &reference, &id).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(&snapshot, &render::states(&app, &snapshot.documents).await?)))
+    Ok(Json(views::dossier(
+        &snapshot,
+        &render::states(&app, &snapshot.documents).await?,
+    )))
 }

@@ -92,10 +92,7 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             "/staff/documents/{id}/content",
             get(pages::content::content),
         )
-        .route(
-            "/staff/documents/{id}/pages/{n}",
-            get(pages::content::page),
-        )
+        .route("/staff/documents/{id}/pages/{n}", get(pages::content::page))
         .route(
             "/staff/documents/{id}/display.jpg",
             get(pages::content::display),

@@ -16,12 +16,12 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use storage::repository::{PreviewImage, PreviewSet};
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, JobState, NewEvent, NewJob,
     PostgresRepository, RepoError, Repository, ReviewChange, ScanChange, SqliteRepository,
     TokenRecord,
 };
-use storage::repository::{PreviewImage, PreviewSet};
 
 type Repo = Arc<dyn Repository>;
 
@@ -1166,7 +1166,11 @@ fn preview_image(page: u32, width: u32, failure: Option<&str>) -> PreviewImage {
 
 async fn preview_sets_are_whole_and_first_wins(repo: Repo) {
     let source = "ab".repeat(32);
-    assert_eq!(repo.previews(&source).await.unwrap(), None, "not rendered yet");
+    assert_eq!(
+        repo.previews(&source).await.unwrap(),
+        None,
+        "not rendered yet"
+    );
     let images = vec![
         preview_image(1, 200, None),
         preview_image(1, 1600, None),
@@ -1183,7 +1187,10 @@ async fn preview_sets_are_whole_and_first_wins(repo: Repo) {
     repo.put_previews(&set).await.unwrap();
     let stored = repo.previews(&source).await.unwrap().expect("rendered");
     assert_eq!((stored.pages, stored.failure), (2, None));
-    assert!(stored.images.is_empty(), "the set alone, without its images");
+    assert!(
+        stored.images.is_empty(),
+        "the set alone, without its images"
+    );
     assert_eq!(repo.preview_images(&source).await.unwrap(), images);
     assert_eq!(
         repo.preview_image(&source, 2, 1600).await.unwrap(),
@@ -1200,6 +1207,33 @@ async fn preview_sets_are_whole_and_first_wins(repo: Repo) {
     repo.put_previews(&again).await.unwrap();
     assert_eq!(repo.previews(&source).await.unwrap().unwrap().pages, 2);
     assert_eq!(repo.preview_images(&source).await.unwrap().len(), 4);
+
+    // Only documents whose content has no pictures and no job are left to catch up on.
+    let with_dossier_ref = with_dossier(&repo, "P-1").await;
+    let mut rendered_doc = document("P-1-a", "P-1");
+    rendered_doc.sha256 = source.clone();
+    let pending_doc = document("P-1-b", "P-1");
+    repo.apply(
+        "P-1",
+        DossierChange {
+            expected_version: with_dossier_ref.version,
+            new_documents: vec![rendered_doc, pending_doc],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        repo.documents_without_previews(10).await.unwrap(),
+        vec!["P-1-b".to_string()]
+    );
+    repo.enqueue_job(&job("render", "P-1-b")).await.unwrap();
+    assert!(
+        repo.documents_without_previews(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The images are content the store must keep.
     let referenced = repo.referenced_content().await.unwrap();

@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use image::{GrayImage, ImageFormat, Luma};
 use lopdf::content::{Content, Operation};
 use lopdf::{Document, Object, Stream, dictionary};
-use scanners::generate::{Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, tiff_batch};
+use scanners::generate::{
+    Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, tiff_batch,
+};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Server, mailroom_batch_finished};
@@ -73,7 +75,10 @@ pub fn born_digital_pdf() -> Vec<u8> {
             Operation::new("BT", vec![]),
             Operation::new("Tf", vec!["F1".into(), 28.into()]),
             Operation::new("Td", vec![60.into(), 300.into()]),
-            Operation::new("Tj", vec![Object::string_literal("Attestation de reussite")]),
+            Operation::new(
+                "Tj",
+                vec![Object::string_literal("Attestation de reussite")],
+            ),
             Operation::new("ET", vec![]),
         ],
     };
@@ -169,7 +174,12 @@ pub async fn dossier_with_four_documents(server: &Server) -> Value {
     ] {
         let response = server.upload(REFERENCE, piece, name, body).await;
         let status = response.status();
-        assert_eq!(status, 201, "{name}: {}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            status,
+            201,
+            "{name}: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
     // The mailroom: the piece's cover sheet, printed and scanned, then the page.
     let sheet = server
@@ -247,7 +257,10 @@ fn mean(picture: &image::DynamicImage, x0: f32, y0: f32, x1: f32, y1: f32) -> f3
 /// Not blank, and the right way up: dark in the top-left corner, light in the bottom-right.
 pub fn check_upright(what: &str, picture: &image::DynamicImage) {
     let whole = mean(picture, 0.0, 0.0, 1.0, 1.0);
-    assert!((40.0..250.0).contains(&whole), "{what}: blank or black ({whole})");
+    assert!(
+        (40.0..250.0).contains(&whole),
+        "{what}: blank or black ({whole})"
+    );
     let top_left = mean(picture, 0.0, 0.0, 0.3, 0.2);
     let bottom_right = mean(picture, 0.7, 0.8, 1.0, 1.0);
     assert!(
@@ -272,14 +285,21 @@ async fn every_page_is_rendered_served_and_cached(backend: Backend) {
             assert_eq!(headers["content-type"], "image/jpeg");
             assert!(headers.contains_key("etag"), "{name}");
             assert!(
-                headers["cache-control"].to_str().unwrap().starts_with("private"),
+                headers["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("private"),
                 "{name}"
             );
             assert!(!headers.contains_key("x-preview-failure"), "{name}");
             let bytes = response.bytes().await.expect("bytes");
             let picture = image::load_from_memory(&bytes).expect("a JPEG");
             // A small photo is not blown up beyond twice its size (600 pixels wide here).
-            let expected = if name == "photo.jpg" { width.min(1200) } else { width };
+            let expected = if name == "photo.jpg" {
+                width.min(1200)
+            } else {
+                width
+            };
             assert_eq!(picture.width(), expected, "{name}: the width class");
             check_upright(&format!("{name} at {width}"), &picture);
             if name == "photo.jpg" {
@@ -295,7 +315,10 @@ async fn every_page_is_rendered_served_and_cached(backend: Backend) {
             assert_eq!(again.status(), 304, "{name}");
         }
         let beyond = server
-            .get(&format!("/api/v1/documents/{id}/pages/2"), &server.tokens.staff)
+            .get(
+                &format!("/api/v1/documents/{id}/pages/2"),
+                &server.tokens.staff,
+            )
             .send()
             .await
             .expect("page");
@@ -304,9 +327,15 @@ async fn every_page_is_rendered_served_and_cached(backend: Backend) {
         assert_eq!(error["error"]["code"], "unknown_page", "{error}");
     }
     // Stations have no business with pictures.
-    let first = documents(&dossier)[0]["id"].as_str().expect("id").to_string();
+    let first = documents(&dossier)[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let station = server
-        .get(&format!("/api/v1/documents/{first}/pages/1"), &server.tokens.station)
+        .get(
+            &format!("/api/v1/documents/{first}/pages/1"),
+            &server.tokens.station,
+        )
         .send()
         .await
         .expect("page");

@@ -249,13 +249,20 @@ async fn every_page_shows_as_a_picture_the_right_way_up() {
     let driver = Driver::start(&driver_binary);
     let profile = tempfile::tempdir().expect("a fresh profile");
     let client = browser(&driver, &chromium, profile.path()).await;
-    login(&client, &server, "camille", &format!("/staff/dossiers/{reference}")).await;
+    login(
+        &client,
+        &server,
+        "camille",
+        &format!("/staff/dossiers/{reference}"),
+    )
+    .await;
     wait_text(&client, "h1", "Tableau de bord").await;
     client
         .goto(&server.url(&format!("/staff/dossiers/{reference}")))
         .await
         .expect("goto");
     wait_text(&client, "h1", &format!("Dossier {reference}")).await;
+    shoot(&client, "10-dossier-et-apercus").await;
 
     // One thumbnail a page, four documents of one page each; none still being made.
     assert!(
@@ -283,7 +290,10 @@ async fn every_page_shows_as_a_picture_the_right_way_up() {
             "{alt} is not the right way up: {stats}"
         );
         if alt.contains("photo.jpg") {
-            assert!(number("height") > number("width"), "EXIF 6 shown portrait: {stats}");
+            assert!(
+                number("height") > number("width"),
+                "EXIF 6 shown portrait: {stats}"
+            );
         }
     }
     shoot(&client, "11-apercus-des-pages").await;
@@ -302,7 +312,11 @@ async fn every_page_shows_as_a_picture_the_right_way_up() {
         .await
         .expect("viewer");
     viewer.send_keys("r").await.expect("typed");
-    let turned = large.attr("style").await.expect("style").unwrap_or_default();
+    let turned = large
+        .attr("style")
+        .await
+        .expect("style")
+        .unwrap_or_default();
     assert!(turned.contains("rotate(90deg)"), "{turned}");
     tokio::time::sleep(Duration::from_millis(400)).await; // the turn's transition
     shoot(&client, "12-visionneuse").await;

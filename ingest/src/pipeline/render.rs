@@ -225,8 +225,9 @@ pub async fn serve_page(
             body: None,
         }));
     }
-    let key = ContentKey::from_hex(&image.image_sha256)
-        .ok_or_else(|| Error::Internal(format!("preview key {} is not a key", image.image_sha256)))?;
+    let key = ContentKey::from_hex(&image.image_sha256).ok_or_else(|| {
+        Error::Internal(format!("preview key {} is not a key", image.image_sha256))
+    })?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
     headers.push(("content-type", "image/jpeg".to_string()));
     headers.push(("content-length", blob.size.to_string()));
@@ -239,17 +240,62 @@ pub async fn serve_page(
 /// A header value keeps ASCII only (a failure reason may be French).
 fn ascii_header(text: &str) -> String {
     text.chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
 /// Claims `render` jobs and renders their documents, for as long as the process runs. One per
 /// process: a render uses a core and up to the renderer's memory limit.
 pub async fn worker(app: App) {
-    super::jobs::work(app, JOB_KIND, "render", LEASE, |app, job, owner| async move {
-        run(&app, &job, &owner).await
-    })
+    if let Err(e) = catch_up(&app).await {
+        tracing::warn!(error = %e, "looking for documents stored before pages were rendered");
+    }
+    super::jobs::work(
+        app,
+        JOB_KIND,
+        "render",
+        LEASE,
+        |app, job, owner| async move { run(&app, &job, &owner).await },
+    )
     .await;
+}
+
+/// Enqueues the `render` job of documents stored before pages were rendered (or whose job was
+/// lost with a database restored from a backup); documents of kinds that do not render are
+/// skipped.
+async fn catch_up(app: &App) -> Result<(), Error> {
+    const BATCH: u32 = 500;
+    let mut enqueued = 0usize;
+    loop {
+        let ids = app.repo.documents_without_previews(BATCH).await?;
+        let mut progressed = false;
+        for id in &ids {
+            let Some(doc) = app.repo.document(id).await? else {
+                continue;
+            };
+            if let Some(job) = job(&doc) {
+                app.repo.enqueue_job(&job).await?;
+                enqueued += 1;
+                progressed = true;
+            }
+        }
+        if ids.len() < BATCH as usize || !progressed {
+            break;
+        }
+    }
+    if enqueued > 0 {
+        tracing::info!(
+            documents = enqueued,
+            "pages to render for documents stored earlier"
+        );
+    }
+    Ok(())
 }
 
 /// One job: render the document's content unless it was already, and record the set. `Err`

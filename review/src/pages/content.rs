@@ -111,10 +111,7 @@ pub async fn page(
             let headers = [
                 (header::CONTENT_TYPE, "image/svg+xml".to_string()),
                 (header::CACHE_CONTROL, "no-store".to_string()),
-                (
-                    header::RETRY_AFTER,
-                    render::RETRY_AFTER_SECONDS.to_string(),
-                ),
+                (header::RETRY_AFTER, render::RETRY_AFTER_SECONDS.to_string()),
             ];
             Ok((StatusCode::ACCEPTED, headers, PENDING_SVG).into_response())
         }

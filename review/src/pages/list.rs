@@ -158,7 +158,8 @@ pub async fn list(
         None
     };
     let stale = staff.app.repo.dossier_index_counts().await?.stale;
-    let (campaigns, pieces) = campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
+    let (campaigns, pieces) =
+        campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
     page(&ListPage {
         section: "dossiers",
         q: filters.q.clone(),

@@ -48,6 +48,9 @@ pub trait PreviewRepository: Send + Sync {
     async fn previews(&self, source: &str) -> Result<Option<PreviewSet>, RepoError>;
     /// The images of `source`, by page then width.
     async fn preview_images(&self, source: &str) -> Result<Vec<PreviewImage>, RepoError>;
+    /// Documents (ids, at most `limit`) whose content has no pictures yet and no `render`
+    /// job: stored before pages were rendered, for the render worker to catch up on.
+    async fn documents_without_previews(&self, limit: u32) -> Result<Vec<String>, RepoError>;
     /// One page's image at one width class.
     async fn preview_image(
         &self,
@@ -65,6 +68,11 @@ const INSERT_IMAGE: &str = "INSERT INTO preview_pages (source_sha256, page, widt
 const SELECT_SET: &str = "SELECT * FROM previews WHERE source_sha256 = $1";
 const SELECT_IMAGES: &str =
     "SELECT * FROM preview_pages WHERE source_sha256 = $1 ORDER BY page, width";
+const SELECT_UNRENDERED: &str = "SELECT d.id FROM documents d
+    WHERE NOT EXISTS (SELECT 1 FROM previews p
+            WHERE p.source_sha256 = COALESCE(d.display_sha256, d.sha256))
+        AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'render' AND j.key = d.id)
+    ORDER BY d.received_at, d.id LIMIT $1";
 const SELECT_IMAGE: &str =
     "SELECT * FROM preview_pages WHERE source_sha256 = $1 AND page = $2 AND width = $3";
 
@@ -162,6 +170,16 @@ macro_rules! previews_impl {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(image).collect()
+            }
+
+            async fn documents_without_previews(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<String>, RepoError> {
+                Ok(sqlx::query_scalar(SELECT_UNRENDERED)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             async fn preview_image(
