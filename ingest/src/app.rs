@@ -56,6 +56,9 @@ pub struct Inner {
     pub secret: Vec<u8>,
     /// Where page pictures are rendered, within what limits.
     pub rendering: Rendering,
+    /// Woken when this process enqueues jobs, so that its idle workers need not wait for
+    /// their next poll.
+    pub jobs_enqueued: tokio::sync::Notify,
     campaigns: RwLock<HashMap<String, Arc<Campaign>>>,
 }
 
@@ -89,6 +92,7 @@ impl App {
                 scanner,
                 secret,
                 rendering,
+                jobs_enqueued: tokio::sync::Notify::new(),
                 campaigns: RwLock::new(HashMap::new()),
             }),
         };

@@ -26,14 +26,19 @@
 //!   time; the file itself is held whole (hayro and the TIFF pages need random access).
 //! - **Sizes.** A page is drawn to fit [`READING_WIDTH`] wide and at most
 //!   [`Limits::max_height_ratio`] times that high (a long receipt is scaled down to fit). PDF
-//!   pages, being vector, always fill the width. Raster pages (scans, photos) are never
-//!   enlarged more than twice: a 600-pixel photo is drawn 1200 wide, still legible, rather
-//!   than blurred to 1600. The thumbnail is the reading image downscaled, never enlarged.
+//!   pages, being vector, fill the width unless that long. Raster pages (scans, photos) are
+//!   never enlarged more than twice: a 600-pixel photo is drawn 1200 wide, its text larger on
+//!   screen and no blurrier than the browser would make it, rather than stretched to 1600. The
+//!   thumbnail is the reading image downscaled (area-averaged), never enlarged.
 //! - TIFF pages are decoded by the `tiff` crate, except fax pages (CCITT modified Huffman,
 //!   Group 3), decoded with `hayro-ccitt` as `validators` does, and palette pages, which the
 //!   `tiff` crate refuses: their indices are read as grey levels and looked up in the colour
 //!   map. The TIFF and EXIF orientation of a page or photo is applied.
-//! - JPEG output carries no metadata (no EXIF, no comment); transparency is drawn on white.
+//! - JPEG output (quality 85) carries no metadata (no EXIF, no comment); transparency is drawn
+//!   on white; pages without colour are encoded grey (three times faster, and smaller).
+//! - [`Isolation::InProcess`] draws in the calling thread with neither bound: for tests and
+//!   trusted input. A photo whose pixels would take more than half of
+//!   [`Limits::memory_bytes`] is refused before they are allocated, in either mode.
 
 mod fax;
 mod frame;

@@ -3,7 +3,7 @@
 
 use hayro::hayro_interpret::InterpreterSettings;
 use hayro::hayro_interpret::util::TransformExt;
-use hayro::hayro_syntax::{LoadPdfError, Pdf};
+use hayro::hayro_syntax::{DecryptionError, LoadPdfError, Pdf};
 use hayro::kurbo::Affine;
 use hayro::vello_cpu::color::palette::css::WHITE;
 use hayro::vello_cpu::{PixmapMut, RasterizerSettings, RenderContext, Resources, TargetInit};
@@ -18,13 +18,22 @@ pub(crate) struct PdfPages {
 
 impl PdfPages {
     pub(crate) fn open(data: Vec<u8>) -> Result<PdfPages, RenderError> {
+        // Opened with the empty password: what opens without one (owner password only)
+        // is drawn.
         let pdf = Pdf::new(data).map_err(|e| {
-            RenderError::NotRenderable(match e {
-                LoadPdfError::Decryption(e) => {
-                    format!("the PDF is encrypted and does not open without a password ({e:?})")
+            RenderError::NotRenderable(
+                match e {
+                    LoadPdfError::Decryption(DecryptionError::PasswordProtected) => {
+                        "the PDF does not open without its password"
+                    }
+                    LoadPdfError::Decryption(DecryptionError::UnsupportedAlgorithm) => {
+                        "the PDF is encrypted in a way the renderer does not read"
+                    }
+                    LoadPdfError::Decryption(_) => "the PDF's encryption is damaged",
+                    _ => "the PDF's pages cannot be found",
                 }
-                _ => "the PDF's pages cannot be found".into(),
-            })
+                .into(),
+            )
         })?;
         if pdf.pages().is_empty() {
             return Err(RenderError::NotRenderable("the PDF has no pages".into()));

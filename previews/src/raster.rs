@@ -51,6 +51,13 @@ impl Photo {
         reader.limits(limits);
         let undecodable = |e: image::ImageError| format!("the photo does not decode: {e}");
         let mut decoder = reader.into_decoder().map_err(undecodable)?;
+        // Checked before the pixels are allocated: not every decoder holds to `max_alloc`.
+        if decoder.total_bytes() > self.max_alloc {
+            let (width, height) = decoder.dimensions();
+            return Err(format!(
+                "a photo of {width}×{height} pixels is too large to draw"
+            ));
+        }
         // A photo whose orientation cannot be read is shown as stored.
         let orientation = decoder
             .orientation()

@@ -249,3 +249,42 @@ fn every_valid_page_of_the_corpus_is_drawn() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn encrypted_pdfs_are_drawn_when_they_open_without_a_password() {
+    let Some(corpus) = corpus() else { return };
+    let render = |file: &str| {
+        let path = corpus.join("pdf-hostile").join(file);
+        render_file(&path, Kind::Pdf, &Isolation::InProcess, &Limits::default())
+    };
+    // Owner password only ("restrictions"), RC4 and AES: they open, and every page shows (as
+    // in Poppler).
+    for file in [
+        "fc_encryption_nocopy.pdf",
+        "paperless_signed.pdf",
+        "qpdf_V4-aes.pdf",
+    ] {
+        let rendered = render(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(!rendered.pages.is_empty(), "{file}");
+        for page in &rendered.pages {
+            assert_eq!(page.failure, None, "{file}");
+            assert!(
+                !blank(&support::grey(&page.reading)),
+                "{file}: page {}",
+                page.page
+            );
+        }
+    }
+    // A user password: nothing to draw without it.
+    for file in [
+        "paperless_password-is-test.pdf",
+        "qpdf_enc-XI-R6_V5_U-view_O-master.pdf",
+    ] {
+        match render(file) {
+            Err(previews::RenderError::NotRenderable(why)) => {
+                assert_eq!(why, "the PDF does not open without its password", "{file}");
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+    }
+}

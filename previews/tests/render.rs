@@ -449,6 +449,24 @@ fn what_has_no_pages_to_draw_is_not_renderable() {
 }
 
 #[test]
+fn a_photo_too_large_for_the_memory_limit_fails_before_its_pixels_are_allocated() {
+    // A small JPEG whose frame header claims 60000×60000 pixels: 10 GB once decoded.
+    let mut photo = Vec::new();
+    DynamicImage::ImageRgb8(RgbImage::new(16, 16))
+        .write_to(&mut Cursor::new(&mut photo), ImageFormat::Jpeg)
+        .expect("encoded");
+    let frame = photo
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline frame header");
+    // Marker, length, precision, then height and width.
+    photo[frame + 5..frame + 9].copy_from_slice(&[0xEA, 0x60, 0xEA, 0x60]);
+    let rendered = render(&photo, Kind::Jpeg).expect("one page");
+    let reason = rendered.pages[0].failure.as_deref().expect("failed");
+    assert_eq!(reason, "a photo of 60000×60000 pixels is too large to draw");
+}
+
+#[test]
 fn a_photo_that_does_not_decode_is_a_failed_page() {
     let rendered = render(b"\xFF\xD8\xFF\xE0 not really", Kind::Jpeg).expect("one page");
     assert_eq!(rendered.page_count, 1);

@@ -175,8 +175,15 @@ pub async fn change<T>(
             return Ok(plan.outcome);
         }
         plan.change.expected_version = snapshot.record.version;
+        let enqueues = !plan.change.jobs.is_empty();
         match app.repo.apply(reference, plan.change).await {
-            Ok(()) => return Ok(plan.outcome),
+            Ok(()) => {
+                if enqueues {
+                    // This process's idle workers look at once (others poll).
+                    app.jobs_enqueued.notify_waiters();
+                }
+                return Ok(plan.outcome);
+            }
             Err(RepoError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }

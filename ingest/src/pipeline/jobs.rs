@@ -1,5 +1,6 @@
 //! The background job loop shared by every worker: claim a job of one kind under a lease, run
-//! it, give it back to be retried (with a growing pause) when it fails, poll when idle.
+//! it, give it back to be retried (with a growing pause) when it fails, poll when idle (or
+//! look at once when this process enqueues jobs).
 
 use std::future::Future;
 use std::time::Duration;
@@ -46,7 +47,13 @@ where
                     }
                 }
             }
-            Ok(None) => IDLE_POLL,
+            Ok(None) => {
+                tokio::select! {
+                    _ = app.jobs_enqueued.notified() => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                }
+                Duration::ZERO
+            }
             Err(e) => {
                 tracing::warn!(worker = name, error = %e, "claiming jobs");
                 BACKOFF_MAX.min(backoff * 4)

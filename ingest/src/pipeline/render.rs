@@ -370,33 +370,29 @@ async fn with_lease<T>(
     }
 }
 
-/// Renders the content `source` (of `kind`) and stores its pictures; the set to record.
+/// Renders the content `source` (of `kind`) and stores its pictures as each page is drawn (one
+/// page held at a time); the set to record.
 async fn render(app: &App, source: &str, kind: Kind) -> Result<PreviewSet, String> {
     let staged = fetch(app, source).await?;
     let path = staged.path().to_path_buf();
     let rendering = app.rendering.clone();
-    let rendered = tokio::task::spawn_blocking(move || {
-        previews::render_file(&path, kind, &rendering.isolation, &rendering.limits)
-    })
-    .await
-    .map_err(|e| format!("render task failed: {e}"))?;
-    drop(staged);
-    let rendered = match rendered {
-        Ok(rendered) => rendered,
-        Err(previews::RenderError::NotRenderable(why)) => {
-            tracing::warn!(source = %source, reason = %why, "content cannot be rendered");
-            return Ok(PreviewSet {
-                source: source.to_string(),
-                pages: 0,
-                failure: Some(why),
-                created_at: Utc::now(),
-                images: Vec::new(),
-            });
-        }
-        Err(e) => return Err(format!("rendering {source}: {e}")),
-    };
-    let mut images = Vec::with_capacity(rendered.pages.len() * WIDTHS.len());
-    for page in &rendered.pages {
+    let (pages, mut drawn) = tokio::sync::mpsc::channel::<previews::RenderedPage>(1);
+    let renderer = tokio::task::spawn_blocking(move || {
+        previews::render_each(
+            &path,
+            kind,
+            &rendering.isolation,
+            &rendering.limits,
+            |page| {
+                // Nobody is left to store it only when storing failed: the job is given back.
+                let _ = pages.blocking_send(page);
+            },
+        )
+    });
+    let mut images = Vec::new();
+    let mut count = 0u32;
+    while let Some(page) = drawn.recv().await {
+        count += 1;
         if let Some(why) = &page.failure {
             tracing::warn!(source = %source, page = page.page, reason = %why,
                 "page rendered as a placeholder");
@@ -412,13 +408,30 @@ async fn render(app: &App, source: &str, kind: Kind) -> Result<PreviewSet, Strin
             });
         }
     }
-    Ok(PreviewSet {
-        source: source.to_string(),
-        pages: u32::try_from(rendered.pages.len()).unwrap_or(u32::MAX),
-        failure: None,
-        created_at: Utc::now(),
-        images,
-    })
+    let rendered = renderer
+        .await
+        .map_err(|e| format!("render task failed: {e}"))?;
+    drop(staged);
+    match rendered {
+        Ok(_) => Ok(PreviewSet {
+            source: source.to_string(),
+            pages: count,
+            failure: None,
+            created_at: Utc::now(),
+            images,
+        }),
+        Err(previews::RenderError::NotRenderable(why)) => {
+            tracing::warn!(source = %source, reason = %why, "content cannot be rendered");
+            Ok(PreviewSet {
+                source: source.to_string(),
+                pages: 0,
+                failure: Some(why),
+                created_at: Utc::now(),
+                images: Vec::new(),
+            })
+        }
+        Err(e) => Err(format!("rendering {source}: {e}")),
+    }
 }
 
 /// The stored content `source`, copied to a staged file for the renderer (removed on drop).
