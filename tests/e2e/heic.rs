@@ -133,12 +133,25 @@ async fn a_heic_photo_is_kept_whole_and_shown_as_a_jpeg(backend: Backend) {
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(none).await, "no_display_copy");
 
-    // Staff see the display copy on the dossier page, and may still download the original.
+    // Staff see the photo's page, drawn from the display copy, on the dossier page, and may
+    // still download the original.
+    let dossier =
+        crate::previews::rendered(&server, "PH-1", documents_in(&server, "PH-1").await).await;
+    let photo = crate::previews::documents(&dossier)
+        .into_iter()
+        .find(|d| d["id"] == id.as_str())
+        .expect("the photo");
+    assert_eq!(photo["previews"], "ready", "{photo}");
     assert_eq!(create_user(&server, "camille", "reviewer", PASSWORD).0, 0);
     let staff = Session::logged_in(&server, "camille").await;
     let page = staff.page("/staff/dossiers/PH-1").await;
-    let shown = format!("<img src=\"/staff/documents/{id}/display.jpg\"");
+    let shown = format!("<img src=\"/staff/documents/{id}/pages/1?width=200\"");
     assert!(page.contains(&shown), "{page}");
+    let thumbnail = staff
+        .get(&format!("/staff/documents/{id}/pages/1?width=200"))
+        .await;
+    assert_eq!(thumbnail.status(), StatusCode::OK);
+    assert_eq!(thumbnail.headers()["content-type"], "image/jpeg");
     assert!(page.contains(&format!("/staff/documents/{id}/content?download=1")));
     let answer = staff
         .get(&format!("/staff/documents/{id}/display.jpg"))
@@ -146,11 +159,17 @@ async fn a_heic_photo_is_kept_whole_and_shown_as_a_jpeg(backend: Backend) {
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.headers()["content-type"], "image/jpeg");
 
-    // The display copy is an object the documents point at: nothing orphaned.
+    // The display copy and the pictures of both documents' page (two sizes each) are objects
+    // the documents point at: nothing orphaned.
     let (code, out, err) = server.verify();
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("3 objects checked, 3 referenced by documents, 0 finding(s)"),
+        out.contains("7 objects checked, 7 referenced by documents, 0 finding(s)"),
         "{out}"
     );
+}
+
+/// How many documents the dossier holds, by piece.
+async fn documents_in(server: &Server, reference: &str) -> usize {
+    crate::previews::documents(&server.dossier(reference).await).len()
 }

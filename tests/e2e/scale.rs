@@ -121,8 +121,12 @@ async fn two_processes_share_one_database_and_one_store() {
     // `domicile` is reviewed automatically: one acceptance per document, no more.
     assert_eq!(count("document.accepted"), 10);
 
-    // Each document stored once, every object accounted for.
+    // Each document stored once, with the pictures of its page (a thumbnail and a reading
+    // size), every object accounted for once every picture is made.
+    for i in 0..10 {
+        crate::previews::rendered(&first, &format!("S-{i}"), 2).await;
+    }
     let (code, out, err) = first.verify();
     assert_eq!(code, 0, "verify: {out}{err}");
-    assert!(out.contains("20 objects checked, 20 referenced"), "{out}");
+    assert!(out.contains("60 objects checked, 60 referenced"), "{out}");
 }
