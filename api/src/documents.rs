@@ -232,6 +232,7 @@ pub struct PageQuery {
         (status = 200, description = "The page's picture, a JPEG", body = Binary, content_type = "image/jpeg"),
         (status = 202, description = "Not rendered yet: ask again after `Retry-After` seconds", body = PagePending),
         (status = 304, description = "Not modified (ETag)"),
+        answers::Malformed,
         answers::Unauthenticated,
         answers::Forbidden,
         (status = 404, description = "Unknown document, a page beyond its last (`unknown_page`), or a document that has no picture (`no_preview`: its kind does not render, or its rendering failed)", body = ErrorBody),
@@ -242,10 +243,14 @@ pub struct PageQuery {
 pub async fn page(
     State(app): State<App>,
     caller: Caller,
-    Path((id, n)): Path<(String, u32)>,
-    axum::extract::Query(query): axum::extract::Query<PageQuery>,
+    Path((id, n)): Path<(String, String)>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    let axum::extract::Query(query) = query.map_err(|e| Error::Malformed(e.body_text()))?;
+    let n: u32 = n
+        .parse()
+        .map_err(|_| Error::Malformed(format!("page {n:?} is not a page number")))?;
     caller.require(&[Role::Portal, Role::Staff])?;
     let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
     let width = query.width.unwrap_or(render::READING_WIDTH_CLASS);
