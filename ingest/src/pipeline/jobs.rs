@@ -64,3 +64,29 @@ where
         }
     }
 }
+
+/// Runs `work` for `job` while renewing its lease every `renew_every`; `Err` when the lease is
+/// lost (another worker may have taken the job) or cannot be renewed.
+pub async fn with_lease<T>(
+    app: &App,
+    job: &Job,
+    owner: &str,
+    (lease, renew_every): (Duration, Duration),
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(renew_every);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = renew.tick() => {
+                match app.repo.renew_lease(job.id, owner, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => return Err("the lease was lost".into()),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+    }
+}

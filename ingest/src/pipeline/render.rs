@@ -334,7 +334,14 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), String> {
         Err(e) => return Err(format!("not rendered yet: {e}")),
     }
     let started = std::time::Instant::now();
-    let set = with_lease(app, job, owner, render(app, &source, kind)).await?;
+    let set = super::jobs::with_lease(
+        app,
+        job,
+        owner,
+        (LEASE, RENEW_EVERY),
+        render(app, &source, kind),
+    )
+    .await?;
     let failed = set.images.iter().filter(|i| i.failure.is_some()).count();
     tracing::info!(document = %document.id, source = %source, pages = set.pages,
         failed_images = failed, failure = ?set.failure, elapsed = ?started.elapsed(),
@@ -344,30 +351,6 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     done().await
-}
-
-/// Runs `work` while renewing the job's lease.
-async fn with_lease<T>(
-    app: &App,
-    job: &Job,
-    owner: &str,
-    work: impl std::future::Future<Output = Result<T, String>>,
-) -> Result<T, String> {
-    tokio::pin!(work);
-    let mut renew = tokio::time::interval(RENEW_EVERY);
-    renew.tick().await;
-    loop {
-        tokio::select! {
-            done = &mut work => return done,
-            _ = renew.tick() => {
-                match app.repo.renew_lease(job.id, owner, LEASE).await {
-                    Ok(true) => {}
-                    Ok(false) => return Err("the lease was lost".into()),
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-        }
-    }
 }
 
 /// Renders the content `source` (of `kind`) and stores its pictures as each page is drawn (one

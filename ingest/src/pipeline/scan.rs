@@ -277,22 +277,10 @@ async fn scan_stored(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("content of {} is missing from the store", document.id))?;
-    let scanning = scan(app, blob.reader);
-    tokio::pin!(scanning);
-    let mut renew = tokio::time::interval(RENEW_EVERY);
-    renew.tick().await;
-    loop {
-        tokio::select! {
-            outcome = &mut scanning => {
-                return outcome.ok_or_else(|| "no scanner configured".to_string());
-            }
-            _ = renew.tick() => {
-                match app.repo.renew_lease(job.id, owner, LEASE).await {
-                    Ok(true) => {}
-                    Ok(false) => return Err("the lease was lost".into()),
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-        }
-    }
+    let scanning = async {
+        scan(app, blob.reader)
+            .await
+            .ok_or_else(|| "no scanner configured".to_string())
+    };
+    super::jobs::with_lease(app, job, owner, (LEASE, RENEW_EVERY), scanning).await
 }
