@@ -763,6 +763,8 @@ fn records() -> Records {
             candidate: candidate.clone(),
             state: "open".into(),
             state_reason: Some("Pièce d'identité refusée".into()),
+            corrections: json!({}),
+            extension: None,
             version: 3,
             created_at: at,
             updated_at: at,
@@ -833,6 +835,7 @@ fn records() -> Records {
         event: EventRecord {
             id: 7,
             kind: "document.received".into(),
+            actor: Some("portal:inscriptions".into()),
             dossier: Some("CONF-2".into()),
             document: Some("doc-infected".into()),
             at,

@@ -71,7 +71,7 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
     let outcome = if is_multipart {
-        upload_multipart(&app, reference.clone(), piece, request).await?
+        upload_multipart(&app, reference.clone(), piece, request, caller.actor()).await?
     } else {
         let upload = Arrival {
             reference: reference.clone(),
@@ -85,6 +85,7 @@ pub async fn upload(
                 .and_then(|v| v.parse().ok()),
             origin: Origin::Upload,
             by: None,
+            actor: caller.actor(),
         };
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
@@ -105,6 +106,7 @@ async fn upload_multipart(
     reference: String,
     piece: String,
     request: Request,
+    actor: String,
 ) -> Result<ingest::pipeline::Intake, ApiError> {
     let mut multipart = Multipart::from_request(request, app)
         .await
@@ -126,6 +128,7 @@ async fn upload_multipart(
             content_length: None,
             origin: Origin::Upload,
             by: None,
+            actor,
         };
         let stream = futures::stream::unfold(field, |mut field| async move {
             match field.chunk().await {
@@ -354,7 +357,15 @@ pub async fn review(
                 review.decision
             ))
         })?;
-    actions::review(&app, &id, decision, review.reason, &caller.name).await?;
+    actions::review(
+        &app,
+        &id,
+        decision,
+        review.reason,
+        &caller.name,
+        &caller.actor(),
+    )
+    .await?;
     let doc = app
         .repo
         .document(&id)

@@ -61,8 +61,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Dossier>), ApiError> {
     caller.require(&[Role::Portal])?;
     let new: NewDossier = request::json(&body)?;
-    let (_, created) =
-        actions::create_dossier(&app, &new.campaign, &new.reference, new.candidate).await?;
+    let (_, created) = actions::create_dossier(
+        &app,
+        &new.campaign,
+        &new.reference,
+        new.candidate,
+        &caller.actor(),
+    )
+    .await?;
     let snapshot = Snapshot::read(&app, &new.reference).await?;
     let status = if created {
         StatusCode::CREATED
@@ -128,7 +134,7 @@ pub async fn submit(
     Path(reference): Path<String>,
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
-    actions::submit(&app, &reference).await?;
+    actions::submit(&app, &reference, &caller.actor()).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(
         &snapshot,
@@ -158,7 +164,7 @@ pub async fn close(
     Path(reference): Path<String>,
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Staff])?;
-    actions::close(&app, &reference).await?;
+    actions::close(&app, &reference, &caller.actor()).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(
         &snapshot,
@@ -188,7 +194,7 @@ pub async fn withdraw(
     Path((reference, id)): Path<(String, String)>,
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
-    actions::withdraw(&app, &reference, &id).await?;
+    actions::withdraw(&app, &reference, &id, &caller.actor()).await?;
     let snapshot = Snapshot::read(&app, &reference).await?;
     Ok(Json(views::dossier(
         &snapshot,

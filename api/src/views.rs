@@ -26,14 +26,14 @@ use ingest::events::EventKind;
 use ingest::pipeline::dossier::{Snapshot, verdict};
 use ingest::pipeline::{Channel, mailroom, render, scan};
 
-/// A domain enumeration as the API shows it: the same lowercase names, listed in the schema.
+/// A domain enumeration as the API shows it: the same snake_case names, listed in the schema.
 /// The conversion is an exhaustive match: a variant added to the domain does not compile
 /// until it is shown here too.
 macro_rules! shown_enum {
     ($(#[$doc:meta])* $name:ident from $domain:ty { $($variant:ident),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-        #[serde(rename_all = "lowercase")]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $($variant),+
         }
@@ -55,7 +55,13 @@ shown_enum! {
 
 shown_enum! {
     /// Where a piece of a dossier stands.
-    PieceStatus from dossiers::PieceStatus { Missing, Pending, Accepted, Rejected }
+    PieceStatus from dossiers::PieceStatus {
+        Missing,
+        Pending,
+        Accepted,
+        Rejected,
+        CorrectionRequested,
+    }
 }
 
 shown_enum! {

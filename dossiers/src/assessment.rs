@@ -104,6 +104,10 @@ pub enum PieceStatus {
     Accepted,
     /// Every document is rejected.
     Rejected,
+    /// Staff asked the candidate to send the piece again: its documents stop counting until
+    /// a new one arrives.
+    #[serde(rename = "correction_requested")]
+    CorrectionRequested,
 }
 
 /// One piece of one dossier.
@@ -211,6 +215,24 @@ impl Assessment {
             .collect()
     }
 
+    /// The assessment once staff asked again for `pieces`: those count no accepted or pending
+    /// document, so a required one holds completeness and submission back until the
+    /// candidate sends a new document (which clears the request).
+    pub fn with_corrections<'a>(mut self, pieces: impl IntoIterator<Item = &'a str>) -> Self {
+        for code in pieces {
+            if let Some(piece) = self.pieces.iter_mut().find(|p| p.code == code) {
+                piece.status = PieceStatus::CorrectionRequested;
+                piece.accepted = 0;
+                piece.pending = 0;
+            }
+        }
+        self.complete = self
+            .pieces
+            .iter()
+            .all(|p| !p.required || p.accepted >= p.min_documents);
+        self
+    }
+
     /// The piece with this code.
     pub fn piece(&self, code: &str) -> Option<&PieceAssessment> {
         self.pieces.iter().find(|p| p.code == code)
@@ -287,6 +309,20 @@ mod tests {
             Some(DocumentStanding::Accepted)
         );
         assert_eq!(withdrawn(accepted("a")).standing(), None);
+    }
+
+    #[test]
+    fn a_correction_holds_its_piece_back_until_a_new_document() {
+        let complete = assess(&[accepted("identite"), accepted("jdc")]);
+        assert!(complete.complete);
+        let asked = complete.with_corrections(["jdc"]);
+        assert_eq!(status(&asked, "jdc"), PieceStatus::CorrectionRequested);
+        assert_eq!(status(&asked, "identite"), PieceStatus::Accepted);
+        assert!(!asked.complete);
+        assert_eq!(asked.missing_for_submission(), ["jdc"]);
+        // A code the catalog lacks changes nothing.
+        let unknown = assess(&[accepted("identite"), accepted("jdc")]).with_corrections(["x"]);
+        assert!(unknown.complete);
     }
 
     #[test]

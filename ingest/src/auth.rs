@@ -53,6 +53,14 @@ impl FromStr for Role {
     }
 }
 
+/// How the dossier journal names a staff member signed in to the staff pages.
+pub fn staff_actor(login: &str) -> String {
+    format!("{}:{login}", Role::Staff)
+}
+
+/// How the dossier journal names work no person or token did: workers, scans.
+pub use storage::repository::journal::SYSTEM as SYSTEM_ACTOR;
+
 /// A new random token, `gch_` and 64 hex digits.
 pub fn new_token() -> String {
     let a = uuid::Uuid::new_v4();
@@ -73,6 +81,11 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// How the dossier journal names the caller: `ROLE:NAME` (`portal:inscriptions`).
+    pub fn actor(&self) -> String {
+        format!("{}:{}", self.role, self.name)
+    }
+
     /// Refuses the request unless the caller has one of `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), Error> {
         if roles.contains(&self.role) {

@@ -57,6 +57,7 @@ pub fn piece_status_label(status: dossiers::PieceStatus) -> &'static str {
         dossiers::PieceStatus::Pending => "En attente",
         dossiers::PieceStatus::Accepted => "Acceptée",
         dossiers::PieceStatus::Rejected => "Refusée",
+        dossiers::PieceStatus::CorrectionRequested => "À renvoyer",
     }
 }
 
@@ -67,6 +68,7 @@ pub fn piece_status_class(status: dossiers::PieceStatus) -> &'static str {
         dossiers::PieceStatus::Pending => "pending",
         dossiers::PieceStatus::Accepted => "accepted",
         dossiers::PieceStatus::Rejected => "rejected",
+        dossiers::PieceStatus::CorrectionRequested => "correction",
     }
 }
 

@@ -137,6 +137,8 @@ async fn create_dossier(repo: &Repo, campaign: &str, reference: &str) {
                 candidate: json!({"last_name": "Martin"}),
                 state: "submitted".into(),
                 state_reason: None,
+                corrections: json!({}),
+                extension: None,
                 version: 0,
                 created_at: at,
                 updated_at: at,
@@ -147,6 +149,7 @@ async fn create_dossier(repo: &Repo, campaign: &str, reference: &str) {
                 document: None,
                 data: json!({"campaign": campaign}),
             },
+            "system",
         )
         .await
         .expect("create_dossier");

@@ -207,7 +207,8 @@ async fn postgres_processes_starting_together_migrate_once() {
             (7, true),
             (8, true),
             (9, true),
-            (10, true)
+            (10, true),
+            (11, true)
         ]
     );
     conn.close().await.expect("close");
@@ -263,6 +264,8 @@ fn dossier(reference: &str) -> DossierRecord {
         candidate: json!({"birth_date": "2001-02-03", "nationality": "FR"}),
         state: "open".into(),
         state_reason: None,
+        corrections: json!({}),
+        extension: None,
         version: 0,
         created_at: at,
         updated_at: at,
@@ -324,6 +327,7 @@ async fn with_dossier(repo: &Repo, reference: &str) -> DossierRecord {
         .create_dossier(
             &dossier(reference),
             event("dossier.created", reference, json!({})),
+            "system",
         )
         .await
         .expect("create_dossier");
@@ -397,7 +401,7 @@ async fn dossier_creation_is_idempotent(repo: Repo) {
     let mut other = dossier("D-1");
     other.candidate = json!({"birth_date": "1999-01-01"});
     let (existing, fresh) = repo
-        .create_dossier(&other, event("dossier.created", "D-1", json!({})))
+        .create_dossier(&other, event("dossier.created", "D-1", json!({})), "system")
         .await
         .unwrap();
     assert!(!fresh);
@@ -429,6 +433,7 @@ async fn concurrent_creations_make_one_dossier(repo: Repo) {
                 repo.create_dossier(
                     &mine,
                     event("dossier.created", "D-RACE", json!({"task": i})),
+                    "system",
                 )
                 .await
                 .expect("create_dossier")

@@ -135,6 +135,8 @@ async fn create_dossier(repo: &Repo, reference: &str) -> DossierRecord {
                 candidate: json!({"last_name": "Martin"}),
                 state: "open".into(),
                 state_reason: None,
+                corrections: json!({}),
+                extension: None,
                 version: 0,
                 created_at: at,
                 updated_at: at,
@@ -145,6 +147,7 @@ async fn create_dossier(repo: &Repo, reference: &str) -> DossierRecord {
                 document: None,
                 data: json!({"campaign": "cap"}),
             },
+            "system",
         )
         .await
         .expect("create_dossier");

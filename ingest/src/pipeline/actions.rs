@@ -36,6 +36,7 @@ pub async fn create_dossier(
     campaign_id: &str,
     reference: &str,
     candidate: Value,
+    actor: &str,
 ) -> Result<(DossierRecord, bool), Error> {
     check_reference(reference)?;
     let campaign = app.campaign(campaign_id).await?;
@@ -53,6 +54,8 @@ pub async fn create_dossier(
         candidate,
         state: DossierState::Open.as_str().to_string(),
         state_reason: None,
+        corrections: json!({}),
+        extension: None,
         version: 0,
         created_at: now,
         updated_at: now,
@@ -63,7 +66,7 @@ pub async fn create_dossier(
         document: None,
         data: json!({"campaign": campaign.id()}),
     };
-    let (stored, created) = app.repo.create_dossier(&record, event).await?;
+    let (stored, created) = app.repo.create_dossier(&record, event, actor).await?;
     if stored.campaign != record.campaign {
         return Err(Error::ReferenceTaken {
             reference: reference.to_string(),
@@ -87,8 +90,13 @@ pub fn check_window(snapshot: &Snapshot) -> Result<(), Error> {
 }
 
 /// The candidate withdraws a document while the dossier is open.
-pub async fn withdraw(app: &App, reference: &str, document: &str) -> Result<(), Error> {
-    dossier::change(app, reference, |snapshot| {
+pub async fn withdraw(
+    app: &App,
+    reference: &str,
+    document: &str,
+    actor: &str,
+) -> Result<(), Error> {
+    dossier::change(app, reference, actor, |snapshot| {
         check_window(snapshot)?;
         dossiers::state::candidate_may_change(snapshot.state)?;
         let doc = snapshot
@@ -118,8 +126,8 @@ pub async fn withdraw(app: &App, reference: &str, document: &str) -> Result<(), 
 }
 
 /// "J'ai fourni toutes mes pièces".
-pub async fn submit(app: &App, reference: &str) -> Result<DossierState, Error> {
-    dossier::change(app, reference, |snapshot| {
+pub async fn submit(app: &App, reference: &str, actor: &str) -> Result<DossierState, Error> {
+    dossier::change(app, reference, actor, |snapshot| {
         check_window(snapshot)?;
         let next = dossiers::state::submit(snapshot.state, &snapshot.assessment())?;
         let mut plan = Plan::nothing(next);
@@ -144,6 +152,7 @@ pub async fn review(
     decision: ReviewDecision,
     reason: Option<String>,
     by: &str,
+    actor: &str,
 ) -> Result<DossierState, Error> {
     let reason = reason
         .map(|r| r.trim().to_string())
@@ -156,7 +165,7 @@ pub async fn review(
         .document(document)
         .await?
         .ok_or_else(|| Error::UnknownDocument(document.to_string()))?;
-    dossier::change(app, &doc.dossier, |snapshot| {
+    dossier::change(app, &doc.dossier, actor, |snapshot| {
         if snapshot.state == DossierState::Closed {
             return Err(dossiers::TransitionError::DossierClosed.into());
         }
@@ -204,8 +213,8 @@ pub async fn review(
 }
 
 /// Staff close a complete dossier.
-pub async fn close(app: &App, reference: &str) -> Result<(), Error> {
-    dossier::change(app, reference, |snapshot| {
+pub async fn close(app: &App, reference: &str, actor: &str) -> Result<(), Error> {
+    dossier::change(app, reference, actor, |snapshot| {
         let next = dossiers::state::close(snapshot.state, &snapshot.assessment())?;
         let mut plan = Plan::nothing(());
         snapshot.move_to(&mut plan.change, next, None);

@@ -53,6 +53,17 @@ impl Snapshot {
             .ok_or_else(|| Error::UnknownDossier(reference.to_string()))?;
         let documents = app.repo.documents(reference).await?;
         let campaign = app.campaign(&record.campaign).await?;
+        Snapshot::assemble(record, documents, campaign)
+    }
+
+    /// A snapshot of records already read (a page of an export): the dossier, its documents
+    /// (withdrawn ones included, oldest first) and its campaign.
+    pub fn assemble(
+        record: DossierRecord,
+        documents: Vec<DocumentRecord>,
+        campaign: Arc<Campaign>,
+    ) -> Result<Snapshot, Error> {
+        let reference = &record.reference;
         let candidate = Candidate::new(record.candidate.clone(), campaign.reference_date())
             .map_err(|e| Error::Internal(format!("stored candidate of {reference}: {e}")))?;
         let state = record
@@ -106,7 +117,21 @@ impl Snapshot {
                 }
             })
             .collect();
-        self.campaign.assess(&self.candidate, &facts)
+        let corrections = change
+            .corrections
+            .as_ref()
+            .unwrap_or(&self.record.corrections);
+        let candidate = change.candidate.as_ref().and_then(|attributes| {
+            Candidate::new(attributes.clone(), self.campaign.reference_date()).ok()
+        });
+        self.campaign
+            .assess(candidate.as_ref().unwrap_or(&self.candidate), &facts)
+            .with_corrections(
+                corrections
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|map| map.keys().map(String::as_str)),
+            )
     }
 
     /// Documents the candidate still has on file (not withdrawn).
@@ -161,11 +186,13 @@ pub mod verdict {
 /// Who reviewed a document that a `review = "auto"` piece accepted.
 pub const AUTO_REVIEWER: &str = "auto";
 
-/// Reads the dossier, computes a plan, applies it; recomputes when the dossier changed
-/// meanwhile. `compute` may be called several times and must not have side effects.
+/// Reads the dossier, computes a plan, applies it as done by `actor` (journaled so);
+/// recomputes when the dossier changed meanwhile. `compute` may be called several times and
+/// must not have side effects.
 pub async fn change<T>(
     app: &App,
     reference: &str,
+    actor: &str,
     mut compute: impl FnMut(&Snapshot) -> Result<Plan<T>, Error>,
 ) -> Result<T, Error> {
     for _ in 0..ATTEMPTS {
@@ -175,6 +202,7 @@ pub async fn change<T>(
             return Ok(plan.outcome);
         }
         plan.change.expected_version = snapshot.record.version;
+        plan.change.actor = actor.to_string();
         let enqueues = !plan.change.jobs.is_empty();
         match app.repo.apply(reference, plan.change).await {
             Ok(()) => {

@@ -130,6 +130,8 @@ pub struct Arrival {
     pub origin: Origin,
     /// The person who filed it by hand (a mailroom triage entry), if any.
     pub by: Option<String>,
+    /// Who sends it, as the journal names them (`portal:NAME`, `station:NAME`, `staff:LOGIN`).
+    pub actor: String,
 }
 
 /// The document the intake ended with; `created` is false for a repeat of the same bytes.
@@ -249,7 +251,7 @@ where
         scanned.as_ref(),
     );
     document.display_sha256 = display;
-    dossier::change(app, &arrival.reference, |snapshot| {
+    dossier::change(app, &arrival.reference, &arrival.actor, |snapshot| {
         check_admitted(snapshot, channel)?;
         if let Some(existing) = same_content(snapshot, arrival, &document.sha256)? {
             return Ok(Plan::nothing(existing));
@@ -519,7 +521,7 @@ async fn refuse_infected(
         "filename": arrival.filename, "signature": signature,
         "channel": arrival.origin.channel().as_str(), "stored": false,
     });
-    let recorded = dossier::change(app, &arrival.reference, |snapshot| {
+    let recorded = dossier::change(app, &arrival.reference, &arrival.actor, |snapshot| {
         let mut plan = Plan::nothing(());
         plan.change
             .events

@@ -24,6 +24,7 @@ use validators::{Reason, ReasonCode};
 
 use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
 use crate::app::App;
+use crate::auth::SYSTEM_ACTOR;
 use crate::error::Error;
 use crate::events::EventKind;
 
@@ -131,7 +132,7 @@ pub async fn record(app: &App, document: &DocumentRecord, outcome: &Outcome) -> 
     if matches!(outcome, Outcome::Pending { .. }) {
         return Ok(());
     }
-    dossier::change(app, &document.dossier, |snapshot| {
+    dossier::change(app, &document.dossier, SYSTEM_ACTOR, |snapshot| {
         let Some(doc) = snapshot.documents.iter().find(|d| d.id == document.id) else {
             return Err(Error::UnknownDocument(document.id.clone()));
         };

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use dossiers::{Candidate, DossierState, Outcome, Piece, PieceStatus, ReviewDecision};
+use ingest::auth::staff_actor;
 use ingest::events::EventKind;
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::{Snapshot, verdict};
@@ -477,7 +478,15 @@ pub async fn review(
         ),
         _ => return Err(PageError::BadRequest("Décision inconnue.".into())),
     };
-    actions::review(&staff.app, &doc.id, decision, reason, &user.name).await?;
+    actions::review(
+        &staff.app,
+        &doc.id,
+        decision,
+        reason,
+        &user.name,
+        &staff_actor(&user.name),
+    )
+    .await?;
     refresh_dossier(&staff.app, &reference).await;
     tracing::info!(user = %user.name, document = %doc.id, decision = done, "staff review");
     Ok(Redirect::to(&format!(
@@ -501,7 +510,7 @@ pub async fn close(
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
     snapshot(&staff, &reference).await?;
-    actions::close(&staff.app, &reference).await?;
+    actions::close(&staff.app, &reference, &staff_actor(&user.name)).await?;
     refresh_dossier(&staff.app, &reference).await;
     tracing::info!(user = %user.name, dossier = %reference, "staff closed dossier");
     Ok(Redirect::to(&format!("/staff/dossiers/{reference}?done=closed")).into_response())

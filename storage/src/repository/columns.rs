@@ -46,6 +46,7 @@ where
     DateTime<Utc>: Column<R::Database>,
     Option<DateTime<Utc>>: Column<R::Database>,
     Value: Column<R::Database>,
+    Option<Value>: Column<R::Database>,
 {
     fn campaign(&self) -> Result<CampaignRecord, RepoError> {
         Ok(CampaignRecord {
@@ -62,6 +63,8 @@ where
             candidate: self.try_get("candidate")?,
             state: self.try_get("state")?,
             state_reason: self.try_get("state_reason")?,
+            corrections: self.try_get("corrections")?,
+            extension: self.try_get("extension")?,
             version: self.try_get("version")?,
             created_at: self.try_get("created_at")?,
             updated_at: self.try_get("updated_at")?,
@@ -103,6 +106,7 @@ where
         Ok(EventRecord {
             id: self.try_get("id")?,
             kind: self.try_get("type")?,
+            actor: self.try_get("actor")?,
             dossier: self.try_get("dossier")?,
             document: self.try_get("document")?,
             at: self.try_get("at")?,
@@ -136,8 +140,8 @@ pub(super) trait RecordBinds: Sized {
     fn bind_dossier(self, dossier: &DossierRecord) -> Self;
     /// For [`super::sql::INSERT_DOCUMENT`].
     fn bind_document(self, document: &DocumentRecord) -> Self;
-    /// For [`super::sql::INSERT_EVENT`].
-    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self;
+    /// For [`super::sql::INSERT_EVENT`], caused by `actor`.
+    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Self;
 }
 
 impl<'q, DB> RecordBinds for Query<'q, DB, <DB as Database>::Arguments>
@@ -151,6 +155,7 @@ where
     DateTime<Utc>: Column<DB>,
     Option<DateTime<Utc>>: Column<DB>,
     Value: Column<DB>,
+    Option<Value>: Column<DB>,
 {
     fn bind_dossier(self, dossier: &DossierRecord) -> Self {
         self.bind(&dossier.reference)
@@ -158,6 +163,8 @@ where
             .bind(&dossier.candidate)
             .bind(&dossier.state)
             .bind(&dossier.state_reason)
+            .bind(&dossier.corrections)
+            .bind(&dossier.extension)
             .bind(dossier.version)
             .bind(dossier.created_at)
             .bind(dossier.updated_at)
@@ -190,11 +197,12 @@ where
             .bind(&doc.display_sha256)
     }
 
-    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>) -> Self {
+    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Self {
         self.bind(&event.kind)
             .bind(&event.dossier)
             .bind(&event.document)
             .bind(at)
             .bind(&event.data)
+            .bind(actor.to_string())
     }
 }

@@ -17,6 +17,7 @@
 #[macro_use]
 mod shared;
 mod columns;
+pub mod journal;
 mod mailroom;
 mod postgres;
 mod previews;
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use journal::{ChainBreak, JournalEntry, JournalRepository, NewJournalEntry};
 pub use mailroom::{BatchRecord, MailroomRepository};
 pub use postgres::PostgresRepository;
 pub use previews::{PreviewImage, PreviewRepository, PreviewSet};
@@ -78,6 +80,11 @@ pub struct DossierRecord {
     pub state: String,
     /// Why the dossier is in its state, when staff said so (a rejection sending it back).
     pub state_reason: Option<String>,
+    /// The corrections staff asked for and the candidate has not answered yet, by piece code:
+    /// `{"message", "requested_at", "by"}`.
+    pub corrections: Value,
+    /// This dossier's own deadline, when staff extended it: `{"until", "reason", "by", "at"}`.
+    pub extension: Option<Value>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -131,6 +138,8 @@ pub struct NewEvent {
 pub struct EventRecord {
     pub id: i64,
     pub kind: String,
+    /// Who caused it (see [`NewJournalEntry::actor`]); `None` for events older than actors.
+    pub actor: Option<String>,
     pub dossier: Option<String>,
     pub document: Option<String>,
     pub at: DateTime<Utc>,
@@ -156,12 +165,50 @@ pub struct ScanChange {
     pub reasons: Option<Value>,
 }
 
+/// A document moved to a piece (from none, or from another), judged again against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    pub document: String,
+    pub piece: String,
+    pub verdict: String,
+    pub reasons: Value,
+    /// The review it keeps: cleared when it moves (the new piece is reviewed afresh), or the
+    /// automatic acceptance of a piece reviewed `auto`.
+    pub review: Option<String>,
+    pub reviewed_by: Option<String>,
+}
+
+impl DossierChange {
+    /// The journal entries of the change: one per event of the dossier, under its actor.
+    pub fn journal_entries(&self, reference: &str) -> Vec<NewJournalEntry> {
+        self.events
+            .iter()
+            .filter(|e| e.dossier.as_deref() == Some(reference))
+            .map(|e| NewJournalEntry {
+                actor: self.actor.clone(),
+                action: e.kind.clone(),
+                document: e.document.clone(),
+                data: e.data.clone(),
+            })
+            .collect()
+    }
+}
+
 /// Everything one action does to one dossier, applied atomically.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DossierChange {
     /// The version the change was computed from.
     pub expected_version: i64,
+    /// Who does it: each event is journaled under this actor.
+    pub actor: String,
     pub state: Option<(String, Option<String>)>,
+    /// New candidate attributes.
+    pub candidate: Option<Value>,
+    /// The dossier's corrections as they are after the change.
+    pub corrections: Option<Value>,
+    /// The dossier's extension as it is after the change.
+    pub extension: Option<Value>,
+    pub assignments: Vec<Assignment>,
     pub new_documents: Vec<DocumentRecord>,
     pub reviews: Vec<ReviewChange>,
     pub withdrawals: Vec<String>,
@@ -234,7 +281,8 @@ pub struct Job {
 
 #[async_trait]
 pub trait Repository:
-    MailroomRepository
+    JournalRepository
+    + MailroomRepository
     + PreviewRepository
     + ReviewQueueRepository
     + StaffRepository
@@ -253,12 +301,13 @@ pub trait Repository:
     async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError>;
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError>;
 
-    /// Creates the dossier with its creation event, or returns the one already there
-    /// (`false`): creation is idempotent on the reference.
+    /// Creates the dossier with its creation event, journaled under `actor`, or returns the
+    /// one already there (`false`): creation is idempotent on the reference.
     async fn create_dossier(
         &self,
         dossier: &DossierRecord,
         event: NewEvent,
+        actor: &str,
     ) -> Result<(DossierRecord, bool), RepoError>;
     async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError>;
     /// The dossier's documents, withdrawn ones included, oldest first.

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use super::columns::{RecordBinds, RecordRow};
+use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
@@ -96,6 +97,14 @@ impl PostgresRepository {
     }
 }
 
+impl PostgresRepository {
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, RepoError> {
+        Ok(self.pool.begin().await?)
+    }
+}
+
+journal_impl!(PostgresRepository, Postgres);
+
 /// Makes the transaction's events visible in id order: call it just before inserting events,
 /// as the transaction's last work before commit.
 ///
@@ -120,6 +129,7 @@ async fn insert_events(
     conn: &mut PgConnection,
     events: &[NewEvent],
     at: chrono::DateTime<Utc>,
+    actor: &str,
 ) -> Result<(), RepoError> {
     if events.is_empty() {
         return Ok(());
@@ -127,7 +137,7 @@ async fn insert_events(
     lock_event_order(conn).await?;
     for event in events {
         sqlx::query(sql::INSERT_EVENT)
-            .bind_event(event, at)
+            .bind_event(event, at, actor)
             .execute(&mut *conn)
             .await?;
     }
@@ -168,6 +178,7 @@ repository_impl! {
         &self,
         dossier: &DossierRecord,
         event: NewEvent,
+        actor: &str,
     ) -> Result<(DossierRecord, bool), RepoError> {
         let mut tx = self.pool.begin().await?;
         // A concurrent creation of the same reference makes this wait for its commit, then
@@ -185,7 +196,16 @@ repository_impl! {
         };
         // As stored: PostgreSQL keeps times to the microsecond.
         let created = created.dossier()?;
-        insert_events(&mut tx, std::slice::from_ref(&event), dossier.created_at).await?;
+        let created_event = std::slice::from_ref(&event);
+        let entries = DossierChange {
+            actor: actor.to_string(),
+            events: created_event.to_vec(),
+            ..DossierChange::default()
+        }
+        .journal_entries(&dossier.reference);
+        journal::append::<Postgres>(&mut tx, &dossier.reference, dossier.created_at, &entries)
+            .await?;
+        insert_events(&mut tx, created_event, dossier.created_at, actor).await?;
         tx.commit().await?;
         Ok((created, true))
     }
@@ -257,6 +277,40 @@ repository_impl! {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(candidate) = &change.candidate {
+            sqlx::query(sql::SET_CANDIDATE)
+                .bind(candidate)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(corrections) = &change.corrections {
+            sqlx::query(sql::SET_CORRECTIONS)
+                .bind(corrections)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(extension) = &change.extension {
+            sqlx::query(sql::SET_EXTENSION)
+                .bind(extension)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for moved in &change.assignments {
+            sqlx::query(sql::ASSIGN_DOCUMENT)
+                .bind(&moved.piece)
+                .bind(&moved.verdict)
+                .bind(&moved.reasons)
+                .bind(&moved.review)
+                .bind(&moved.reviewed_by)
+                .bind(now)
+                .bind(&moved.document)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
         // A decided or withdrawn document leaves the review queue, and its claim with it;
         // after the document rows, the order claimers rely on (see queue.rs).
         let settled = change.reviews.iter().map(|r| &r.document);
@@ -269,8 +323,10 @@ repository_impl! {
         for job in &change.jobs {
             enqueue(&mut tx, job).await?;
         }
+        journal::append::<Postgres>(&mut tx, reference, now, &change.journal_entries(reference))
+            .await?;
         // Last, so the event-order lock is held for as short a time as possible.
-        insert_events(&mut tx, &change.events, now).await?;
+        insert_events(&mut tx, &change.events, now, &change.actor).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -18,13 +18,13 @@ pub(super) const SELECT_TOKEN: &str = "SELECT role, name FROM tokens WHERE hash 
 /// Binds with [`super::columns::RecordBinds::bind_dossier`]; returns the row as stored, or
 /// nothing when the reference exists (or is being inserted by a transaction that commits).
 pub(super) const INSERT_DOSSIER: &str = "INSERT INTO dossiers (reference, campaign, candidate,
-        state, state_reason, version, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        state, state_reason, corrections, extension, version, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     ON CONFLICT (reference) DO NOTHING
-    RETURNING reference, campaign, candidate, state, state_reason, version, created_at,
-        updated_at";
+    RETURNING reference, campaign, candidate, state, state_reason, corrections, extension,
+        version, created_at, updated_at";
 pub(super) const SELECT_DOSSIER: &str = "SELECT reference, campaign, candidate, state,
-        state_reason, version, created_at, updated_at
+        state_reason, corrections, extension, version, created_at, updated_at
     FROM dossiers WHERE reference = $1";
 
 /// The optimistic check: one row when the dossier is still at the expected version.
@@ -32,6 +32,16 @@ pub(super) const BUMP_VERSION: &str = "UPDATE dossiers SET version = version + 1
     WHERE reference = $2 AND version = $3";
 pub(super) const SET_STATE: &str =
     "UPDATE dossiers SET state = $1, state_reason = $2 WHERE reference = $3";
+pub(super) const SET_CANDIDATE: &str = "UPDATE dossiers SET candidate = $1 WHERE reference = $2";
+pub(super) const SET_CORRECTIONS: &str =
+    "UPDATE dossiers SET corrections = $1 WHERE reference = $2";
+pub(super) const SET_EXTENSION: &str = "UPDATE dossiers SET extension = $1 WHERE reference = $2";
+/// A document filed under another piece, with its new verdict; its review starts afresh
+/// (or is the automatic acceptance of its new piece).
+pub(super) const ASSIGN_DOCUMENT: &str = "UPDATE documents
+    SET piece = $1, verdict = $2, reasons = $3, review = $4, review_reason = NULL,
+        reviewed_by = $5, reviewed_at = CASE WHEN $4 IS NULL THEN NULL ELSE $6 END
+    WHERE id = $7 AND dossier = $8";
 
 /// Binds with [`super::columns::RecordBinds::bind_document`].
 pub(super) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, dossier, piece, filename,
@@ -58,9 +68,9 @@ pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents
     ORDER BY 1";
 
 /// Binds with [`super::columns::RecordBinds::bind_event`].
-pub(super) const INSERT_EVENT: &str =
-    "INSERT INTO events (type, dossier, document, at, data) VALUES ($1, $2, $3, $4, $5)";
-pub(super) const EVENTS_AFTER: &str = "SELECT id, type, dossier, document, at, data
+pub(super) const INSERT_EVENT: &str = "INSERT INTO events (type, dossier, document, at, data,
+        actor) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(super) const EVENTS_AFTER: &str = "SELECT id, type, actor, dossier, document, at, data
     FROM events WHERE id > $1 ORDER BY id LIMIT $2";
 
 pub(super) const SELECT_JOB: &str = "SELECT * FROM jobs WHERE id = $1";

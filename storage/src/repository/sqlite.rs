@@ -18,6 +18,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::columns::{RecordBinds, RecordRow};
+use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
@@ -77,6 +78,8 @@ impl SqliteRepository {
     }
 }
 
+journal_impl!(SqliteRepository, Sqlite);
+
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + TimeDelta::milliseconds(lease_millis(lease))
 }
@@ -118,6 +121,7 @@ repository_impl! {
         &self,
         dossier: &DossierRecord,
         event: NewEvent,
+        actor: &str,
     ) -> Result<(DossierRecord, bool), RepoError> {
         let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(sql::INSERT_DOSSIER)
@@ -134,8 +138,16 @@ repository_impl! {
         // The row as stored, the same as a later read returns.
         let created = created.dossier()?;
         sqlx::query(sql::INSERT_EVENT)
-            .bind_event(&event, dossier.created_at)
+            .bind_event(&event, dossier.created_at, actor)
             .execute(&mut *tx)
+            .await?;
+        let entries = DossierChange {
+            actor: actor.to_string(),
+            events: vec![event],
+            ..DossierChange::default()
+        }
+        .journal_entries(&dossier.reference);
+        journal::append::<Sqlite>(&mut tx, &dossier.reference, dossier.created_at, &entries)
             .await?;
         tx.commit().await?;
         Ok((created, true))
@@ -206,6 +218,40 @@ repository_impl! {
                 .execute(&mut *tx)
                 .await?;
         }
+        if let Some(candidate) = &change.candidate {
+            sqlx::query(sql::SET_CANDIDATE)
+                .bind(candidate)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(corrections) = &change.corrections {
+            sqlx::query(sql::SET_CORRECTIONS)
+                .bind(corrections)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(extension) = &change.extension {
+            sqlx::query(sql::SET_EXTENSION)
+                .bind(extension)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for moved in &change.assignments {
+            sqlx::query(sql::ASSIGN_DOCUMENT)
+                .bind(&moved.piece)
+                .bind(&moved.verdict)
+                .bind(&moved.reasons)
+                .bind(&moved.review)
+                .bind(&moved.reviewed_by)
+                .bind(now)
+                .bind(&moved.document)
+                .bind(reference)
+                .execute(&mut *tx)
+                .await?;
+        }
         // A decided or withdrawn document leaves the review queue, and its claim with it;
         // after the document rows, the order claimers rely on (see queue.rs).
         let settled = change.reviews.iter().map(|r| &r.document);
@@ -220,10 +266,12 @@ repository_impl! {
         }
         for event in &change.events {
             sqlx::query(sql::INSERT_EVENT)
-                .bind_event(event, now)
+                .bind_event(event, now, &change.actor)
                 .execute(&mut *tx)
                 .await?;
         }
+        journal::append::<Sqlite>(&mut tx, reference, now, &change.journal_entries(reference))
+            .await?;
         tx.commit().await?;
         Ok(())
     }

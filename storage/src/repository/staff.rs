@@ -292,7 +292,7 @@ const COUNT_FLAGS: &str = "SELECT
 const SAME_CONTENT: &str = "SELECT id, dossier, piece FROM documents
     WHERE sha256 = $1 AND dossier <> $2 AND withdrawn_at IS NULL ORDER BY dossier, id LIMIT $3";
 /// The most recent events, put back in id order by the caller.
-const DOSSIER_EVENTS: &str = "SELECT id, type, dossier, document, at, data FROM events
+const DOSSIER_EVENTS: &str = "SELECT id, type, actor, dossier, document, at, data FROM events
     WHERE dossier = $1 ORDER BY id DESC LIMIT $2";
 const TOKENS: &str = "SELECT hash, role, name, created_at FROM tokens ORDER BY created_at, name";
 

@@ -136,7 +136,7 @@ const DELETE_WEBHOOK: &str = "UPDATE webhooks SET deleted_at = $1, lease_owner =
 const RELEASE_WEBHOOK: &str = "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL,
         updated_at = $1
     WHERE id = $2 AND lease_owner = $3";
-const WEBHOOK_EVENTS: &str = "SELECT e.id, e.type, e.dossier, e.document, e.at, e.data
+const WEBHOOK_EVENTS: &str = "SELECT e.id, e.type, e.actor, e.dossier, e.document, e.at, e.data
     FROM events e JOIN dossiers d ON d.reference = e.dossier
     WHERE d.campaign = $1 AND e.id > $2 ORDER BY e.id LIMIT $3";
 /// The compare-and-set of a settled delivery: one row when `$4` still holds the live

@@ -33,6 +33,7 @@ use storage::repository::BatchRecord;
 use tokio::io::AsyncReadExt;
 
 use crate::app::App;
+use crate::auth::{Role, staff_actor};
 use crate::error::Error;
 use crate::pipeline::intake::{Arrival, Intake, Origin, intake};
 
@@ -92,6 +93,10 @@ async fn file_pdf(app: &App, filing: &Filing<'_>, pdf: Bytes) -> Result<Intake, 
             received_at: record.received_at,
         },
         by: filing.by.map(str::to_string),
+        actor: filing.by.map_or_else(
+            || format!("{}:{}", Role::Station, record.station),
+            staff_actor,
+        ),
     };
     let body = futures::stream::once(async move { Ok::<_, std::io::Error>(pdf) });
     intake(app, arrival, body).await
