@@ -87,6 +87,11 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Check what the dossier journals record.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// The child process that draws a document's pages for staff, started by guichet itself
     /// under memory and time limits; writes framed records to standard output (`previews`).
     #[command(hide = true)]
@@ -166,6 +171,15 @@ enum MailroomAction {
         /// Handle what is in DIR, then exit.
         #[arg(long)]
         once: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check every dossier's journal chain; prints each break and exits 1 on any.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -274,6 +288,9 @@ fn main() -> ExitCode {
                 }
             },
             Command::Verify { config } => commands::verify::run(&config).await,
+            Command::Audit {
+                action: AuditAction::Verify { config },
+            } => commands::audit::verify(&config).await,
             Command::RenderPages { .. } => unreachable!("handled before the runtime starts"),
         }
     });

@@ -65,7 +65,8 @@ fn rendering() -> anyhow::Result<ingest::pipeline::render::Rendering> {
     })
 }
 
-async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> {
+/// The configured repository, migrated, and nothing else (`guichet audit` needs no store).
+pub async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> {
     let url = config.database_url();
     let shown = redact(&url);
     let repo: Arc<dyn Repository> =

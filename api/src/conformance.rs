@@ -19,7 +19,7 @@ use dossiers::Candidate;
 use ingest::auth::Role;
 use ingest::pipeline::dossier::Snapshot;
 use ingest::pipeline::{render, scan};
-use storage::repository::{BatchRecord, DeliveryRecord, WebhookRecord};
+use storage::repository::{BatchRecord, DeliveryRecord, SameContent, WebhookRecord};
 use storage::{DocumentRecord, DossierRecord, EventRecord};
 
 use crate::testing::{Answer, TestApi};
@@ -579,6 +579,26 @@ async fn real_answers_fit_their_schemas() {
         call(Method::GET, &content, staff, None).await.status,
         StatusCode::OK
     );
+    let history = "/api/v1/dossiers/CONF-1/history";
+    let journal = call(Method::GET, history, staff, None).await;
+    assert_eq!(journal.status, StatusCode::OK);
+    let last = journal.json()["entries"]
+        .as_array()
+        .and_then(|e| e.last().cloned())
+        .expect("entries");
+    assert_eq!(last["action"], "document.downloaded", "{last}");
+    assert_eq!(last["actor"], "staff:test-staff", "{last}");
+    assert_eq!(
+        call(Method::GET, history, admin, None).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(Method::GET, history, portal, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let unknown = call(Method::GET, "/api/v1/dossiers/NOPE/history", staff, None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.json()["error"]["code"], "unknown_dossier");
     // No render worker runs here: the page's picture is not made yet.
     let page = format!("/api/v1/documents/{identity}/pages/1?width=200");
     let pending = call(Method::GET, &page, portal, None).await;
@@ -696,6 +716,20 @@ async fn real_answers_fit_their_schemas() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     call(Method::GET, "/api/v1/campaigns/demonstration", None, None).await;
     call(Method::GET, "/api/v1/campaigns/nope", staff, None).await;
+    for export in [
+        "dossiers.csv",
+        "dossiers.xlsx",
+        "documents.csv",
+        "documents.zip",
+    ] {
+        let path = format!("/api/v1/campaigns/demonstration/{export}");
+        assert_eq!(
+            call(Method::GET, &path, staff, None).await.status,
+            StatusCode::OK
+        );
+        call(Method::GET, &path, portal, None).await;
+        call(Method::GET, &format!("/api/v1/campaigns/nope/{export}"), admin, None).await;
+    }
 
     assert!(check.answers > 30, "{} answers checked", check.answers);
     views_show_every_optional_field(&mut check);
@@ -763,8 +797,10 @@ fn records() -> Records {
             candidate: candidate.clone(),
             state: "open".into(),
             state_reason: Some("Pièce d'identité refusée".into()),
-            corrections: json!({}),
-            extension: None,
+            corrections: json!({"identite": {"message": "Le verso manque.",
+                "requested_at": "2026-03-02T10:00:00Z", "by": "staff:reviewer"}}),
+            extension: Some(json!({"until": "2026-04-01T17:00:00Z", "reason": "Hospitalisation",
+                "by": "staff:reviewer", "at": "2026-03-02T10:00:00Z"})),
             version: 3,
             created_at: at,
             updated_at: at,
@@ -849,8 +885,9 @@ fn records() -> Records {
 fn views_show_every_optional_field(check: &mut Conformance) {
     let records = records();
     let snapshot = &records.snapshot;
-    // Every document's pictures failed, so that `previews_failure` shows.
-    let failed: views::PreviewStates = snapshot
+    // Every document's pictures failed, so that `previews_failure` shows; the infected one
+    // is also in two other dossiers, once unclassified there.
+    let previews: views::PreviewStates = snapshot
         .documents
         .iter()
         .chain([&records.infected])
@@ -861,7 +898,22 @@ fn views_show_every_optional_field(check: &mut Conformance) {
             )
         })
         .collect();
-    check.view("Dossier", &views::dossier(snapshot, &failed));
+    let same = |dossier: &str, piece: Option<&str>| SameContent {
+        sha256: records.infected.sha256.clone(),
+        document: format!("doc-of-{dossier}"),
+        dossier: dossier.into(),
+        piece: piece.map(str::to_string),
+    };
+    let failed = views::DocumentFacts {
+        previews,
+        duplicates: views::duplicates_by_content(vec![
+            same("CONF-3", Some("identite")),
+            same("CONF-4", None),
+        ]),
+    };
+    let dossier = views::dossier(snapshot, &failed);
+    assert_eq!(dossier.unclassified[0].duplicates.len(), 2);
+    check.view("Dossier", &dossier);
     check.view(
         "FiledDocument",
         &views::filed_document(&records.infected, snapshot, &failed),

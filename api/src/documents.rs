@@ -90,8 +90,8 @@ pub async fn upload(
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
     let snapshot = Snapshot::read(&app, &reference).await?;
-    let previews = render::states(&app, std::slice::from_ref(&outcome.document)).await?;
-    let body = views::filed_document(&outcome.document, &snapshot, &previews);
+    let facts = views::facts(&app, &reference, std::slice::from_ref(&outcome.document)).await?;
+    let body = views::filed_document(&outcome.document, &snapshot, &facts);
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -176,7 +176,14 @@ pub async fn content(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
     let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
-    let served = content::serve(&app, &doc, Disposition::Attachment, if_none_match).await?;
+    let served = content::serve(
+        &app,
+        &doc,
+        Disposition::Attachment,
+        if_none_match,
+        &caller.actor(),
+    )
+    .await?;
     Ok(crate::served(served))
 }
 
@@ -208,7 +215,7 @@ pub async fn display(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
     let (doc, if_none_match) = document_and_etag(&app, &id, &headers).await?;
-    let served = content::serve_display(&app, &doc, if_none_match).await?;
+    let served = content::serve_display(&app, &doc, if_none_match, &caller.actor()).await?;
     Ok(crate::served(served))
 }
 
@@ -372,6 +379,6 @@ pub async fn review(
         .await?
         .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
     let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    let previews = render::states(&app, std::slice::from_ref(&doc)).await?;
-    Ok(Json(views::filed_document(&doc, &snapshot, &previews)))
+    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc)).await?;
+    Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
 }

@@ -15,7 +15,6 @@ use crate::views::{self, Dossier};
 use ingest::App;
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::Snapshot;
-use ingest::pipeline::render;
 
 /// `POST /api/v1/dossiers`.
 #[derive(Deserialize, ToSchema)]
@@ -79,9 +78,18 @@ pub async fn create(
         status,
         Json(views::dossier(
             &snapshot,
-            &render::states(&app, &snapshot.documents).await?,
+            &views::facts(&app, &new.reference, &snapshot.documents).await?,
         )),
     ))
+}
+
+/// The dossier as it is now, as answers give it.
+pub async fn answer(app: &App, reference: &str) -> Result<Json<Dossier>, ApiError> {
+    let snapshot = Snapshot::read(app, reference).await?;
+    Ok(Json(views::dossier(
+        &snapshot,
+        &views::facts(app, reference, &snapshot.documents).await?,
+    )))
 }
 
 #[utoipa::path(
@@ -105,11 +113,7 @@ pub async fn read(
     Path(reference): Path<String>,
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
-    let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(
-        &snapshot,
-        &render::states(&app, &snapshot.documents).await?,
-    )))
+    answer(&app, &reference).await
 }
 
 #[utoipa::path(
@@ -135,11 +139,7 @@ pub async fn submit(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::submit(&app, &reference, &caller.actor()).await?;
-    let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(
-        &snapshot,
-        &render::states(&app, &snapshot.documents).await?,
-    )))
+    answer(&app, &reference).await
 }
 
 #[utoipa::path(
@@ -165,11 +165,7 @@ pub async fn close(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Staff])?;
     actions::close(&app, &reference, &caller.actor()).await?;
-    let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(
-        &snapshot,
-        &render::states(&app, &snapshot.documents).await?,
-    )))
+    answer(&app, &reference).await
 }
 
 #[utoipa::path(
@@ -195,9 +191,5 @@ pub async fn withdraw(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::withdraw(&app, &reference, &id, &caller.actor()).await?;
-    let snapshot = Snapshot::read(&app, &reference).await?;
-    Ok(Json(views::dossier(
-        &snapshot,
-        &render::states(&app, &snapshot.documents).await?,
-    )))
+    answer(&app, &reference).await
 }

@@ -10,10 +10,13 @@ mod documents;
 mod dossiers;
 pub mod error;
 mod events;
+mod exports;
 mod health;
+mod history;
 mod linger;
 mod mailroom;
 pub mod metrics;
+mod office;
 mod openapi;
 mod request;
 #[cfg(test)]
@@ -58,8 +61,17 @@ fn routes() -> OpenApiRouter<App> {
     let api = OpenApiRouter::default()
         .routes(routes!(campaigns::load))
         .routes(routes!(campaigns::read))
+        .routes(routes!(exports::dossiers_csv))
+        .routes(routes!(exports::dossiers_xlsx))
+        .routes(routes!(exports::documents_csv))
+        .routes(routes!(exports::documents_zip))
         .routes(routes!(dossiers::create))
-        .routes(routes!(dossiers::read))
+        .routes(routes!(dossiers::read, office::update))
+        .routes(routes!(office::request_correction))
+        .routes(routes!(office::extend))
+        .routes(routes!(office::reopen))
+        .routes(routes!(office::assign))
+        .routes(routes!(history::read))
         .routes(routes!(dossiers::submit))
         .routes(routes!(dossiers::close))
         .routes(routes!(dossiers::withdraw))
@@ -121,13 +133,17 @@ mod tests {
     ];
 
     /// The routes of the API, as its clients know them: one lost from `routes()` fails here.
-    const ROUTES: [(&str, &str); 24] = [
+    const ROUTES: [(&str, &str); 34] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("GET", "/api/v1/openapi.json"),
         ("POST", "/api/v1/campaigns"),
         ("GET", "/api/v1/campaigns/{id}"),
+        ("GET", "/api/v1/campaigns/{id}/dossiers.csv"),
+        ("GET", "/api/v1/campaigns/{id}/dossiers.xlsx"),
+        ("GET", "/api/v1/campaigns/{id}/documents.csv"),
+        ("GET", "/api/v1/campaigns/{id}/documents.zip"),
         ("POST", "/api/v1/campaigns/{id}/webhooks"),
         ("GET", "/api/v1/campaigns/{id}/webhooks"),
         ("DELETE", "/api/v1/campaigns/{id}/webhooks/{webhook}"),
@@ -137,6 +153,15 @@ mod tests {
         ),
         ("POST", "/api/v1/dossiers"),
         ("GET", "/api/v1/dossiers/{reference}"),
+        ("GET", "/api/v1/dossiers/{reference}/history"),
+        ("PATCH", "/api/v1/dossiers/{reference}"),
+        (
+            "POST",
+            "/api/v1/dossiers/{reference}/pieces/{code}/corrections",
+        ),
+        ("POST", "/api/v1/dossiers/{reference}/extension"),
+        ("POST", "/api/v1/dossiers/{reference}/reopen"),
+        ("POST", "/api/v1/documents/{id}/assign"),
         ("POST", "/api/v1/dossiers/{reference}/submit"),
         ("POST", "/api/v1/dossiers/{reference}/close"),
         ("DELETE", "/api/v1/dossiers/{reference}/documents/{id}"),

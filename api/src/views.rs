@@ -13,16 +13,20 @@
 //!   their schema lists the names the pipeline writes, taken from its own constants.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{Object, SchemaType, Type};
 
 use dossiers::Necessity;
 use storage::DocumentRecord;
-use storage::repository::{BatchRecord, DeliveryRecord, EventRecord, WebhookRecord};
+use storage::repository::{
+    BatchRecord, DeliveryRecord, EventRecord, JournalEntry, SameContent, WebhookRecord,
+};
 
+use ingest::App;
 use ingest::events::EventKind;
+use ingest::journal::Access;
 use ingest::pipeline::dossier::{Snapshot, verdict};
 use ingest::pipeline::{Channel, mailroom, render, scan};
 
@@ -118,6 +122,15 @@ fn event_names() -> Object {
     names(EventKind::ALL.map(EventKind::as_str), false)
 }
 
+/// What a journal entry records: an event, or an access.
+fn action_names() -> Object {
+    let events = EventKind::ALL.map(EventKind::as_str);
+    names(
+        events.into_iter().chain(Access::ALL.map(Access::as_str)),
+        false,
+    )
+}
+
 fn batch_state_names() -> Object {
     use mailroom::state::{DONE, FAILED, PROCESSING, QUEUED};
     names([QUEUED, PROCESSING, DONE, FAILED], false)
@@ -188,11 +201,72 @@ pub struct Document {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub previews_failure: Option<String>,
+    /// The active documents of other dossiers with the same content (SHA-256), a fraud
+    /// signal: at most 20, by dossier reference. Every dossier is compared for now; when
+    /// tokens are scoped to campaigns, only the dossiers in the caller's scope will be.
+    pub duplicates: Vec<Duplicate>,
 }
+
+/// Another dossier's document with the same content.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Duplicate {
+    /// The other dossier's reference.
+    pub dossier: String,
+    /// The other document's id.
+    pub document: String,
+    /// The piece it is filed under there; `null` while unclassified.
+    #[schema(required = true)]
+    pub piece: Option<String>,
+}
+
+/// The most documents of other dossiers a document's `duplicates` names.
+pub const DUPLICATES_SHOWN: u32 = 20;
 
 /// Where the pictures of a dossier's documents stand, by document id
 /// (`ingest::pipeline::render::states`).
 pub type PreviewStates = std::collections::HashMap<String, render::Previews>;
+
+/// What the views of a dossier's documents need beyond their records, read for all of them
+/// at once ([`facts`]): where their pictures stand, and the documents of other dossiers with
+/// their content.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentFacts {
+    pub previews: PreviewStates,
+    /// By content (SHA-256).
+    pub duplicates: std::collections::HashMap<String, Vec<Duplicate>>,
+}
+
+/// The facts of `documents`, all of `dossier`: two queries whatever their number.
+pub async fn facts(
+    app: &App,
+    dossier: &str,
+    documents: &[DocumentRecord],
+) -> Result<DocumentFacts, ingest::Error> {
+    // Scope: every dossier is compared (see `Document::duplicates`).
+    let same = app
+        .repo
+        .same_content_as_dossier(dossier, DUPLICATES_SHOWN)
+        .await?;
+    Ok(DocumentFacts {
+        previews: render::states(app, documents).await?,
+        duplicates: duplicates_by_content(same),
+    })
+}
+
+/// Documents of other dossiers grouped by their content, in the order given.
+pub fn duplicates_by_content(
+    same: Vec<SameContent>,
+) -> std::collections::HashMap<String, Vec<Duplicate>> {
+    let mut by_content: std::collections::HashMap<String, Vec<Duplicate>> = Default::default();
+    for s in same {
+        by_content.entry(s.sha256).or_default().push(Duplicate {
+            dossier: s.dossier,
+            document: s.document,
+            piece: s.piece,
+        });
+    }
+    by_content
+}
 
 fn preview_states() -> Object {
     Object::builder()
@@ -234,8 +308,8 @@ pub struct Origin {
     pub last_page: Option<u32>,
 }
 
-pub fn document(doc: &DocumentRecord, previews: &PreviewStates) -> Document {
-    let state = previews.get(&doc.id);
+pub fn document(doc: &DocumentRecord, facts: &DocumentFacts) -> Document {
+    let state = facts.previews.get(&doc.id);
     let recorded = |key: &str| {
         doc.reasons
             .get(key)
@@ -269,6 +343,11 @@ pub fn document(doc: &DocumentRecord, previews: &PreviewStates) -> Document {
             Some(render::Previews::Failed(why)) => Some(why.clone()),
             _ => None,
         },
+        duplicates: facts
+            .duplicates
+            .get(&doc.sha256)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -306,10 +385,10 @@ pub struct FiledDocument {
 pub fn filed_document(
     doc: &DocumentRecord,
     snapshot: &Snapshot,
-    previews: &PreviewStates,
+    facts: &DocumentFacts,
 ) -> FiledDocument {
     FiledDocument {
-        document: document(doc, previews),
+        document: document(doc, facts),
         dossier: dossier_summary(snapshot),
     }
 }
@@ -335,6 +414,11 @@ pub struct Dossier {
     pub pieces: Vec<DossierPiece>,
     /// Documents matched to no piece of the catalog, for staff to assign.
     pub unclassified: Vec<Document>,
+    /// The dossier's own deadline: the campaign's, or later when staff extended it.
+    pub deadline: DateTime<Utc>,
+    /// The extension staff gave this dossier, if any.
+    #[schema(required = true)]
+    pub extension: Option<Extension>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -350,6 +434,9 @@ pub struct DossierPiece {
     #[schema(required = true)]
     pub why: Option<String>,
     pub status: PieceStatus,
+    /// Staff's request to send the piece again, until a new document arrives for it.
+    #[schema(required = true)]
+    pub correction: Option<Correction>,
     pub accept: Vec<Kind>,
     pub min_documents: u32,
     pub max_documents: u32,
@@ -357,7 +444,21 @@ pub struct DossierPiece {
     pub documents: Vec<Document>,
 }
 
-pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
+/// Staff's request that the candidate send a piece again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Correction {
+    pub message: String,
+    pub requested_at: DateTime<Utc>,
+}
+
+/// A dossier's own deadline, given by staff.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Extension {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+}
+
+pub fn dossier(snapshot: &Snapshot, facts: &DocumentFacts) -> Dossier {
     let assessment = snapshot.assessment();
     let pieces = snapshot
         .campaign
@@ -368,7 +469,7 @@ pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
             let documents = snapshot
                 .active_documents()
                 .filter(|d| d.piece.as_deref() == Some(piece.code()))
-                .map(|doc| document(doc, previews))
+                .map(|doc| document(doc, facts))
                 .collect();
             DossierPiece {
                 code: piece.code().to_string(),
@@ -378,6 +479,9 @@ pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
                 status: assessed
                     .map_or(dossiers::PieceStatus::Missing, |a| a.status)
                     .into(),
+                correction: snapshot
+                    .correction(piece.code())
+                    .and_then(|c| serde_json::from_value(c.clone()).ok()),
                 accept: piece.accept().iter().map(|&kind| kind.into()).collect(),
                 min_documents: piece.min_documents(),
                 max_documents: piece.max_documents(),
@@ -393,7 +497,7 @@ pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
                 .as_ref()
                 .is_none_or(|code| snapshot.campaign.piece(code).is_none())
         })
-        .map(|doc| document(doc, previews))
+        .map(|doc| document(doc, facts))
         .collect();
     Dossier {
         reference: snapshot.record.reference.clone(),
@@ -405,6 +509,12 @@ pub fn dossier(snapshot: &Snapshot, previews: &PreviewStates) -> Dossier {
         candidate: snapshot.record.candidate.clone(),
         pieces,
         unclassified,
+        deadline: snapshot.deadline(),
+        extension: snapshot
+            .record
+            .extension
+            .as_ref()
+            .and_then(|e| serde_json::from_value(e.clone()).ok()),
         created_at: snapshot.record.created_at,
         updated_at: snapshot.record.updated_at,
     }
@@ -539,6 +649,10 @@ pub struct Event {
     #[serde(rename = "type")]
     #[schema(schema_with = event_names)]
     pub kind: String,
+    /// Who caused it: `portal:NAME`, `staff:LOGIN`, `station:NAME`, `admin:NAME` or `system`;
+    /// null for events recorded before actors were.
+    #[schema(required = true)]
+    pub actor: Option<String>,
     #[schema(required = true)]
     pub dossier: Option<String>,
     #[schema(required = true)]
@@ -553,10 +667,65 @@ pub fn event(e: EventRecord) -> Event {
     Event {
         id: e.id,
         kind: e.kind,
+        actor: e.actor,
         dossier: e.dossier,
         document: e.document,
         at: e.at,
         data: e.data,
+    }
+}
+
+/// A dossier's journal: every action on it, in one hash chain (see [`HistoryEntry`]).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct History {
+    pub reference: String,
+    /// In `seq` order, from 1.
+    pub entries: Vec<HistoryEntry>,
+}
+
+/// One entry of a dossier's journal. `hash` is the SHA-256 (lowercase hex) of `prev_hash`, a
+/// newline, and the JSON array `[seq, dossier, at, actor, action, document, data]` (`data` as
+/// the text it was recorded as); `prev_hash` is the previous entry's `hash`, 64 zeros for
+/// the first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HistoryEntry {
+    pub seq: i64,
+    /// RFC 3339 in UTC with microseconds: the text hashed.
+    #[schema(value_type = String, format = DateTime)]
+    pub at: String,
+    /// Who: `portal:NAME`, `staff:LOGIN`, `station:NAME`, `admin:NAME` (the token's name or
+    /// the staff login), or `system` (workers, scans, automatic reviews).
+    pub actor: String,
+    /// An event type (as in the event feed), or an access: `dossier.viewed` (a staff member
+    /// opened the dossier's page), `document.downloaded` (a document's bytes were given).
+    #[schema(schema_with = action_names)]
+    pub action: String,
+    #[schema(required = true)]
+    pub document: Option<String>,
+    /// What the action carried: an event's data, or a download's `copy` (`content` or
+    /// `display`), `piece` and `filename`.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+pub fn history(reference: &str, entries: &[JournalEntry]) -> History {
+    History {
+        reference: reference.to_string(),
+        entries: entries
+            .iter()
+            .map(|e| HistoryEntry {
+                seq: e.seq,
+                at: e.at.clone(),
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                document: e.document.clone(),
+                data: e.data_value(),
+                prev_hash: e.prev_hash.clone(),
+                hash: e.hash.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -20,7 +20,8 @@
 //! | submitted, complete | | `Err(DossierNotOpen)` |
 //! | closed | | `Err(DossierClosed)` |
 //!
-//! [`after_change`] — after a document arrives, is withdrawn or reviewed:
+//! [`after_change`] — after a document arrives, is withdrawn, moved or reviewed, or the
+//! candidate's attributes change:
 //!
 //! | from | change | assessment | result |
 //! |---|---|---|---|
@@ -28,13 +29,22 @@
 //! | submitted, complete | any | complete | complete (a rejected surplus document does not reopen) |
 //! | submitted, complete | staff rejection | not complete | open: the candidate must act |
 //! | complete | other | not complete | open: the candidate must act |
-//! | submitted | other | not complete | submitted: reviews are still pending |
+//! | submitted | other | a required piece lacks documents | open: the declaration no longer holds |
+//! | submitted | other | otherwise | submitted: reviews are still pending |
 //! | closed | any | any | closed |
+//!
+//! [`request_correction`] — staff ask the candidate to send a piece again: a submitted or
+//! complete dossier goes back to open; a closed one refuses.
 //!
 //! [`close`] — staff close a dossier from any state but closed, provided it is complete:
 //! a dossier received on paper may be complete without its candidate ever declaring it so.
 //!
-//! [`candidate_may_change`] — the candidate adds or withdraws documents only while open.
+//! [`reopen`] — an admin takes a closed dossier back to complete, or to submitted when it is
+//! no longer complete (a requirement changed since).
+//!
+//! [`candidate_may_change`] — until the deadline the candidate adds or withdraws documents
+//! in any state but closed; a submitted dossier stays submitted while nothing it declared is
+//! missing ([`after_change`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -111,6 +121,8 @@ pub enum TransitionError {
     NotComplete,
     #[error("the dossier is closed")]
     DossierClosed,
+    #[error("the dossier is {state}, not closed")]
+    DossierNotClosed { state: DossierState },
 }
 
 impl TransitionError {
@@ -121,6 +133,7 @@ impl TransitionError {
             TransitionError::MissingPieces { .. } => "missing_pieces",
             TransitionError::NotComplete => "not_complete",
             TransitionError::DossierClosed => "dossier_closed",
+            TransitionError::DossierNotClosed { .. } => "dossier_not_closed",
         }
     }
 }
@@ -134,6 +147,10 @@ pub enum Change {
     DocumentWithdrawn,
     /// Staff decided on a document.
     Reviewed(ReviewDecision),
+    /// Staff filed a document under another piece.
+    DocumentMoved,
+    /// The candidate's attributes changed, and the requirements with them.
+    AttributesChanged,
 }
 
 /// The candidate declares "J'ai fourni toutes mes pièces".
@@ -141,7 +158,13 @@ pub fn submit(
     state: DossierState,
     assessment: &Assessment,
 ) -> Result<DossierState, TransitionError> {
-    candidate_may_change(state)?;
+    match state {
+        DossierState::Open => {}
+        DossierState::Closed => return Err(TransitionError::DossierClosed),
+        DossierState::Submitted | DossierState::Complete => {
+            return Err(TransitionError::DossierNotOpen { state });
+        }
+    }
     let missing = assessment.missing_for_submission();
     if !missing.is_empty() {
         return Err(TransitionError::MissingPieces { pieces: missing });
@@ -163,6 +186,7 @@ pub fn after_change(state: DossierState, assessment: &Assessment, change: Change
                 DossierState::Complete
             } else if change == Change::Reviewed(ReviewDecision::Rejected)
                 || state == DossierState::Complete
+                || !assessment.missing_for_submission().is_empty()
             {
                 DossierState::Open
             } else {
@@ -184,14 +208,32 @@ pub fn close(
     }
 }
 
-/// Whether the candidate may add or withdraw documents in this state.
+/// Staff ask the candidate to send a piece again.
+pub fn request_correction(state: DossierState) -> Result<DossierState, TransitionError> {
+    match state {
+        DossierState::Closed => Err(TransitionError::DossierClosed),
+        _ => Ok(DossierState::Open),
+    }
+}
+
+/// An admin reopens a closed dossier.
+pub fn reopen(
+    state: DossierState,
+    assessment: &Assessment,
+) -> Result<DossierState, TransitionError> {
+    match state {
+        DossierState::Closed if assessment.complete => Ok(DossierState::Complete),
+        DossierState::Closed => Ok(DossierState::Submitted),
+        _ => Err(TransitionError::DossierNotClosed { state }),
+    }
+}
+
+/// Whether the candidate may add or withdraw documents, or change their attributes, in this
+/// state (the deadline is checked apart).
 pub fn candidate_may_change(state: DossierState) -> Result<(), TransitionError> {
     match state {
-        DossierState::Open => Ok(()),
         DossierState::Closed => Err(TransitionError::DossierClosed),
-        DossierState::Submitted | DossierState::Complete => {
-            Err(TransitionError::DossierNotOpen { state })
-        }
+        _ => Ok(()),
     }
 }
 
@@ -315,19 +357,52 @@ mod tests {
     }
 
     #[test]
-    fn candidate_changes_only_while_open() {
-        assert_eq!(candidate_may_change(Open), Ok(()));
-        assert_eq!(
-            candidate_may_change(Submitted),
-            Err(TransitionError::DossierNotOpen { state: Submitted })
-        );
-        assert_eq!(
-            candidate_may_change(Complete).map_err(|e| e.to_string()),
-            Err("the dossier is complete, not open".to_string())
-        );
+    fn candidate_changes_until_closed() {
+        for state in [Open, Submitted, Complete] {
+            assert_eq!(candidate_may_change(state), Ok(()));
+        }
         assert_eq!(
             candidate_may_change(Closed),
             Err(TransitionError::DossierClosed)
+        );
+    }
+
+    #[test]
+    fn a_submitted_dossier_reopens_when_a_declared_piece_goes() {
+        let gone = assessment(0, 0);
+        let waiting = assessment(0, 1);
+        assert_eq!(
+            after_change(Submitted, &gone, Change::DocumentWithdrawn),
+            Open
+        );
+        assert_eq!(
+            after_change(Submitted, &waiting, Change::DocumentWithdrawn),
+            Submitted
+        );
+        assert_eq!(
+            after_change(Submitted, &gone, Change::AttributesChanged),
+            Open
+        );
+        assert_eq!(
+            after_change(Submitted, &waiting, Change::DocumentMoved),
+            Submitted
+        );
+    }
+
+    #[test]
+    fn corrections_and_reopening() {
+        for state in [Open, Submitted, Complete] {
+            assert_eq!(request_correction(state), Ok(Open));
+        }
+        assert_eq!(
+            request_correction(Closed),
+            Err(TransitionError::DossierClosed)
+        );
+        assert_eq!(reopen(Closed, &assessment(1, 0)), Ok(Complete));
+        assert_eq!(reopen(Closed, &assessment(0, 1)), Ok(Submitted));
+        assert_eq!(
+            reopen(Open, &assessment(1, 0)).map_err(|e| e.code()),
+            Err("dossier_not_closed")
         );
     }
 }

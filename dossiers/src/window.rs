@@ -39,9 +39,15 @@ impl Window {
 impl Campaign {
     /// Where `now` falls relative to the window.
     pub fn window_at(&self, now: DateTime<Utc>) -> Window {
+        self.window_until(now, self.closes_at().with_timezone(&Utc))
+    }
+
+    /// Where `now` falls relative to the window of a dossier whose own deadline is
+    /// `deadline` (the campaign's, or later when staff extended it).
+    pub fn window_until(&self, now: DateTime<Utc>, deadline: DateTime<Utc>) -> Window {
         if now < self.opens_at() {
             Window::NotYetOpen
-        } else if now < self.closes_at() {
+        } else if now < deadline {
             Window::Open
         } else {
             Window::Closed

@@ -7,11 +7,19 @@
 //! the file name is given twice, as an ASCII fallback and exactly in RFC 5987 form. Infected
 //! or unscanned content is never served. The headers are plain names and values: each
 //! transport writes them into its own answer.
+//!
+//! Bytes handed out are journaled as `document.downloaded` under the caller's actor, just
+//! before they go (`crate::journal`): once the object is open, so a download that fails for
+//! want of content is not recorded, and not on "not modified", where nothing goes. If the
+//! journal cannot record it, the download is refused.
+
+use serde_json::json;
 
 use storage::{Blob, ContentKey, DocumentRecord};
 
 use crate::app::App;
 use crate::error::Error;
+use crate::journal::{self, Access};
 use crate::pipeline::scan;
 
 /// How a browser should take the bytes.
@@ -30,12 +38,14 @@ pub struct Served {
     pub body: Option<Blob>,
 }
 
-/// The answer for `doc`'s bytes. `if_none_match` is the client's header, if any.
+/// The answer for `doc`'s bytes to `actor` (journaled). `if_none_match` is the client's
+/// header, if any.
 pub async fn serve(
     app: &App,
     doc: &DocumentRecord,
     disposition: Disposition,
     if_none_match: Option<&str>,
+    actor: &str,
 ) -> Result<Served, Error> {
     scan::check_servable(doc)?;
     let etag = format!("\"{}\"", doc.sha256);
@@ -56,6 +66,7 @@ pub async fn serve(
     let key = ContentKey::from_hex(&doc.sha256)
         .ok_or_else(|| Error::Internal(format!("stored digest of {} is not a key", doc.id)))?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    downloaded(app, doc, actor, "content").await?;
     headers.push(("content-type", doc.mime.clone()));
     headers.push(("content-length", blob.size.to_string()));
     Ok(Served {
@@ -64,13 +75,15 @@ pub async fn serve(
     })
 }
 
-/// The answer for `doc`'s display copy: a JPEG, shown inline, named after the document with
-/// `.jpg`. Served under the same rules as the document (never for infected or unscanned
-/// content); [`Error::NoDisplayCopy`] when the document has none (not HEIC or AVIF).
+/// The answer for `doc`'s display copy to `actor` (journaled): a JPEG, shown inline, named
+/// after the document with `.jpg`. Served under the same rules as the document (never for
+/// infected or unscanned content); [`Error::NoDisplayCopy`] when the document has none (not
+/// HEIC or AVIF).
 pub async fn serve_display(
     app: &App,
     doc: &DocumentRecord,
     if_none_match: Option<&str>,
+    actor: &str,
 ) -> Result<Served, Error> {
     scan::check_servable(doc)?;
     let display = doc
@@ -108,12 +121,37 @@ pub async fn serve_display(
         Error::Internal(format!("stored display digest of {} is not a key", doc.id))
     })?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    downloaded(app, doc, actor, "display").await?;
     headers.push(("content-type", "image/jpeg".to_string()));
     headers.push(("content-length", blob.size.to_string()));
     Ok(Served {
         headers,
         body: Some(blob),
     })
+}
+
+/// The journal entry of `doc`'s bytes going to `actor`: its `copy` (`content` or `display`),
+/// piece and file name.
+pub async fn downloaded(
+    app: &App,
+    doc: &DocumentRecord,
+    actor: &str,
+    copy: &str,
+) -> Result<(), Error> {
+    journal::record(
+        app,
+        &doc.dossier,
+        actor,
+        Access::DocumentDownloaded,
+        Some(&doc.id),
+        download_data(doc, copy),
+    )
+    .await
+}
+
+/// What a download's journal entry says besides its document.
+pub fn download_data(doc: &DocumentRecord, copy: &str) -> serde_json::Value {
+    json!({"copy": copy, "piece": doc.piece, "filename": doc.filename})
 }
 
 /// `inline` or `attachment`, with an ASCII fallback name and the exact one (RFC 5987); a

@@ -79,8 +79,14 @@ pub enum Error {
     TooManyDocuments { piece: String, max: u32 },
     #[error("the document was withdrawn")]
     DocumentWithdrawn,
-    #[error("a rejection needs a reason")]
+    #[error("this action needs a reason")]
     ReasonRequired,
+    #[error("a correction request needs a message for the candidate")]
+    MessageRequired,
+    #[error("an extension must end in the future")]
+    ExtensionInPast,
+    #[error("dossier {reference} exists with other candidate attributes")]
+    DossierExists { reference: String, candidate: Value },
     #[error("content exceeds the limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("the document was rejected")]
@@ -131,6 +137,9 @@ impl Error {
             Error::TooManyDocuments { .. } => "too_many_documents",
             Error::DocumentWithdrawn => "document_withdrawn",
             Error::ReasonRequired => "reason_required",
+            Error::MessageRequired => "message_required",
+            Error::ExtensionInPast => "extension_in_past",
+            Error::DossierExists { .. } => "dossier_exists",
             Error::TooLarge { .. } => "too_large",
             Error::Rejected { .. } => "document_rejected",
             Error::ContentMissing => "content_missing",
@@ -160,7 +169,8 @@ impl Error {
             | Error::InvalidCandidate { .. }
             | Error::InvalidCampaign { .. }
             | Error::InvalidWebhookUrl(_)
-            | Error::ReasonRequired => Class::Invalid,
+            | Error::ReasonRequired
+            | Error::MessageRequired => Class::Invalid,
             Error::NoRoute
             | Error::UnknownCampaign(_)
             | Error::UnknownDossier(_)
@@ -172,6 +182,8 @@ impl Error {
             | Error::NoPreview(_)
             | Error::UnknownPage { .. } => Class::NotFound,
             Error::ReferenceTaken { .. }
+            | Error::DossierExists { .. }
+            | Error::ExtensionInPast
             | Error::Transition(_)
             | Error::TooManyDocuments { .. }
             | Error::DocumentWithdrawn
@@ -192,6 +204,7 @@ impl Error {
                 json!({"campaign": campaign, "piece": piece})
             }
             Error::ReferenceTaken { campaign, .. } => json!({"campaign": campaign}),
+            Error::DossierExists { candidate, .. } => json!({"candidate": candidate}),
             Error::CampaignClosed { deadline } => json!({"closes_at": deadline}),
             Error::CampaignNotOpen { opening } => json!({"opens_at": opening}),
             Error::Transition(TransitionError::MissingPieces { pieces }) => {

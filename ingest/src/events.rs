@@ -19,10 +19,14 @@ pub enum EventKind {
     DocumentWithdrawn,
     DocumentInfected,
     DocumentScanned,
+    DocumentAssigned,
+    DossierUpdated,
+    DossierExtended,
+    PieceCorrectionRequested,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::DossierCreated,
         EventKind::DossierSubmitted,
         EventKind::DossierComplete,
@@ -34,6 +38,10 @@ impl EventKind {
         EventKind::DocumentWithdrawn,
         EventKind::DocumentInfected,
         EventKind::DocumentScanned,
+        EventKind::DocumentAssigned,
+        EventKind::DossierUpdated,
+        EventKind::DossierExtended,
+        EventKind::PieceCorrectionRequested,
     ];
 
     /// The name in the event feed, the webhook body and the `Guichet-Event-Type` header.
@@ -50,6 +58,10 @@ impl EventKind {
             EventKind::DocumentWithdrawn => "document.withdrawn",
             EventKind::DocumentInfected => "document.infected",
             EventKind::DocumentScanned => "document.scanned",
+            EventKind::DocumentAssigned => "document.assigned",
+            EventKind::DossierUpdated => "dossier.updated",
+            EventKind::DossierExtended => "dossier.extended",
+            EventKind::PieceCorrectionRequested => "piece.correction_requested",
         }
     }
 }

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod content;
 pub mod error;
 pub mod events;
+pub mod exports;
+pub mod journal;
 pub mod metrics;
 pub mod pipeline;
 pub mod webhooks;

@@ -64,7 +64,7 @@ impl PageError {
             PageError::LoginRequired => ("Connexion requise", String::new()),
             PageError::Forbidden => (
                 "Accès refusé",
-                "Cette page est réservée aux administrateurs.".into(),
+                "Cette page ou cette action est réservée aux administrateurs.".into(),
             ),
             PageError::Csrf => (
                 "Formulaire expiré",
@@ -103,7 +103,12 @@ fn action_message(e: &ingest::Error) -> String {
         "scan_failed" => "L'antivirus n'a pas pu analyser ce document : refusez-le et demandez un fichier plus léger.".into(),
         "document_quarantined" => "Ce document est infecté et mis en quarantaine : il ne peut être ni affiché ni accepté.".into(),
         "document_withdrawn" => "Ce document a été retiré par le candidat.".into(),
-        "reason_required" => "Un refus doit être motivé : choisissez un motif.".into(),
+        "reason_required" => "Cette action doit être motivée : indiquez un motif.".into(),
+        "message_required" => "Une demande de correction doit dire au candidat quoi renvoyer : écrivez un message.".into(),
+        "extension_in_past" => "La nouvelle date limite doit être dans le futur.".into(),
+        "dossier_not_closed" => "Le dossier n'est pas clôturé : il n'y a rien à rouvrir.".into(),
+        "unknown_piece" => "Cette pièce n'existe pas dans la campagne du dossier.".into(),
+        "invalid_birth_date" => "La date de naissance ne convient pas : une date AAAA-MM-JJ, antérieure à la date de référence de la campagne.".into(),
         "dossier_closed" => "Le dossier est clôturé : il ne peut plus changer.".into(),
         "not_complete" | "missing_pieces" => "Le dossier n'est pas complet : il ne peut pas être clôturé.".into(),
         "unknown_dossier" => "Ce dossier n'existe pas.".into(),

@@ -43,12 +43,16 @@ pub fn index_row(snapshot: &Snapshot) -> DossierIndexRow {
         missing,
         awaiting: assessment.pieces.iter().any(|p| p.pending > 0),
         late: active.iter().any(|d| d.late),
+        // Other dossiers' documents decide it: the repository computes it on writing.
+        duplicates: false,
         updated_at: snapshot.record.updated_at,
     }
 }
 
-/// Recomputes up to `limit` stale dossiers; returns how many were stale.
+/// Recomputes up to `limit` stale dossiers, after marking stale those whose `duplicates`
+/// flag a document of another dossier changed; returns how many were stale.
 pub async fn refresh_index(app: &App, limit: u32) -> Result<usize, ingest::Error> {
+    app.repo.spread_stale_content(limit).await?;
     let stale = app.repo.stale_dossiers(limit).await?;
     for (reference, _) in &stale {
         match Snapshot::read(app, reference).await {

@@ -1,9 +1,9 @@
 //! The staff web interface: server-rendered pages in French under `/staff/`.
 //!
 //! Reviewers log in with a name and password (argon2), then list dossiers, open one, accept
-//! or refuse its documents, close it when complete, export, and assign the mailroom's
-//! unmatched pages to dossiers (`/staff/triage`). Admins also manage accounts,
-//! API tokens and campaigns under `/staff/admin/`.
+//! or refuse its documents, close it when complete, export dossiers and campaigns, and
+//! assign the mailroom's unmatched pages to dossiers (`/staff/triage`). Admins also manage
+//! accounts, API tokens and campaigns under `/staff/admin/`.
 //!
 //! Invariants:
 //! - Every page and action checks the session and the role ([`session::Staff`],
@@ -75,6 +75,10 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .route("/staff/logout", post(pages::login::logout))
         .route("/staff/dossiers", get(pages::list::list))
         .route("/staff/dossiers.csv", get(pages::export::csv))
+        .route(
+            "/staff/campaigns/{id}/exports/{file}",
+            get(pages::export::campaign),
+        )
         .route("/staff/dossiers/{reference}", get(pages::dossier::show))
         .route(
             "/staff/dossiers/{reference}/documents.zip",
@@ -87,6 +91,26 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .route(
             "/staff/dossiers/{reference}/close",
             post(pages::dossier::close),
+        )
+        .route(
+            "/staff/dossiers/{reference}/pieces/{code}/corrections",
+            post(pages::office::request_correction),
+        )
+        .route(
+            "/staff/dossiers/{reference}/candidate",
+            post(pages::office::update_candidate),
+        )
+        .route(
+            "/staff/dossiers/{reference}/extension",
+            post(pages::office::extend),
+        )
+        .route(
+            "/staff/dossiers/{reference}/reopen",
+            post(pages::office::reopen),
+        )
+        .route(
+            "/staff/documents/{id}/assign",
+            post(pages::office::assign),
         )
         .route(
             "/staff/documents/{id}/content",

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod campaign;
 pub mod cover_sheet;
 pub mod mailroom;

@@ -17,8 +17,8 @@ pub use blob::{
     Blob, BlobStore, ContentKey, FsBlobStore, Put, S3BlobStore, S3Settings, StoreError,
 };
 pub use repository::{
-    CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
-    NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange, ScanChange,
-    SqliteRepository, TokenRecord,
+    Assignment, CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job,
+    JobState, NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange,
+    ScanChange, SqliteRepository, TokenRecord,
 };
 pub use staging::{StagedFile, Staging, StagingError, StagingWriter};

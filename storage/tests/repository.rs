@@ -16,7 +16,8 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use storage::repository::{PreviewImage, PreviewSet};
+use storage::repository::journal::{self, GENESIS};
+use storage::repository::{NewJournalEntry, PreviewImage, PreviewSet};
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, JobState, NewEvent, NewJob,
     PostgresRepository, RepoError, Repository, ReviewChange, ScanChange, SqliteRepository,
@@ -74,6 +75,9 @@ backends!(
     failed_jobs_retry_or_give_up,
     outbox_cursor_moves_once_per_range,
     preview_sets_are_whole_and_first_wins,
+    creation_is_journaled_under_its_actor,
+    changes_are_journaled_event_by_event_under_their_actor,
+    concurrent_changes_and_views_grow_one_chain_in_order,
 );
 
 /// A repository under test and what to clean up after it.
@@ -208,7 +212,9 @@ async fn postgres_processes_starting_together_migrate_once() {
             (8, true),
             (9, true),
             (10, true),
-            (11, true)
+            (11, true),
+            (12, true),
+            (13, true)
         ]
     );
     conn.close().await.expect("close");
@@ -1257,4 +1263,235 @@ async fn preview_sets_are_whole_and_first_wins(repo: Repo) {
     .unwrap();
     let stored = repo.previews(&broken).await.unwrap().unwrap();
     assert_eq!(stored.failure.as_deref(), Some("not a document of pages"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The journal
+
+async fn creation_is_journaled_under_its_actor(repo: Repo) {
+    repo.put_campaign(&campaign("cap-2025-poitiers", "id = \"cap-2025-poitiers\""))
+        .await
+        .unwrap();
+    let created = dossier("D-1");
+    repo.create_dossier(
+        &created,
+        event(
+            "dossier.created",
+            "D-1",
+            json!({"campaign": "cap-2025-poitiers"}),
+        ),
+        "portal:inscriptions",
+    )
+    .await
+    .unwrap();
+    // Created again: the first creation stands, journaled once.
+    repo.create_dossier(
+        &dossier("D-1"),
+        event("dossier.created", "D-1", json!({})),
+        "portal:other",
+    )
+    .await
+    .unwrap();
+    let entries = repo.journal("D-1").await.unwrap();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = &entries[0];
+    assert_eq!(
+        (entry.seq, entry.actor.as_str(), entry.action.as_str()),
+        (1, "portal:inscriptions", "dossier.created")
+    );
+    assert_eq!(entry.prev_hash, GENESIS);
+    assert_eq!(entry.data_value(), json!({"campaign": "cap-2025-poitiers"}));
+    assert_eq!(entry.time(), Some(created.created_at));
+    assert_eq!(journal::verify_chain("D-1", &entries), Ok(()));
+    assert_eq!(repo.journaled_dossiers("", 10).await.unwrap(), ["D-1"]);
+    assert!(repo.journal("D-2").await.unwrap().is_empty());
+    // The event carries the actor too.
+    assert_eq!(
+        all_events(&repo).await[0].actor.as_deref(),
+        Some("portal:inscriptions")
+    );
+}
+
+async fn changes_are_journaled_event_by_event_under_their_actor(repo: Repo) {
+    with_dossier(&repo, "D-1").await;
+    with_dossier(&repo, "D-2").await;
+    let received = NewEvent {
+        document: Some("doc-1".into()),
+        ..event("document.received", "D-1", json!({"piece": "identite"}))
+    };
+    repo.apply(
+        "D-1",
+        DossierChange {
+            expected_version: 0,
+            actor: "portal:inscriptions".into(),
+            new_documents: vec![document("doc-1", "D-1")],
+            events: vec![
+                received,
+                event("dossier.complete", "D-1", json!({})),
+                // An event of no dossier, or of another, is not this dossier's journal.
+                NewEvent {
+                    dossier: None,
+                    ..event("campaign.noted", "D-1", json!({}))
+                },
+            ],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A change without events journals nothing.
+    repo.apply(
+        "D-1",
+        DossierChange {
+            expected_version: 1,
+            actor: "system".into(),
+            scans: vec![ScanChange {
+                document: "doc-1".into(),
+                scan: "clean".into(),
+                signature: None,
+                verdict: None,
+                reasons: None,
+            }],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    repo.apply(
+        "D-1",
+        DossierChange {
+            expected_version: 2,
+            actor: "staff:camille".into(),
+            reviews: vec![ReviewChange {
+                document: "doc-1".into(),
+                decision: "accepted".into(),
+                reason: None,
+                by: "camille".into(),
+            }],
+            events: vec![event("document.accepted", "D-1", json!({"by": "camille"}))],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A change that conflicts journals nothing either.
+    let stale = repo
+        .apply(
+            "D-1",
+            DossierChange {
+                expected_version: 0,
+                actor: "staff:mallory".into(),
+                events: vec![event("dossier.closed", "D-1", json!({}))],
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(stale, Err(RepoError::Conflict)), "{stale:?}");
+
+    let entries = repo.journal("D-1").await.unwrap();
+    let shown: Vec<(i64, &str, &str, Option<&str>)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.document.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (1, "system", "dossier.created", None),
+            (2, "portal:inscriptions", "document.received", Some("doc-1")),
+            (3, "portal:inscriptions", "dossier.complete", None),
+            (4, "staff:camille", "document.accepted", None),
+        ]
+    );
+    assert_eq!(entries[1].data_value(), json!({"piece": "identite"}));
+    assert_eq!(entries[1].prev_hash, entries[0].hash);
+    assert_eq!(journal::verify_chain("D-1", &entries), Ok(()));
+    assert_eq!(
+        repo.journal("D-2").await.unwrap().len(),
+        1,
+        "D-2's own chain"
+    );
+    assert_eq!(
+        repo.journaled_dossiers("", 10).await.unwrap(),
+        ["D-1", "D-2"]
+    );
+    assert_eq!(repo.journaled_dossiers("D-1", 10).await.unwrap(), ["D-2"]);
+    assert_eq!(repo.journaled_dossiers("", 1).await.unwrap(), ["D-1"]);
+    // Appending to a dossier that does not exist is refused, and journals nothing.
+    let view = NewJournalEntry {
+        actor: "staff:camille".into(),
+        action: "dossier.viewed".into(),
+        document: None,
+        data: json!({}),
+    };
+    assert!(repo.append_journal("D-9", &[view]).await.is_err());
+    assert!(repo.journal("D-9").await.unwrap().is_empty());
+}
+
+/// Writers change one dossier (retrying on conflict) while readers append views to it, all
+/// at once: the chain has every entry once, in one order, and verifies.
+async fn concurrent_changes_and_views_grow_one_chain_in_order(repo: Repo) {
+    const WRITERS: usize = 4;
+    const VIEWERS: usize = 4;
+    const EACH: usize = 15;
+    with_dossier(&repo, "D-1").await;
+    let writers = (0..WRITERS).map(|w| {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                apply_with_retry(&repo, "D-1", |version| DossierChange {
+                    expected_version: version,
+                    actor: format!("portal:writer-{w}"),
+                    new_documents: vec![document(&format!("doc-{w}-{n}"), "D-1")],
+                    events: vec![event(
+                        "document.received",
+                        "D-1",
+                        json!({"writer": w, "n": n}),
+                    )],
+                    ..Default::default()
+                })
+                .await;
+            }
+        })
+    });
+    let viewers = (0..VIEWERS).map(|v| {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            for n in 0..EACH {
+                let view = NewJournalEntry {
+                    actor: format!("staff:viewer-{v}"),
+                    action: "document.downloaded".into(),
+                    document: Some(format!("doc-{n}")),
+                    data: json!({"viewer": v, "n": n}),
+                };
+                repo.append_journal("D-1", &[view]).await.expect("append");
+            }
+        })
+    });
+    for task in futures::future::join_all(writers.chain(viewers)).await {
+        task.expect("task");
+    }
+    let entries = repo.journal("D-1").await.unwrap();
+    assert_eq!(entries.len(), 1 + (WRITERS + VIEWERS) * EACH);
+    assert_eq!(journal::verify_chain("D-1", &entries), Ok(()));
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=entries.len() as i64).collect::<Vec<_>>());
+    // Each task's entries are there once, in the order it made them.
+    for actor in (0..WRITERS)
+        .map(|w| format!("portal:writer-{w}"))
+        .chain((0..VIEWERS).map(|v| format!("staff:viewer-{v}")))
+    {
+        let ns: Vec<u64> = entries
+            .iter()
+            .filter(|e| e.actor == actor)
+            .filter_map(|e| e.data_value()["n"].as_u64())
+            .collect();
+        assert_eq!(ns, (0..EACH as u64).collect::<Vec<_>>(), "{actor}");
+    }
 }

@@ -56,7 +56,8 @@ backends!(
     every_filter_and_search_selects_its_rows,
     keyset_pages_cover_every_row_once_in_order,
     counts_follow_the_index,
-    duplicates_events_and_tokens_are_read,
+    duplicates_and_tokens_are_read,
+    the_duplicates_flag_follows_documents_of_other_dossiers,
 );
 
 /// A fresh database on the test server: `(server url, name, database url)`.
@@ -197,6 +198,7 @@ fn row(reference: &str, version: i64) -> DossierIndexRow {
         missing: Vec::new(),
         awaiting: false,
         late: false,
+        duplicates: false,
         updated_at: now(),
     }
 }
@@ -535,7 +537,7 @@ async fn counts_follow_the_index(repo: Repo) {
     );
 }
 
-async fn duplicates_events_and_tokens_are_read(repo: Repo) {
+async fn duplicates_and_tokens_are_read(repo: Repo) {
     with_campaign(&repo).await;
     for reference in ["R-1", "R-2", "R-3"] {
         create_dossier(&repo, reference).await;
@@ -561,7 +563,7 @@ async fn duplicates_events_and_tokens_are_read(repo: Repo) {
         repo.apply(reference, change).await.expect("apply");
     }
     let same = repo
-        .same_content_elsewhere(&"a".repeat(64), "R-1", 10)
+        .same_content_as_dossier("R-1", 10)
         .await
         .expect("same content");
     let found: Vec<(&str, &str)> = same
@@ -574,18 +576,45 @@ async fn duplicates_events_and_tokens_are_read(repo: Repo) {
         "withdrawn documents are not duplicates"
     );
     assert!(
-        repo.same_content_elsewhere(&"b".repeat(64), "R-1", 10)
+        repo.same_content_as_dossier("R-3", 10)
+            .await
+            .expect("same content")
+            .iter()
+            .all(|s| s.dossier != "R-3"),
+        "nor the dossier's own"
+    );
+
+    // Every content of a dossier at once, a few a content.
+    let change = DossierChange {
+        expected_version: 1,
+        new_documents: vec![document("d4", "R-2", 'a'), document("d5", "R-1", 'c')],
+        ..DossierChange::default()
+    };
+    repo.apply("R-2", change).await.expect("apply");
+    let all = repo
+        .same_content_as_dossier("R-1", 10)
+        .await
+        .expect("same content");
+    let found: Vec<(&str, &str, &str)> = all
+        .iter()
+        .map(|s| (s.sha256.as_str(), s.dossier.as_str(), s.document.as_str()))
+        .collect();
+    let a = "a".repeat(64);
+    assert_eq!(
+        found,
+        [(a.as_str(), "R-2", "d2"), (a.as_str(), "R-2", "d4")]
+    );
+    let capped = repo
+        .same_content_as_dossier("R-1", 1)
+        .await
+        .expect("same content");
+    assert_eq!(capped.len(), 1, "at most `limit` a content");
+    assert!(
+        repo.same_content_as_dossier("R-9", 10)
             .await
             .expect("same content")
             .is_empty()
     );
-
-    let events = repo.dossier_events("R-1", 10).await.expect("events");
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["dossier.created", "document.received"]);
-    let last = repo.dossier_events("R-1", 1).await.expect("events");
-    assert_eq!(last.len(), 1);
-    assert_eq!(last[0].kind, "document.received", "the most recent ones");
 
     repo.insert_token(
         &"f".repeat(64),
@@ -607,4 +636,83 @@ async fn duplicates_events_and_tokens_are_read(repo: Repo) {
         (tokens[0].role.as_str(), tokens[0].name.as_str()),
         ("portal", "portail")
     );
+}
+
+/// Whether `reference`'s index row, once every stale row is written again (as the refresher
+/// does), says it has duplicates.
+async fn flagged(repo: &Repo, reference: &str) -> bool {
+    repo.spread_stale_content(100).await.expect("spread");
+    for (stale, version) in repo.stale_dossiers(100).await.expect("stale") {
+        repo.put_dossier_index(&row(&stale, version))
+            .await
+            .expect("index");
+    }
+    let rows = repo
+        .list_dossier_index(&DossierQuery {
+            search: Some(reference.to_lowercase()),
+            ..query(10)
+        })
+        .await
+        .expect("list");
+    rows.iter()
+        .find(|r| r.reference == reference)
+        .expect("indexed")
+        .duplicates
+}
+
+/// A document arriving in or withdrawn from another dossier changes a dossier's flag, though
+/// its own version does not move; the list filters on it.
+async fn the_duplicates_flag_follows_documents_of_other_dossiers(repo: Repo) {
+    with_campaign(&repo).await;
+    for reference in ["R-1", "R-2", "R-3"] {
+        create_dossier(&repo, reference).await;
+    }
+    let add = |reference: &'static str, version: i64, doc: DocumentRecord| {
+        let repo = repo.clone();
+        async move {
+            let change = DossierChange {
+                expected_version: version,
+                new_documents: vec![doc],
+                ..DossierChange::default()
+            };
+            repo.apply(reference, change).await.expect("apply");
+        }
+    };
+    add("R-1", 0, document("d1", "R-1", 'a')).await;
+    add("R-3", 0, document("d3", "R-3", 'b')).await;
+    assert!(!flagged(&repo, "R-1").await);
+    // The same content in R-2: R-1, untouched, is flagged too.
+    add("R-2", 0, document("d2", "R-2", 'a')).await;
+    assert!(flagged(&repo, "R-1").await);
+    assert!(flagged(&repo, "R-2").await);
+    assert!(!flagged(&repo, "R-3").await);
+    let listed = references(
+        &repo,
+        &DossierQuery {
+            duplicates: Some(true),
+            ..query(10)
+        },
+    )
+    .await;
+    assert_eq!(listed, ["R-1", "R-2"]);
+    let counts = repo.dossier_index_counts().await.expect("counts");
+    assert_eq!(counts.duplicates, 2);
+    // R-2 withdraws it: R-1 is alone with it again.
+    let withdrawal = DossierChange {
+        expected_version: 1,
+        withdrawals: vec!["d2".into()],
+        ..DossierChange::default()
+    };
+    repo.apply("R-2", withdrawal).await.expect("withdraw");
+    assert!(!flagged(&repo, "R-1").await);
+    assert!(!flagged(&repo, "R-2").await);
+    // A row written with a flag is written with the flag the documents give.
+    repo.put_dossier_index(&DossierIndexRow {
+        duplicates: true,
+        ..row("R-3", 1)
+    })
+    .await
+    .expect("index");
+    assert!(!flagged(&repo, "R-3").await);
+    assert_eq!(repo.spread_stale_content(100).await.expect("spread"), 0);
 }

@@ -73,15 +73,27 @@ pub async fn create_dossier(
             campaign: stored.campaign,
         });
     }
+    // A repeat is the same dossier only with the same attributes; a difference is a
+    // correction to make with PATCH, never silently dropped.
+    if !created && stored.candidate != record.candidate {
+        return Err(Error::DossierExists {
+            reference: reference.to_string(),
+            candidate: stored.candidate,
+        });
+    }
     Ok((stored, created))
 }
 
-/// The campaign must be open for a candidate to act.
+/// The campaign must be open for a candidate to act (until the dossier's own deadline, when
+/// staff extended it).
 pub fn check_window(snapshot: &Snapshot) -> Result<(), Error> {
-    match snapshot.campaign.window_at(Utc::now()) {
+    match snapshot.window_at(Utc::now()) {
         Window::Open => Ok(()),
         Window::Closed => Err(Error::CampaignClosed {
-            deadline: snapshot.campaign.deadline_fr(),
+            deadline: dossiers::window::format_fr(
+                snapshot.deadline(),
+                snapshot.campaign.timezone(),
+            ),
         }),
         Window::NotYetOpen => Err(Error::CampaignNotOpen {
             opening: snapshot.campaign.opening_fr(),

@@ -8,7 +8,10 @@
 
 use std::sync::Arc;
 
-use dossiers::{Assessment, Campaign, Candidate, DocumentFacts, DossierState, ReviewDecision};
+use chrono::{DateTime, Utc};
+use dossiers::{
+    Assessment, Campaign, Candidate, DocumentFacts, DossierState, ReviewDecision, Window,
+};
 use serde_json::json;
 use storage::{DocumentRecord, DossierChange, DossierRecord, NewEvent, RepoError};
 
@@ -81,6 +84,31 @@ impl Snapshot {
 
     pub fn reference(&self) -> &str {
         &self.record.reference
+    }
+
+    /// Until when staff extended this dossier's deadline, if they did.
+    pub fn extended_until(&self) -> Option<DateTime<Utc>> {
+        let until = self.record.extension.as_ref()?.get("until")?.as_str()?;
+        DateTime::parse_from_rfc3339(until)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// The dossier's own deadline: the campaign's, or later when staff extended it.
+    pub fn deadline(&self) -> DateTime<Utc> {
+        let campaign = self.campaign.closes_at().with_timezone(&Utc);
+        self.extended_until()
+            .map_or(campaign, |until| until.max(campaign))
+    }
+
+    /// Where `now` falls relative to this dossier's window.
+    pub fn window_at(&self, now: DateTime<Utc>) -> Window {
+        self.campaign.window_until(now, self.deadline())
+    }
+
+    /// The open correction request on `piece`, if any.
+    pub fn correction(&self, piece: &str) -> Option<&serde_json::Value> {
+        self.record.corrections.get(piece)
     }
 
     /// The assessment as stored.

@@ -35,6 +35,7 @@ use validators::{Declared, Policy, Verdict};
 
 use super::actions::check_window;
 use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
+use super::office;
 use super::receive::receive;
 use super::render;
 use super::scan::{self, Outcome};
@@ -209,7 +210,11 @@ where
     }
 
     let staged = receive(app, body, limit).await?;
-    let verdict = verify(app, &staged, arrival, piece.as_ref()).await?;
+    let declared = Declared {
+        filename: arrival.filename.clone(),
+        content_type: arrival.content_type.clone(),
+    };
+    let verdict = verify(app, &staged, declared, piece.as_ref()).await?;
     if !verdict.accepted() {
         tracing::info!(
             dossier = %arrival.reference, piece = ?arrival.piece, kind = %verdict.kind,
@@ -268,10 +273,18 @@ where
             plan.change.jobs.push(scan::job(&document));
         }
         plan.change.jobs.extend(render::job(&document));
+        let mut facts = received_facts(&document, arrival);
+        // The document staff asked for: the request is answered.
+        if let Some(code) = &document.piece
+            && snapshot.correction(code).is_some()
+        {
+            plan.change.corrections = Some(office::without_correction(snapshot, code));
+            facts["answers_correction"] = json!(true);
+        }
         plan.change.events.push(snapshot.event(
             EventKind::DocumentReceived,
             Some(&document.id),
-            received_facts(&document, arrival),
+            facts,
         ));
         if document.review.is_some() {
             plan.change.events.push(snapshot.event(
@@ -388,13 +401,9 @@ fn check_room(snapshot: &Snapshot, piece: &Piece) -> Result<(), Error> {
 async fn verify(
     app: &App,
     staged: &StagedFile,
-    arrival: &Arrival,
+    declared: Declared,
     piece: Option<&Piece>,
 ) -> Result<Verdict, Error> {
-    let declared = Declared {
-        filename: arrival.filename.clone(),
-        content_type: arrival.content_type.clone(),
-    };
     // An unclassified document is judged on what any document must be.
     let policy = piece.map_or_else(Policy::default, |piece| Policy {
         accept: Some(piece.accept().to_vec()),
@@ -427,6 +436,26 @@ async fn verify(
     })
     .await?
     .map_err(read_error)
+}
+
+/// A stored document judged again against `piece`'s policy (staff filed it under that
+/// piece): its content is read back from the store into staging and verified as at intake,
+/// with what its sender declared of it.
+pub async fn judge_again(
+    app: &App,
+    document: &DocumentRecord,
+    piece: &Piece,
+) -> Result<Verdict, Error> {
+    let key = storage::ContentKey::from_hex(&document.sha256)
+        .ok_or_else(|| Error::Internal(format!("stored digest of {} is not a key", document.id)))?;
+    let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    let body = tokio_util::io::ReaderStream::new(blob.reader);
+    let staged = receive(app, body, app.settings.max_body_bytes.max(blob.size)).await?;
+    let declared = Declared {
+        filename: document.filename.clone(),
+        content_type: document.declared_type.clone(),
+    };
+    verify(app, &staged, declared, Some(piece)).await
 }
 
 /// Runs `work` on the blocking pool under one of the verify slots, which bound how many
@@ -564,7 +593,7 @@ fn new_document(
     let auto = accepted && scanned_clean && piece.is_some_and(|p| p.review() == ReviewPolicy::Auto);
     let late = match &arrival.origin {
         Origin::Upload => false,
-        Origin::Mailroom { received_at, .. } => snapshot.campaign.is_late(*received_at),
+        Origin::Mailroom { received_at, .. } => *received_at >= snapshot.deadline(),
     };
     let now = Utc::now();
     DocumentRecord {

@@ -7,6 +7,7 @@ pub mod dossier;
 pub mod intake;
 pub mod jobs;
 pub mod mailroom;
+pub mod office;
 pub mod receive;
 pub mod render;
 pub mod scan;

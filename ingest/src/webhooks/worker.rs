@@ -180,6 +180,7 @@ impl Endpoint {
             serde_json::to_vec(&json!({
                 "id": event.id,
                 "type": event.kind,
+                "actor": event.actor,
                 "campaign": self.hook.campaign,
                 "dossier": event.dossier,
                 "document": event.document,

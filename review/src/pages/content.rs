@@ -1,6 +1,10 @@
 //! Document content for previews and downloads, with the headers [`ingest::content`] decides
 //! (sandboxed, `nosniff`, never infected or unscanned content), the display copy of HEIC and
 //! AVIF photos, and the pictures of every page.
+//!
+//! The content and the display copy are journaled as downloads under the staff member's
+//! actor (`ingest::content` does it); pictures of pages are not: opening the dossier's page
+//! is journaled once instead.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -9,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
+use ingest::auth::staff_actor;
 use ingest::content::{self, Disposition};
 use ingest::pipeline::render;
 
@@ -24,7 +29,7 @@ pub struct ContentQuery {
 
 pub async fn content(
     State(staff): State<Staff>,
-    _user: Reviewer,
+    user: Reviewer,
     Path(id): Path<String>,
     Query(query): Query<ContentQuery>,
     request_headers: HeaderMap,
@@ -35,7 +40,8 @@ pub async fn content(
     } else {
         Disposition::Inline
     };
-    let served = content::serve(&staff.app, &doc, disposition, if_none_match).await?;
+    let actor = staff_actor(&user.name);
+    let served = content::serve(&staff.app, &doc, disposition, if_none_match, &actor).await?;
     Ok(answer(served))
 }
 
@@ -43,12 +49,13 @@ pub async fn content(
 /// without one.
 pub async fn display(
     State(staff): State<Staff>,
-    _user: Reviewer,
+    user: Reviewer,
     Path(id): Path<String>,
     request_headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let (doc, if_none_match) = document_and_etag(&staff, &id, &request_headers).await?;
-    let served = content::serve_display(&staff.app, &doc, if_none_match).await?;
+    let actor = staff_actor(&user.name);
+    let served = content::serve_display(&staff.app, &doc, if_none_match, &actor).await?;
     Ok(answer(served))
 }
 

@@ -1,5 +1,11 @@
 //! The dossier page and the reviewer's actions on it: accept or refuse a document, close
 //! the dossier. Actions go through `ingest::pipeline::actions`, the code the API runs.
+//!
+//! Opening the page is journaled (`dossier.viewed`, under the staff member's actor) before
+//! it is shown; its history is the dossier's journal, the one record of what was done to it
+//! and by whom.
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::Form;
@@ -11,10 +17,12 @@ use serde_json::Value;
 use dossiers::{Candidate, DossierState, Outcome, Piece, PieceStatus, ReviewDecision};
 use ingest::auth::staff_actor;
 use ingest::events::EventKind;
+use ingest::journal::{self, Access};
 use ingest::pipeline::actions;
 use ingest::pipeline::dossier::{Snapshot, verdict};
 use ingest::pipeline::{render, scan};
-use storage::{DocumentRecord, EventRecord};
+use storage::DocumentRecord;
+use storage::repository::{JournalEntry, SameContent};
 
 use crate::Staff;
 use crate::error::PageError;
@@ -40,8 +48,8 @@ pub const REFUSAL_REASONS: [(&str, &str); 7] = [
     ("autre", "Autre motif (préciser)"),
 ];
 
-/// The most events the page shows (the most recent).
-const HISTORY: u32 = 200;
+/// The most journal entries the page shows (the most recent).
+const HISTORY: usize = 200;
 /// The most other dossiers named in a duplicate flag.
 const DUPLICATES: u32 = 5;
 
@@ -91,9 +99,14 @@ pub struct PieceView {
     pub documents: Vec<DocView>,
 }
 
-pub struct EventView {
+/// One entry of the dossier's journal, in the reviewer's words.
+pub struct HistoryView {
     pub at: String,
+    /// Who, as `portal:NAME`, `staff:LOGIN`... say it.
+    pub actor: String,
     pub label: String,
+    /// The document it concerns, if any.
+    pub document: Option<String>,
     pub detail: String,
 }
 
@@ -112,7 +125,9 @@ pub struct DossierView {
     pub can_close: bool,
     pub pieces: Vec<PieceView>,
     pub unclassified: Vec<DocView>,
-    pub events: Vec<EventView>,
+    pub history: Vec<HistoryView>,
+    /// Older entries of the journal the page leaves out.
+    pub history_older: usize,
 }
 
 #[derive(Template)]
@@ -123,6 +138,7 @@ struct DossierPage {
     d: DossierView,
     done: Option<&'static str>,
     reasons: [(&'static str, &'static str); 7],
+    office: crate::pages::office::OfficeView,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +168,7 @@ pub async fn show(
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let snapshot = snapshot(&staff, &reference).await?;
+    journal::dossier_viewed(&staff.app, &reference, &staff_actor(&user.name)).await?;
     let mut view = dossier_view(&staff, &snapshot).await?;
     let claims = crate::pages::queue::claims_on(&staff, Some(&reference), &user.name).await?;
     for doc in view
@@ -172,20 +189,40 @@ pub async fn show(
         "accepted" => Some("Le document a été accepté."),
         "rejected" => Some("Le document a été refusé ; le motif est visible du candidat."),
         "closed" => Some("Le dossier a été clôturé."),
-        _ => None,
+        other => crate::pages::office::done_message(other),
     };
+    let office = crate::pages::office::OfficeView::of(&snapshot, &user);
     page(&DossierPage {
         user,
         section: "dossiers",
         d: view,
         done,
         reasons: REFUSAL_REASONS,
+        office,
     })
 }
 
 async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView, PageError> {
     let assessment = snapshot.assessment();
     let closed = snapshot.state == DossierState::Closed;
+    let same = staff
+        .app
+        .repo
+        .same_content_as_dossier(&snapshot.record.reference, DUPLICATES)
+        .await?;
+    let mut duplicates: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for SameContent {
+        sha256,
+        dossier,
+        piece,
+        ..
+    } in same
+    {
+        duplicates
+            .entry(sha256)
+            .or_default()
+            .push((dossier, piece.unwrap_or_default()));
+    }
     let mut pieces = Vec::new();
     for piece in snapshot.campaign.pieces() {
         let assessed = assessment.piece(piece.code());
@@ -194,7 +231,7 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
             .active_documents()
             .filter(|d| d.piece.as_deref() == Some(piece.code()))
         {
-            documents.push(doc_view(staff, doc, closed).await?);
+            documents.push(doc_view(staff, doc, closed, &duplicates).await?);
         }
         let status = assessed.map_or(PieceStatus::Missing, |a| a.status);
         let required = assessed.is_none_or(|a| a.required);
@@ -224,16 +261,11 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
             .as_ref()
             .is_none_or(|code| snapshot.campaign.piece(code).is_none())
     }) {
-        unclassified.push(doc_view(staff, doc, closed).await?);
+        unclassified.push(doc_view(staff, doc, closed, &duplicates).await?);
     }
-    let events = staff
-        .app
-        .repo
-        .dossier_events(&snapshot.record.reference, HISTORY)
-        .await?
-        .iter()
-        .map(event_view)
-        .collect();
+    let entries = staff.app.repo.journal(&snapshot.record.reference).await?;
+    let history_older = entries.len().saturating_sub(HISTORY);
+    let history = entries[history_older..].iter().map(history_view).collect();
     let name = candidate_name(&snapshot.record.candidate);
     let attributes = snapshot
         .record
@@ -261,7 +293,8 @@ async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView,
         can_close: !closed && assessment.complete,
         pieces,
         unclassified,
-        events,
+        history,
+        history_older,
     })
 }
 
@@ -303,15 +336,15 @@ fn attribute_text(value: &Value) -> String {
     }
 }
 
-async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<DocView, PageError> {
-    let duplicates = staff
-        .app
-        .repo
-        .same_content_elsewhere(&doc.sha256, &doc.dossier, DUPLICATES)
-        .await?
-        .into_iter()
-        .map(|same| (same.dossier, same.piece.unwrap_or_default()))
-        .collect();
+/// A document as the page shows it; `duplicates` are the other dossiers' documents by
+/// content, as `(dossier, piece)`.
+async fn doc_view(
+    staff: &Staff,
+    doc: &DocumentRecord,
+    closed: bool,
+    duplicates: &HashMap<String, Vec<(String, String)>>,
+) -> Result<DocView, PageError> {
+    let duplicates = duplicates.get(&doc.sha256).cloned().unwrap_or_default();
     let content_url = format!("/staff/documents/{}/content", doc.id);
     let (previews, preview_why, page_numbers, page_failures) =
         match scan::check_servable(doc).map(|()| render::previews(&staff.app, doc)) {
@@ -394,18 +427,32 @@ async fn doc_view(staff: &Staff, doc: &DocumentRecord, closed: bool) -> Result<D
     })
 }
 
-fn event_view(event: &EventRecord) -> EventView {
-    let label = match event.kind.parse::<EventKind>() {
-        Ok(kind) => kind_label(kind),
-        Err(_) => event.kind.as_str(),
-    };
-    let text = |key: &str| event.data.get(key).and_then(Value::as_str);
+fn history_view(entry: &JournalEntry) -> HistoryView {
+    let data = entry.data_value();
+    let text = |key: &str| data.get(key).and_then(Value::as_str);
     let mut detail = Vec::new();
     if let Some(piece) = text("piece") {
         detail.push(format!("pièce {piece}"));
     }
+    if let (Some(from), Some(to)) = (text("from"), text("to")) {
+        detail.push(format!("de {from} à {to}"));
+    }
     if let Some(filename) = text("filename") {
         detail.push(format!("fichier « {filename} »"));
+    }
+    if text("copy") == Some("display") {
+        detail.push("copie d'affichage (JPEG)".to_string());
+    }
+    if let Some(verdict) = text("verdict") {
+        detail.push(format!("vérification : {verdict}"));
+    }
+    if let Some(until) = text("until") {
+        let until = chrono::DateTime::parse_from_rfc3339(until)
+            .map_or_else(|_| until.to_string(), |t| when(t.to_utc()));
+        detail.push(format!("jusqu'au {until}"));
+    }
+    if let Some(message) = text("message") {
+        detail.push(format!("message : {message}"));
     }
     if let Some(by) = text("by") {
         detail.push(format!("par {by}"));
@@ -413,10 +460,25 @@ fn event_view(event: &EventRecord) -> EventView {
     if let Some(reason) = text("reason") {
         detail.push(format!("motif : {reason}"));
     }
-    EventView {
-        at: when(event.at),
-        label: label.to_string(),
+    HistoryView {
+        // The stored text is RFC 3339; an unreadable one is shown as stored.
+        at: entry.time().map_or_else(|| entry.at.clone(), when),
+        actor: actor_label(&entry.actor),
+        label: action_label(&entry.action).to_string(),
+        document: entry.document.clone(),
         detail: detail.join(", "),
+    }
+}
+
+/// Who did it, in the reviewer's words: `staff:camille` is « agent camille ».
+fn actor_label(actor: &str) -> String {
+    match actor.split_once(':') {
+        Some(("portal", name)) => format!("portail {name}"),
+        Some(("staff", name)) => format!("agent {name}"),
+        Some(("station", name)) => format!("station {name}"),
+        Some(("admin", name)) => format!("administrateur {name}"),
+        _ if actor == ingest::auth::SYSTEM_ACTOR => "système".to_string(),
+        _ => actor.to_string(),
     }
 }
 
@@ -516,6 +578,19 @@ pub async fn close(
     Ok(Redirect::to(&format!("/staff/dossiers/{reference}?done=closed")).into_response())
 }
 
+/// A journal entry's action in the reviewer's words: an event kind or an access; an action
+/// this version does not know is shown as recorded.
+fn action_label(action: &str) -> &str {
+    if let Ok(kind) = action.parse::<EventKind>() {
+        return kind_label(kind);
+    }
+    match action.parse::<Access>() {
+        Ok(Access::DossierViewed) => "Dossier consulté",
+        Ok(Access::DocumentDownloaded) => "Document téléchargé",
+        Err(_) => action,
+    }
+}
+
 /// An event kind in the reviewer's words.
 fn kind_label(kind: EventKind) -> &'static str {
     match kind {
@@ -530,6 +605,10 @@ fn kind_label(kind: EventKind) -> &'static str {
         EventKind::DossierComplete => "Dossier complet",
         EventKind::DossierReopened => "Dossier rouvert",
         EventKind::DossierClosed => "Dossier clôturé",
+        EventKind::DocumentAssigned => "Document classé sous une pièce",
+        EventKind::DossierUpdated => "Informations du candidat modifiées",
+        EventKind::DossierExtended => "Délai prolongé",
+        EventKind::PieceCorrectionRequested => "Pièce à renvoyer demandée",
     }
 }
 
@@ -590,6 +669,41 @@ mod tests {
         assert_eq!(
             why_of("identite", json!({})),
             (Some("Pour vous identifier.".to_string()), None)
+        );
+    }
+
+    #[test]
+    fn journal_entries_read_in_french() {
+        for kind in EventKind::ALL {
+            assert_ne!(action_label(kind.as_str()), kind.as_str(), "{kind}");
+        }
+        for access in Access::ALL {
+            assert_ne!(action_label(access.as_str()), access.as_str(), "{access}");
+        }
+        assert_eq!(action_label("dossier.archived"), "dossier.archived");
+        assert_eq!(actor_label("staff:camille"), "agent camille");
+        assert_eq!(actor_label("portal:inscriptions"), "portail inscriptions");
+        assert_eq!(actor_label("system"), "système");
+        let entry = JournalEntry {
+            dossier: "D-1".into(),
+            seq: 3,
+            at: "2026-03-01T09:30:00.000000Z".into(),
+            actor: "staff:camille".into(),
+            action: "document.downloaded".into(),
+            document: Some("doc-1".into()),
+            data: json!({"copy": "display", "piece": "identite", "filename": "photo.heic"})
+                .to_string(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let shown = history_view(&entry);
+        assert_eq!(shown.at, "1er mars 2026 à 10:30 (heure de Paris)");
+        assert_eq!(shown.label, "Document téléchargé");
+        assert_eq!(shown.actor, "agent camille");
+        assert_eq!(shown.document.as_deref(), Some("doc-1"));
+        assert_eq!(
+            shown.detail,
+            "pièce identite, fichier « photo.heic », copie d'affichage (JPEG)"
         );
     }
 

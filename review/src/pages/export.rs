@@ -1,26 +1,18 @@
-//! Exports: the dossier list as CSV (with completeness and missing pieces), and one
-//! dossier's documents as a ZIP with a manifest of SHA-256 sums.
+//! Exports: the dossier list as CSV (with the list's filters), one dossier's documents as a
+//! ZIP, and a campaign's exports (`ingest::exports`: dossiers as CSV or XLSX, documents as
+//! CSV or ZIP), the same files the API gives.
 //!
-//! The CSV is streamed a page of the index at a time. The ZIP is written to an anonymous
-//! temporary file (memory stays flat whatever the documents weigh; the file disappears
-//! when the answer is sent or dropped), then streamed. Documents are stored uncompressed:
-//! PDFs and images are compressed already.
-
-use std::io::{Seek, SeekFrom, Write};
+//! The list's CSV is streamed a page of the index at a time, through the exports' one CSV
+//! writer (quoting, formula defusing).
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use futures::{StreamExt, stream};
-use tokio_util::io::{ReaderStream, SyncIoBridge};
-use zip::CompressionMethod;
-use zip::write::SimpleFileOptions;
 
 use ingest::App;
-use ingest::pipeline::scan;
+use ingest::exports::{self, CampaignExport, Export};
 use storage::repository::{DossierIndexRow, DossierQuery};
-use storage::{ContentKey, DocumentRecord};
 
 use crate::Staff;
 use crate::error::PageError;
@@ -31,37 +23,32 @@ use crate::session::Reviewer;
 /// Index rows read per page of the CSV.
 const CSV_PAGE: u32 = 1000;
 
-const CSV_HEADER: &str = "reference,campagne,candidat,etat,complet,pieces_manquantes,a_examiner,hors_delai,mis_a_jour\r\n";
+const CSV_HEADER: [&str; 9] = [
+    "reference",
+    "campagne",
+    "candidat",
+    "etat",
+    "complet",
+    "pieces_manquantes",
+    "a_examiner",
+    "hors_delai",
+    "mis_a_jour",
+];
 
-/// One CSV field: quoted when needed, and defused when a spreadsheet would take it for a
-/// formula (a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'`).
-pub fn csv_field(text: &str) -> String {
-    let defused = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
-    }
-}
-
-pub fn csv_line(row: &DossierIndexRow) -> String {
-    let flag = |b: bool| if b { "oui" } else { "non" };
-    let fields = [
-        csv_field(&row.reference),
-        csv_field(&row.campaign),
-        csv_field(&row.name),
-        csv_field(&row.state),
-        flag(row.complete).to_string(),
-        csv_field(&row.missing.join(" ")),
-        flag(row.awaiting).to_string(),
-        flag(row.late).to_string(),
+/// The fields of one row of the list.
+fn csv_record(row: &DossierIndexRow) -> Vec<String> {
+    let flag = |b: bool| if b { "oui" } else { "non" }.to_string();
+    vec![
+        row.reference.clone(),
+        row.campaign.clone(),
+        row.name.clone(),
+        row.state.clone(),
+        flag(row.complete),
+        row.missing.join(" "),
+        flag(row.awaiting),
+        flag(row.late),
         row.updated_at.to_rfc3339(),
-    ];
-    format!("{}\r\n", fields.join(","))
+    ]
 }
 
 pub async fn csv(
@@ -72,55 +59,33 @@ pub async fn csv(
     refresh_before_reading(&staff.app).await?;
     let mut query = filters.query(CSV_PAGE);
     query.after = None;
-    let pages = stream::unfold(Some((staff.app.clone(), query)), |state| async move {
-        let (app, mut query) = state?;
-        match next_page(&app, &query).await {
-            Ok((text, last)) => {
-                let more = last.is_some();
-                query.after = last;
-                Some((Ok::<_, std::io::Error>(text), more.then_some((app, query))))
-            }
-            Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
-        }
-    });
-    let body = Body::from_stream(stream::once(async { Ok(CSV_HEADER.to_string()) }).chain(pages));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"dossiers.csv\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let header = CSV_HEADER.map(str::to_string).to_vec();
+    let body = exports::csv::stream(header, Some((staff.app.clone(), query)), next_page);
+    let headers = vec![
+        ("content-type", exports::csv::CONTENT_TYPE.to_string()),
+        (
+            "content-disposition",
+            "attachment; filename=\"dossiers.csv\"".to_string(),
+        ),
+    ];
+    Ok(answer(Export { headers, body }))
 }
 
-/// A page of CSV lines, and the last reference when a full page was read (more may follow).
+/// A page of the list's records, and what reads the next one (none after a short page).
 async fn next_page(
-    app: &App,
-    query: &DossierQuery,
-) -> Result<(String, Option<String>), storage::RepoError> {
-    let rows = app.repo.list_dossier_index(query).await?;
-    let text: String = rows.iter().map(csv_line).collect();
+    state: Option<(App, DossierQuery)>,
+) -> Result<Option<(Vec<Vec<String>>, Option<(App, DossierQuery)>)>, ingest::Error> {
+    let Some((app, mut query)) = state else {
+        return Ok(None);
+    };
+    let rows = app.repo.list_dossier_index(&query).await?;
     let last = (rows.len() == query.limit as usize)
         .then(|| rows.last().map(|r| r.reference.clone()))
         .flatten();
-    Ok((text, last))
-}
-
-/// The file name of a document in the ZIP: `<reference>_<piece>_<n>.<ext>`.
-pub fn zip_name(reference: &str, piece: Option<&str>, n: usize, kind: &str) -> String {
-    let ext = match kind {
-        "jpeg" => "jpg",
-        "tiff" => "tif",
-        other => other,
-    };
-    format!("{reference}_{}_{n}.{ext}", piece.unwrap_or("non-classe"))
+    let records = rows.iter().map(csv_record).collect();
+    let more = last.is_some();
+    query.after = last;
+    Ok(Some((records, more.then_some((app, query)))))
 }
 
 pub async fn zip(
@@ -128,119 +93,42 @@ pub async fn zip(
     _user: Reviewer,
     Path(reference): Path<String>,
 ) -> Result<Response, PageError> {
-    if ingest::pipeline::actions::check_reference(&reference).is_err()
-        || staff.app.repo.dossier(&reference).await?.is_none()
-    {
-        return Err(PageError::NotFound(format!("Le dossier {reference}")));
-    }
-    let documents: Vec<DocumentRecord> = staff
-        .app
-        .repo
-        .documents(&reference)
-        .await?
-        .into_iter()
-        .filter(|d| d.withdrawn_at.is_none())
-        .collect();
-    let app = staff.app.clone();
-    let name = reference.clone();
-    let file = tokio::task::spawn_blocking(move || write_zip(&app, &name, &documents))
-        .await
-        .map_err(|e| PageError::Internal(e.to_string()))??;
-    let body = Body::from_stream(ReaderStream::new(tokio::fs::File::from_std(file)));
-    let disposition = format!("attachment; filename=\"{reference}_documents.zip\"");
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/zip"),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_str(&disposition)
-                    .map_err(|e| PageError::Internal(e.to_string()))?,
-            ),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-/// Writes the ZIP to an anonymous temporary file, rewound for reading. Runs on a blocking
-/// thread; object reads are bridged from the async store.
-fn write_zip(
-    app: &App,
-    reference: &str,
-    documents: &[DocumentRecord],
-) -> Result<std::fs::File, PageError> {
-    let internal = |e: &dyn std::fmt::Display| PageError::Internal(format!("zip: {e}"));
-    let handle = tokio::runtime::Handle::current();
-    let file = tempfile::tempfile().map_err(|e| internal(&e))?;
-    let mut zip = zip::ZipWriter::new(file);
-    let options = SimpleFileOptions::default()
-        .compression_method(CompressionMethod::Stored)
-        .large_file(true);
-    let mut manifest = String::new();
-    let mut left_out = String::new();
-    let mut counts: std::collections::HashMap<Option<String>, usize> = Default::default();
-    for doc in documents {
-        if scan::check_servable(doc).is_err() {
-            left_out.push_str(&format!(
-                "{} ({}) : non inclus, contenu non servi (antivirus : {})\n",
-                doc.id,
-                doc.filename.as_deref().unwrap_or("sans nom"),
-                doc.scan.as_deref().unwrap_or("?")
-            ));
-            continue;
+    match exports::dossier_zip(&staff.app, &reference).await {
+        Ok(export) => Ok(answer(export)),
+        Err(ingest::Error::UnknownDossier(_)) => {
+            Err(PageError::NotFound(format!("Le dossier {reference}")))
         }
-        let n = counts.entry(doc.piece.clone()).or_insert(0);
-        *n += 1;
-        let name = zip_name(reference, doc.piece.as_deref(), *n, &doc.kind);
-        let key = ContentKey::from_hex(&doc.sha256)
-            .ok_or_else(|| internal(&format!("stored digest of {} is not a key", doc.id)))?;
-        let blob = handle
-            .block_on(app.blobs.open(&key))
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| internal(&format!("content of {} is missing", doc.id)))?;
-        zip.start_file(name.as_str(), options)
-            .map_err(|e| internal(&e))?;
-        let mut reader = SyncIoBridge::new(blob.reader);
-        std::io::copy(&mut reader, &mut zip).map_err(|e| internal(&e))?;
-        manifest.push_str(&format!("{}  {name}\n", doc.sha256));
+        Err(e) => Err(e.into()),
     }
-    zip.start_file("SHA256SUMS", options)
-        .map_err(|e| internal(&e))?;
-    zip.write_all(manifest.as_bytes())
-        .map_err(|e| internal(&e))?;
-    if !left_out.is_empty() {
-        zip.start_file("NON_INCLUS.txt", options)
-            .map_err(|e| internal(&e))?;
-        zip.write_all(left_out.as_bytes())
-            .map_err(|e| internal(&e))?;
-    }
-    let mut file = zip.finish().map_err(|e| internal(&e))?;
-    file.seek(SeekFrom::Start(0)).map_err(|e| internal(&e))?;
-    Ok(file)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-        assert_eq!(csv_field("+1,2"), "\"'+1,2\"");
+/// `/staff/campaigns/{id}/exports/{file}`: `dossiers.csv`, `dossiers.xlsx`,
+/// `documents.csv` or `documents.zip` of the campaign.
+pub async fn campaign(
+    State(staff): State<Staff>,
+    _user: Reviewer,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let what: CampaignExport = file
+        .parse()
+        .map_err(|()| PageError::NotFound(format!("L'export {file}")))?;
+    match exports::campaign_export(&staff.app, &id, what).await {
+        Ok(export) => Ok(answer(export)),
+        Err(ingest::Error::UnknownCampaign(_)) => {
+            Err(PageError::NotFound(format!("La campagne {id}")))
+        }
+        Err(e) => Err(e.into()),
     }
+}
 
-    #[test]
-    fn zip_names_follow_reference_piece_number() {
-        assert_eq!(
-            zip_name("R-1", Some("identite"), 2, "jpeg"),
-            "R-1_identite_2.jpg"
-        );
-        assert_eq!(zip_name("R-1", None, 1, "pdf"), "R-1_non-classe_1.pdf");
+/// An export as the answer: its headers, its streamed body.
+fn answer(export: Export) -> Response {
+    let mut response = Body::from_stream(export.body).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in export.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
     }
+    response
 }

@@ -71,6 +71,11 @@ pub async fn dashboard(State(staff): State<Staff>, user: Reviewer) -> Result<Res
         count: counts.late,
         link: "/staff/dossiers?late=yes".into(),
     });
+    tiles.push(Tile {
+        label: "avec documents en double".into(),
+        count: counts.duplicates,
+        link: "/staff/dossiers?duplicates=yes".into(),
+    });
     let campaigns = campaign_lines(&staff).await?;
     let queue = staff
         .app

@@ -36,6 +36,9 @@ pub struct Filters {
     pub awaiting: String,
     #[serde(default)]
     pub late: String,
+    /// `yes`: only dossiers holding a document whose content another dossier also holds.
+    #[serde(default)]
+    pub duplicates: String,
     #[serde(default)]
     pub after: String,
 }
@@ -64,6 +67,7 @@ impl Filters {
             missing: non_empty(&self.missing),
             awaiting: (self.awaiting == "yes").then_some(true),
             late: (self.late == "yes").then_some(true),
+            duplicates: (self.duplicates == "yes").then_some(true),
             after: non_empty(&self.after),
             limit,
         }
@@ -79,6 +83,7 @@ impl Filters {
             ("missing", self.missing.as_str()),
             ("awaiting", self.awaiting.as_str()),
             ("late", self.late.as_str()),
+            ("duplicates", self.duplicates.as_str()),
         ];
         pairs
             .iter()
@@ -98,6 +103,8 @@ pub struct Row {
     pub missing: String,
     pub awaiting: &'static str,
     pub late: &'static str,
+    /// Some document's content is also in another dossier.
+    pub duplicates: bool,
 }
 
 impl From<DossierIndexRow> for Row {
@@ -108,6 +115,7 @@ impl From<DossierIndexRow> for Row {
             missing: r.missing.join(", "),
             awaiting: yes_no(r.awaiting),
             late: yes_no(r.late),
+            duplicates: r.duplicates,
             reference: r.reference,
             name: r.name,
             campaign: r.campaign,
@@ -121,6 +129,11 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// The campaign the list is filtered on, whose exports it links to.
+pub struct Exported {
+    pub id: String,
+}
+
 #[derive(Template)]
 #[template(path = "list.html")]
 struct ListPage {
@@ -130,6 +143,7 @@ struct ListPage {
     complete: String,
     awaiting: bool,
     late: bool,
+    duplicates: bool,
     states: Vec<Choice>,
     campaigns: Vec<Choice>,
     pieces: Vec<Choice>,
@@ -138,6 +152,7 @@ struct ListPage {
     next: Option<String>,
     filter_query: String,
     stale: i64,
+    exported: Option<Exported>,
 }
 
 pub async fn list(
@@ -160,12 +175,19 @@ pub async fn list(
     let stale = staff.app.repo.dossier_index_counts().await?.stale;
     let (campaigns, pieces) =
         campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
+    let exported = campaigns
+        .iter()
+        .find(|c| c.selected)
+        .map(|c| Exported {
+            id: c.value.clone(),
+        });
     page(&ListPage {
         section: "dossiers",
         q: filters.q.clone(),
         complete: filters.complete.clone(),
         awaiting: filters.awaiting == "yes",
         late: filters.late == "yes",
+        duplicates: filters.duplicates == "yes",
         states: STATES
             .iter()
             .map(|s| Choice {
@@ -181,6 +203,7 @@ pub async fn list(
         next,
         filter_query: filters.query_string(),
         stale,
+        exported,
         user,
     })
 }

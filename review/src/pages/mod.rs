@@ -9,5 +9,6 @@ pub mod export;
 pub mod home;
 pub mod list;
 pub mod login;
+pub mod office;
 pub mod queue;
 pub mod triage;

@@ -17,6 +17,7 @@
 #[macro_use]
 mod shared;
 mod columns;
+mod exports;
 pub mod journal;
 mod mailroom;
 mod postgres;
@@ -33,6 +34,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+pub use exports::{ExportRepository, HeldContent};
 pub use journal::{ChainBreak, JournalEntry, JournalRepository, NewJournalEntry};
 pub use mailroom::{BatchRecord, MailroomRepository};
 pub use postgres::PostgresRepository;
@@ -281,7 +283,8 @@ pub struct Job {
 
 #[async_trait]
 pub trait Repository:
-    JournalRepository
+    ExportRepository
+    + JournalRepository
     + MailroomRepository
     + PreviewRepository
     + ReviewQueueRepository

@@ -10,14 +10,21 @@
 //! Every filter has its own index in reference order, so listing is keyset pagination on
 //! `reference` and costs the same on any page of 100,000 dossiers.
 //!
+//! One flag is not the domain's: `duplicates`, some active document's content is also in
+//! another dossier (a fraud signal). It is computed in SQL whenever a row is written, and a
+//! document arriving or withdrawn elsewhere queues its content (`staff_stale_content`, by
+//! trigger) so that [`StaffRepository::spread_stale_content`] marks stale the holders whose
+//! flag it changed: their own version did not move. Writing a row clears its stale mark
+//! before it computes the flag, so on PostgreSQL a mark set by a concurrent spread either
+//! waits for the row (and is set again after it) or is seen by the flag's query.
+//!
 //! Both backends share the SQL below (`$n` parameters work on both); the test suite is
 //! `tests/staff.rs`.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::columns::RecordRow;
-use super::{EventRecord, PostgresRepository, RepoError, SqliteRepository};
+use super::{PostgresRepository, RepoError, SqliteRepository};
 
 /// A staff account. `role` is `reviewer` or `admin`.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +71,11 @@ pub struct DossierIndexRow {
     pub awaiting: bool,
     /// Some document arrived after the campaign closed.
     pub late: bool,
+    /// Some active document's content is also an active document of another dossier.
+    /// Computed by the repository when the row is written, from the documents of every
+    /// dossier (which the domain rules do not see): the value given to
+    /// [`StaffRepository::put_dossier_index`] is not used.
+    pub duplicates: bool,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -81,6 +93,8 @@ pub struct DossierQuery {
     pub missing: Option<String>,
     pub awaiting: Option<bool>,
     pub late: Option<bool>,
+    /// Some document's content is also in another dossier.
+    pub duplicates: Option<bool>,
     pub after: Option<String>,
     pub limit: u32,
 }
@@ -93,6 +107,7 @@ pub struct IndexCounts {
     pub complete: i64,
     pub awaiting: i64,
     pub late: i64,
+    pub duplicates: i64,
     /// Dossiers whose index row is being recomputed.
     pub stale: i64,
 }
@@ -100,6 +115,8 @@ pub struct IndexCounts {
 /// Another document with the same content.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SameContent {
+    /// The content both documents have.
+    pub sha256: String,
     pub document: String,
     pub dossier: String,
     pub piece: Option<String>,
@@ -146,19 +163,18 @@ pub trait StaffRepository: Send + Sync {
     ) -> Result<Vec<DossierIndexRow>, RepoError>;
     async fn dossier_index_counts(&self) -> Result<IndexCounts, RepoError>;
 
-    /// Documents of other dossiers with this content, at most `limit`.
-    async fn same_content_elsewhere(
+    /// For every content of the dossier's documents (withdrawn ones included), the active
+    /// documents of other dossiers with that content, at most `limit` a content; in one
+    /// query, ordered by content, dossier and document.
+    async fn same_content_as_dossier(
         &self,
-        sha256: &str,
         dossier: &str,
         limit: u32,
     ) -> Result<Vec<SameContent>, RepoError>;
-    /// The dossier's events, oldest first, at most `limit` (the most recent ones).
-    async fn dossier_events(
-        &self,
-        reference: &str,
-        limit: u32,
-    ) -> Result<Vec<EventRecord>, RepoError>;
+    /// Takes up to `limit` contents that documents brought or withdrew, and marks stale the
+    /// dossiers holding them whose `duplicates` flag is no longer right; returns how many
+    /// were taken.
+    async fn spread_stale_content(&self, limit: u32) -> Result<usize, RepoError>;
     async fn token_listing(&self) -> Result<Vec<TokenListing>, RepoError>;
 }
 
@@ -200,6 +216,7 @@ fn list_statement(query: &DossierQuery) -> (String, Vec<Bind>) {
         ("complete", query.complete),
         ("awaiting", query.awaiting),
         ("late", query.late),
+        ("duplicates", query.duplicates),
     ] {
         if let Some(value) = value {
             let p = push(&mut binds, Bind::Bool(value));
@@ -271,16 +288,36 @@ const SELECT_SESSION: &str = "SELECT s.hash, s.user_name, s.csrf, s.created_at A
 const DELETE_SESSION: &str = "DELETE FROM staff_sessions WHERE hash = $1";
 const DELETE_EXPIRED: &str = "DELETE FROM staff_sessions WHERE expires_at <= $1";
 const SELECT_STALE: &str = "SELECT reference, version FROM staff_stale ORDER BY reference LIMIT $1";
-/// The upsert keeps the row of the highest version.
-const UPSERT_INDEX: &str = "INSERT INTO staff_dossiers (reference, campaign, version, state,
-        ref_key, name, name_key, given_key, complete, missing, awaiting, late, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+/// Whether an active document of the dossier `{dossier}` names has the content of an active
+/// document of another dossier.
+macro_rules! has_duplicates {
+    ($dossier:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM documents mine JOIN documents other
+                ON other.sha256 = mine.sha256 AND other.dossier <> mine.dossier
+            WHERE mine.dossier = ",
+            $dossier,
+            " AND mine.withdrawn_at IS NULL AND other.withdrawn_at IS NULL)"
+        )
+    };
+}
+
+/// The upsert keeps the row of the highest version; `duplicates` is computed here.
+const UPSERT_INDEX: &str = concat!(
+    "INSERT INTO staff_dossiers (reference, campaign, version, state,
+        ref_key, name, name_key, given_key, complete, missing, awaiting, late, updated_at,
+        duplicates)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, ",
+    has_duplicates!("$1"),
+    ")
     ON CONFLICT (reference) DO UPDATE SET campaign = excluded.campaign,
         version = excluded.version, state = excluded.state, ref_key = excluded.ref_key,
         name = excluded.name, name_key = excluded.name_key, given_key = excluded.given_key,
         complete = excluded.complete, missing = excluded.missing,
-        awaiting = excluded.awaiting, late = excluded.late, updated_at = excluded.updated_at
-    WHERE staff_dossiers.version <= excluded.version";
+        awaiting = excluded.awaiting, late = excluded.late, updated_at = excluded.updated_at,
+        duplicates = excluded.duplicates
+    WHERE staff_dossiers.version <= excluded.version"
+);
 const CLEAR_STALE: &str = "DELETE FROM staff_stale WHERE reference = $1 AND version <= $2";
 const COUNT_STATES: &str =
     "SELECT state, count(*) AS n FROM staff_dossiers GROUP BY state ORDER BY state";
@@ -288,12 +325,35 @@ const COUNT_FLAGS: &str = "SELECT
         (SELECT count(*) FROM staff_dossiers WHERE complete = $1) AS complete,
         (SELECT count(*) FROM staff_dossiers WHERE awaiting = $1) AS awaiting,
         (SELECT count(*) FROM staff_dossiers WHERE late = $1) AS late,
+        (SELECT count(*) FROM staff_dossiers WHERE duplicates = $1) AS duplicates,
         (SELECT count(*) FROM staff_stale) AS stale";
-const SAME_CONTENT: &str = "SELECT id, dossier, piece FROM documents
-    WHERE sha256 = $1 AND dossier <> $2 AND withdrawn_at IS NULL ORDER BY dossier, id LIMIT $3";
-/// The most recent events, put back in id order by the caller.
-const DOSSIER_EVENTS: &str = "SELECT id, type, actor, dossier, document, at, data FROM events
-    WHERE dossier = $1 ORDER BY id DESC LIMIT $2";
+/// The active documents of other dossiers with a content of dossier `$1`'s documents, `$2` a
+/// content at most.
+const SAME_CONTENT_AS_DOSSIER: &str = "SELECT sha256, id, dossier, piece FROM (
+        SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
+            PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
+        FROM documents other
+        WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
+            AND other.dossier <> $1 AND other.withdrawn_at IS NULL
+    ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id";
+const SELECT_STALE_CONTENT: &str =
+    "SELECT id, sha256 FROM staff_stale_content ORDER BY id LIMIT $1";
+const DELETE_STALE_CONTENT: &str = "DELETE FROM staff_stale_content WHERE id = $1";
+/// Marks stale the holders of the content `$1` whose row is missing or whose flag differs
+/// from what it is now, in reference order (two refreshers lock the marks in one order).
+const MARK_HOLDERS_STALE: &str = concat!(
+    "INSERT INTO staff_stale (reference, version)
+    SELECT d.reference, d.version FROM dossiers d
+        LEFT JOIN staff_dossiers s ON s.reference = d.reference
+    WHERE d.reference IN (SELECT dossier FROM documents WHERE sha256 = $1)
+        AND (s.reference IS NULL OR s.duplicates <> ",
+    has_duplicates!("d.reference"),
+    ")
+    ORDER BY d.reference
+    ON CONFLICT (reference) DO UPDATE SET version = CASE
+        WHEN excluded.version > staff_stale.version THEN excluded.version
+        ELSE staff_stale.version END"
+);
 const TOKENS: &str = "SELECT hash, role, name, created_at FROM tokens ORDER BY created_at, name";
 
 /// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
@@ -412,6 +472,12 @@ macro_rules! staff_impl {
 
             async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError> {
                 let mut tx = self.pool.begin().await?;
+                // The mark first: see the module's comment on `duplicates`.
+                sqlx::query(CLEAR_STALE)
+                    .bind(&row.reference)
+                    .bind(row.version)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query(UPSERT_INDEX)
                     .bind(&row.reference)
                     .bind(&row.campaign)
@@ -426,11 +492,6 @@ macro_rules! staff_impl {
                     .bind(row.awaiting)
                     .bind(row.late)
                     .bind(row.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(CLEAR_STALE)
-                    .bind(&row.reference)
-                    .bind(row.version)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
@@ -469,49 +530,52 @@ macro_rules! staff_impl {
                     complete: flags.try_get("complete")?,
                     awaiting: flags.try_get("awaiting")?,
                     late: flags.try_get("late")?,
+                    duplicates: flags.try_get("duplicates")?,
                     stale: flags.try_get("stale")?,
                 })
             }
 
-            async fn same_content_elsewhere(
+            async fn same_content_as_dossier(
                 &self,
-                sha256: &str,
                 dossier: &str,
                 limit: u32,
             ) -> Result<Vec<SameContent>, RepoError> {
-                let rows = sqlx::query(SAME_CONTENT)
-                    .bind(sha256)
+                let rows = sqlx::query(SAME_CONTENT_AS_DOSSIER)
                     .bind(dossier)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?;
-                rows.iter()
-                    .map(|r| {
-                        Ok(SameContent {
-                            document: r.try_get("id")?,
-                            dossier: r.try_get("dossier")?,
-                            piece: r.try_get("piece")?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(same_content_of).collect()
             }
 
-            async fn dossier_events(
-                &self,
-                reference: &str,
-                limit: u32,
-            ) -> Result<Vec<EventRecord>, RepoError> {
-                let rows = sqlx::query(DOSSIER_EVENTS)
-                    .bind(reference)
+            async fn spread_stale_content(&self, limit: u32) -> Result<usize, RepoError> {
+                let rows = sqlx::query(SELECT_STALE_CONTENT)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
                     .await?;
-                let mut events = rows
-                    .iter()
-                    .map(RecordRow::event)
-                    .collect::<Result<Vec<_>, _>>()?;
-                events.reverse();
-                Ok(events)
+                let mut taken: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+                for row in &rows {
+                    taken
+                        .entry(row.try_get("sha256")?)
+                        .or_default()
+                        .push(row.try_get("id")?);
+                }
+                // One transaction a content: its marks are taken in one statement's order.
+                for (sha256, ids) in &taken {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query(MARK_HOLDERS_STALE)
+                        .bind(sha256)
+                        .execute(&mut *tx)
+                        .await?;
+                    for id in ids {
+                        sqlx::query(DELETE_STALE_CONTENT)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                Ok(rows.len())
             }
 
             async fn token_listing(&self) -> Result<Vec<TokenListing>, RepoError> {
@@ -540,6 +604,7 @@ staff_impl!(PostgresRepository);
 /// Reads the columns common to both backends' rows, whatever their database.
 trait StaffRow {
     fn text(&self, column: &str) -> Result<String, RepoError>;
+    fn optional_text(&self, column: &str) -> Result<Option<String>, RepoError>;
     fn flag(&self, column: &str) -> Result<bool, RepoError>;
     fn number(&self, column: &str) -> Result<i64, RepoError>;
     fn instant(&self, column: &str) -> Result<DateTime<Utc>, RepoError>;
@@ -550,11 +615,15 @@ where
     R: Row,
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
     for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     fn text(&self, column: &str) -> Result<String, RepoError> {
+        Ok(self.try_get(column)?)
+    }
+    fn optional_text(&self, column: &str) -> Result<Option<String>, RepoError> {
         Ok(self.try_get(column)?)
     }
     fn flag(&self, column: &str) -> Result<bool, RepoError> {
@@ -591,7 +660,17 @@ fn index_row_of(row: &impl StaffRow) -> Result<DossierIndexRow, RepoError> {
         missing: missing_codes(&row.text("missing")?),
         awaiting: row.flag("awaiting")?,
         late: row.flag("late")?,
+        duplicates: row.flag("duplicates")?,
         updated_at: row.instant("updated_at")?,
+    })
+}
+
+fn same_content_of(row: &impl StaffRow) -> Result<SameContent, RepoError> {
+    Ok(SameContent {
+        sha256: row.text("sha256")?,
+        document: row.text("id")?,
+        dossier: row.text("dossier")?,
+        piece: row.optional_text("piece")?,
     })
 }
 

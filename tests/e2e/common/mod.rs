@@ -271,7 +271,12 @@ impl Server {
 
     /// `guichet verify` on this server's data.
     pub fn verify(&self) -> (i32, String, String) {
-        let mut args = vec!["verify".to_string()];
+        self.command(&["verify"])
+    }
+
+    /// A guichet command (`["audit", "verify"]`...) on this server's data.
+    pub fn command(&self, command: &[&str]) -> (i32, String, String) {
+        let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
         args.extend(location(self.data.path(), self.config.as_deref()));
         guichet_with_env(
             &args.iter().map(String::as_str).collect::<Vec<_>>(),
