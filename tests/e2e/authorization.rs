@@ -229,6 +229,39 @@ async fn every_endpoint_answers_each_caller_as_the_table_says(backend: Backend) 
             Body::None,
             [401, 401, 403, 403, 200, 403],
         ),
+        // Closed by mistake: an admin reopens it (complete); the second call finds it open.
+        row(
+            M::POST,
+            "/api/v1/dossiers/A-1/reopen",
+            Body::Json(json!({"reason": "Clôturé par erreur"})),
+            [401, 401, 403, 403, 403, 200],
+        ),
+        row(
+            M::POST,
+            "/api/v1/dossiers/A-1/pieces/domicile/corrections",
+            Body::Json(json!({"message": "Le justificatif a plus de trois mois."})),
+            [401, 401, 403, 403, 200, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/dossiers/A-1/extension",
+            Body::Json(json!({"until": "2099-12-31T18:00:00Z", "reason": "Hospitalisation"})),
+            [401, 401, 403, 403, 200, 403],
+        ),
+        // The same patch twice: the second changes nothing and answers the dossier too.
+        row(
+            M::PATCH,
+            "/api/v1/dossiers/A-1",
+            Body::Json(json!({"candidate": {"first_name": "Camille"}})),
+            [401, 401, 200, 403, 200, 403],
+        ),
+        // Filed under its own piece again: nothing to do.
+        row(
+            M::POST,
+            format!("/api/v1/documents/{identity}/assign"),
+            Body::Json(json!({"piece": "identite"})),
+            [401, 401, 403, 403, 200, 403],
+        ),
         row(
             M::GET,
             "/api/v1/events?after=0",

@@ -1,7 +1,8 @@
 //! The staff interface in a real headless Chromium, driven over WebDriver (chromedriver):
 //! a reviewer logs in, finds a dossier, accepts its identity document, closes the complete
-//! dossier, refuses another dossier's document with a reason, and exports. Screenshots of
-//! each step are kept under `target/staff-screenshots/` to be looked at.
+//! dossier, refuses another dossier's document with a reason, exports, and asks for a piece
+//! again. Screenshots of each step are kept under `target/staff-screenshots/` to be looked
+//! at.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (or `CHROMIUM` / `CHROMEDRIVER` naming
 //! the binaries). Without them the test is skipped, and fails when
@@ -516,6 +517,56 @@ async fn a_reviewer_works_through_dossiers_in_a_real_browser() {
     assert_eq!(focused[0], "skip", "{focused}");
     assert_eq!(focused[1], "solid", "{focused}");
     shoot(&client, "09-focus-clavier").await;
+
+    // Ask for the proof of address again: open the form, write the message, send it.
+    client
+        .goto(&server.url("/staff/dossiers/BTS-0002"))
+        .await
+        .expect("goto");
+    client
+        .find(Locator::Css("#piece-domicile details.office summary"))
+        .await
+        .expect("the Demander une correction summary")
+        .click()
+        .await
+        .expect("clicked");
+    let message = "Facture illisible : envoyez-en une de moins de trois mois.";
+    client
+        .find(Locator::Css("#correction-message-domicile"))
+        .await
+        .expect("the message field")
+        .send_keys(message)
+        .await
+        .expect("typed");
+    shoot(&client, "13-correction-en-cours").await;
+    client
+        .find(Locator::Css(
+            "#piece-domicile form.correction-request button",
+        ))
+        .await
+        .expect("the send button")
+        .click()
+        .await
+        .expect("clicked");
+    wait_text(
+        &client,
+        "#done",
+        "La demande de correction a été enregistrée ; le candidat la voit.",
+    )
+    .await;
+    assert_eq!(
+        text_of(&client, "#piece-domicile .status").await,
+        "À renvoyer"
+    );
+    assert_eq!(
+        text_of(&client, "#correction-domicile .message").await,
+        message
+    );
+    shoot(&client, "14-correction-demandee").await;
+    let dossier = server.dossier("BTS-0002").await;
+    let domicile = &dossier["pieces"][2];
+    assert_eq!(domicile["code"], "domicile", "{dossier}");
+    assert_eq!(domicile["status"], "correction_requested", "{dossier}");
 
     client.close().await.expect("session closed");
 }

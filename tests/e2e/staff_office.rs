@@ -145,6 +145,10 @@ async fn an_unclassified_document_is_filed_from_the_dossier_page(backend: Backen
 
     let page = staff.page("/staff/dossiers/OF-2").await;
     assert!(page.contains("Documents non classés"), "{page}");
+    assert!(
+        unescape(&page).contains("<a href=\"#non-classes\">1 document(s) non classé(s)</a>"),
+        "the summary points to it: {page}"
+    );
     let action = format!("/staff/documents/{paper}/assign");
     let form = format!("<form method=\"post\" action=\"{action}\" class=\"assign unclassified\">");
     assert!(page.contains(&form), "prominent: {page}");

@@ -71,6 +71,8 @@ pub struct OfficeView {
     /// The deadline as a `datetime-local` input holds it, in the campaign's time zone.
     pub until_value: String,
     pub timezone: String,
+    /// How many documents wait to be filed under a piece.
+    pub unclassified: usize,
     /// Documents filed under a piece of the campaign: id → piece code.
     filed: HashMap<String, String>,
     corrections: HashMap<String, CorrectionView>,
@@ -87,7 +89,7 @@ impl OfficeView {
             .filter(|until| *until > campaign_closes)
             .and(snapshot.record.extension.as_ref())
             .map(|e| e["reason"].as_str().unwrap_or_default().to_string());
-        let filed = snapshot
+        let filed: HashMap<String, String> = snapshot
             .active_documents()
             .filter_map(|doc| {
                 let code = doc.piece.as_ref()?;
@@ -95,6 +97,7 @@ impl OfficeView {
                 Some((doc.id.clone(), code.clone()))
             })
             .collect();
+        let unclassified = snapshot.active_documents().count() - filed.len();
         let corrections = campaign
             .pieces()
             .iter()
@@ -139,6 +142,7 @@ impl OfficeView {
                 .format("%Y-%m-%dT%H:%M")
                 .to_string(),
             timezone: zone.name().to_string(),
+            unclassified,
             filed,
             corrections,
         }
