@@ -149,7 +149,9 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         .map(str::to_string)
 }
 
-/// The bytes of a document, never rendered by the browser in guichet's origin.
+/// The bytes of a document, never rendered by the browser in guichet's origin. Each answer
+/// with bytes is journaled in the dossier's history (`document.downloaded`, under the
+/// caller); when the journal cannot record it, the download is refused (503).
 #[utoipa::path(
     get,
     path = "/documents/{id}/content",
@@ -189,7 +191,7 @@ pub async fn content(
 
 /// The JPEG display copy of a HEIC or AVIF document, for browsers, which do not draw those:
 /// made at intake from the original (kept as it came), turned as the photo says, at most 2048
-/// pixels a side, without metadata.
+/// pixels a side, without metadata. Journaled like the content.
 #[utoipa::path(
     get,
     path = "/documents/{id}/display",

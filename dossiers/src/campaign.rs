@@ -28,6 +28,7 @@ use toml::Spanned;
 
 use crate::candidate::default_label;
 use crate::piece::{Piece, RawPiece};
+use crate::retention::Period;
 
 /// The time zone of a campaign that names none.
 pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::Paris;
@@ -68,6 +69,8 @@ pub struct Campaign {
     pieces: Vec<Piece>,
     /// Display labels of candidate attributes, by attribute key.
     labels: BTreeMap<String, String>,
+    /// `[retention] after_close`: how long documents are kept once their dossier is closed.
+    after_close: Option<Period>,
     origin: String,
     source: String,
 }
@@ -87,6 +90,14 @@ struct RawCampaign {
     #[serde(default)]
     pieces: Vec<Spanned<RawPiece>>,
     candidate: Option<RawCandidate>,
+    retention: Option<RawRetention>,
+}
+
+/// `[retention]`: how long documents are kept (see [`crate::retention`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    after_close: Option<Spanned<String>>,
 }
 
 /// `[candidate]`: what the campaign says about candidate attributes. Today their labels;
@@ -185,6 +196,11 @@ impl Campaign {
             None => BTreeMap::new(),
             Some(candidate) => labels(&map, candidate.labels)?,
         };
+        let after_close = raw
+            .retention
+            .and_then(|r| r.after_close)
+            .map(|text| period(&map, "after_close", text))
+            .transpose()?;
 
         Ok(Campaign {
             id,
@@ -196,6 +212,7 @@ impl Campaign {
             reference_date,
             pieces,
             labels,
+            after_close,
             origin: origin.to_string(),
             source: source.to_string(),
         })
@@ -254,6 +271,12 @@ impl Campaign {
             Some(label) => Cow::Borrowed(label),
             None => default_label(key),
         }
+    }
+
+    /// How long a dossier's documents keep their content once it is closed, if the campaign
+    /// says (`[retention] after_close`).
+    pub fn retention_after_close(&self) -> Option<&Period> {
+        self.after_close.as_ref()
     }
 
     /// Where the campaign was read from, as given to [`Campaign::parse`].
@@ -328,6 +351,16 @@ pub(crate) fn non_empty(
 
 /// Text shown to people as written: trimmed, not empty, at most `max_chars` characters, on
 /// one line and without other control characters.
+/// A retention period (`"P12M"`), refused on its line when it is not one.
+pub(crate) fn period(
+    map: &SourceMap<'_>,
+    field: &str,
+    value: Spanned<String>,
+) -> Result<Period, CampaignError> {
+    Period::parse(value.get_ref().trim())
+        .map_err(|e| map.error(value.span(), format!("{field}: {e}")))
+}
+
 pub(crate) fn plain_text(
     map: &SourceMap<'_>,
     field: &str,
@@ -607,6 +640,33 @@ required_when = "candidate.age < 25 && candidate.nationality == 'FR'"
             9,
             "at least one kind",
         );
+    }
+
+    #[test]
+    fn retention_periods_are_read_and_a_bad_one_is_refused_at_its_line() {
+        let source = with_pieces(
+            "[retention]\nafter_close = \"P12M\"\n\n[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n\
+             purge_after_decision = \"P30D\"\nwatermark = \"Copie réservée au concours\"\n",
+        );
+        let campaign = Campaign::parse(&source, "x.toml").expect("parses");
+        assert_eq!(
+            campaign.retention_after_close().map(Period::as_str),
+            Some("P12M")
+        );
+        let piece = campaign.piece("a").expect("piece");
+        assert_eq!(
+            piece.purge_after_decision().map(Period::as_str),
+            Some("P30D")
+        );
+        assert_eq!(piece.watermark(), Some("Copie réservée au concours"));
+        let bad = with_pieces(
+            "[retention]\nafter_close = \"12 mois\"\n[[pieces]]\ncode = \"a\"\nlabel = \"A\"\n",
+        );
+        assert_error(&bad, 7, "after_close");
+        let bad = with_pieces(
+            "[[pieces]]\ncode = \"a\"\nlabel = \"A\"\npurge_after_decision = \"P1.5M\"\n",
+        );
+        assert_error(&bad, 9, "whole number");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod condition;
 pub mod kind;
 pub mod piece;
 pub mod requirement;
+pub mod retention;
 pub mod state;
 pub mod window;
 
@@ -24,5 +25,6 @@ pub use condition::{Condition, ConditionError, Outcome};
 pub use kind::Kind;
 pub use piece::{Necessity, Piece, ReviewPolicy};
 pub use requirement::Requirement;
+pub use retention::Period;
 pub use state::{Change, DossierState, TransitionError, UnknownState};
 pub use window::Window;

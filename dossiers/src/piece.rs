@@ -17,9 +17,10 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 use toml::Spanned;
 
-use crate::campaign::{CampaignError, SourceMap, non_empty, plain_text, slug};
+use crate::campaign::{CampaignError, SourceMap, non_empty, period, plain_text, slug};
 use crate::condition::Condition;
 use crate::kind::Kind;
+use crate::retention::Period;
 
 /// Kinds accepted when a piece names none.
 pub const DEFAULT_ACCEPT: [Kind; 3] = [Kind::Pdf, Kind::Jpeg, Kind::Png];
@@ -31,6 +32,8 @@ pub const DEFAULT_MIN_DOCUMENTS: u32 = 1;
 pub const DEFAULT_MAX_DOCUMENTS: u32 = 5;
 /// The longest `why`, in characters.
 pub const MAX_WHY_CHARS: usize = 500;
+/// A watermark is one short line.
+pub const MAX_WATERMARK_CHARS: usize = 120;
 
 /// Who accepts a document of a piece.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -68,6 +71,8 @@ pub struct Piece {
     review: ReviewPolicy,
     necessity: Necessity,
     why: Option<String>,
+    purge_after_decision: Option<Period>,
+    watermark: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +90,8 @@ pub(crate) struct RawPiece {
     required: Option<Spanned<bool>>,
     required_when: Option<Spanned<String>>,
     why: Option<Spanned<String>>,
+    purge_after_decision: Option<Spanned<String>>,
+    watermark: Option<Spanned<String>>,
 }
 
 impl Piece {
@@ -149,7 +156,26 @@ impl Piece {
             review: raw.review.map(Spanned::into_inner).unwrap_or_default(),
             necessity,
             why,
+            purge_after_decision: raw
+                .purge_after_decision
+                .map(|text| period(map, "purge_after_decision", text))
+                .transpose()?,
+            watermark: raw
+                .watermark
+                .map(|text| plain_text(map, "watermark", text, MAX_WATERMARK_CHARS))
+                .transpose()?,
         })
+    }
+
+    /// How long each document keeps its content once staff decided on it, if the piece says.
+    pub fn purge_after_decision(&self) -> Option<&Period> {
+        self.purge_after_decision.as_ref()
+    }
+
+    /// The text laid over the pictures staff see of this piece's documents, if any (the
+    /// original is kept as sent).
+    pub fn watermark(&self) -> Option<&str> {
+        self.watermark.as_deref()
     }
 
     /// The piece's slug, unique in its campaign, e.g. `identite`.

@@ -8,8 +8,9 @@
 //! Invariants:
 //! - Every page and action checks the session and the role ([`session::Staff`],
 //!   [`session::Admin`]); every POST checks the session's CSRF token first.
-//! - Reviews and closing go through the pipeline's actions (`ingest::pipeline::actions`),
-//!   the same code the API runs, recording the reviewer's name.
+//! - Reviews, closing and the office's actions (corrections, filing, candidate changes,
+//!   extensions, reopening) go through the pipeline (`ingest::pipeline::actions`,
+//!   `ingest::pipeline::office`), the same code the API runs, recording the reviewer's name.
 //! - Every value reaches HTML through askama's autoescaping; document content is only served
 //!   with `Content-Security-Policy: sandbox` and `X-Content-Type-Options: nosniff`.
 //! - The dossier list reads the dossier index (`storage::repository::StaffRepository`),
@@ -108,10 +109,7 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             "/staff/dossiers/{reference}/reopen",
             post(pages::office::reopen),
         )
-        .route(
-            "/staff/documents/{id}/assign",
-            post(pages::office::assign),
-        )
+        .route("/staff/documents/{id}/assign", post(pages::office::assign))
         .route(
             "/staff/documents/{id}/content",
             get(pages::content::content),

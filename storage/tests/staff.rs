@@ -12,7 +12,9 @@ use std::sync::Arc;
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
-use storage::repository::{DossierIndexRow, DossierQuery, StaffSession, StaffUser};
+use storage::repository::{
+    DossierIndexRow, DossierQuery, NewJournalEntry, StaffSession, StaffUser,
+};
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, NewEvent, Repository, TokenRecord,
 };
@@ -371,6 +373,18 @@ async fn created_and_changed_dossiers_are_marked_stale(repo: Repo) {
     repo.put_dossier_index(&row("R-1", 0)).await.expect("index");
     assert_eq!(repo.stale_dossiers(1).await.expect("stale")[0].0, "R-1");
     repo.put_dossier_index(&row("R-1", 1)).await.expect("index");
+    assert_eq!(
+        repo.stale_dossiers(10).await.expect("stale"),
+        [("R-2".to_string(), 0)]
+    );
+    // A view journaled changes nothing the index shows.
+    let view = NewJournalEntry {
+        actor: "staff:camille".into(),
+        action: "dossier.viewed".into(),
+        document: None,
+        data: json!({}),
+    };
+    repo.append_journal("R-1", &[view]).await.expect("journal");
     assert_eq!(
         repo.stale_dossiers(10).await.expect("stale"),
         [("R-2".to_string(), 0)]

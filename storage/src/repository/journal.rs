@@ -172,9 +172,11 @@ const INSERT_ENTRY: &str = "INSERT INTO journal
     (dossier, seq, at, actor, action, document, data, prev_hash, hash)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 /// Locks the dossier's row for the rest of the transaction (a no-op update), so that appends
-/// to one chain follow each other; a dossier change already holds that lock.
+/// to one chain follow each other; a dossier change already holds that lock. The column set
+/// is one no trigger watches: a view or a download must not mark the dossier's index row
+/// stale (`0004_staff.sql` watches `version` and `state`).
 const LOCK_DOSSIER: &str =
-    "UPDATE dossiers SET version = version WHERE reference = $1 RETURNING version";
+    "UPDATE dossiers SET updated_at = updated_at WHERE reference = $1 RETURNING version";
 const SELECT_JOURNAL: &str = "SELECT * FROM journal WHERE dossier = $1 ORDER BY seq";
 const JOURNALED_DOSSIERS: &str = "SELECT DISTINCT dossier FROM journal WHERE dossier > $1
     ORDER BY dossier LIMIT $2";
