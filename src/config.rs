@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use ingest::IntakeSettings;
+use ingest::pipeline::purge::PurgeSettings;
 use ingest::webhooks::WebhookSettings;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +21,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    /// Encryption at rest of every stored object (`[encryption]`, see docs/deployment.md).
+    pub encryption: EncryptionConfig,
     pub clamav: ClamavConfig,
     /// Signs cover sheets and webhooks; shared by every process of one deployment
     /// (`GUICHET_SECRET`). Generated and kept under `data_dir` when absent.
@@ -30,6 +33,8 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     /// HTTP limits: header size, header read timeout, request rate (`[http]`).
     pub http: crate::http::HttpSettings,
+    /// How often retention purges run (`[retention]`, see docs/retention.md).
+    pub retention: PurgeSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,6 +51,15 @@ pub struct StorageConfig {
     /// `fs` (objects under `<data_dir>/objects`) or `s3` (`GUICHET_STORAGE`).
     pub kind: StorageKind,
     pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EncryptionConfig {
+    /// Master keys, `ID:BASE64[,ID:BASE64...]`, 32 bytes each (`GUICHET_ENCRYPTION_KEYS`).
+    /// The first seals new objects; the others only open what they sealed. None: objects are
+    /// stored as they are.
+    pub keys: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -108,10 +122,12 @@ impl Default for Config {
             data_dir: PathBuf::from("./guichet-data"),
             database: DatabaseConfig::default(),
             storage: StorageConfig::default(),
+            encryption: EncryptionConfig::default(),
             clamav: ClamavConfig::default(),
             secret: None,
             intake: IntakeSettings::default(),
             webhooks: WebhookSettings::default(),
+            retention: PurgeSettings::default(),
             http: crate::http::HttpSettings::default(),
         }
     }
@@ -174,6 +190,7 @@ impl Config {
             s3.path_style = Some(matches!(v.as_str(), "1" | "true" | "yes"));
         }
         self.clamav.address = var("GUICHET_CLAMD").or(self.clamav.address.take());
+        self.encryption.keys = var("GUICHET_ENCRYPTION_KEYS").or(self.encryption.keys.take());
         self.secret = var("GUICHET_SECRET").or(self.secret.take());
         Ok(())
     }
@@ -189,6 +206,7 @@ impl Config {
             self.s3_settings()?;
         }
         self.scanner()?;
+        self.keyring()?;
         if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
             bail!("secret: at least 32 characters");
         }
@@ -223,6 +241,21 @@ impl Config {
         }
         settings.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(settings)
+    }
+
+    /// The master keys, when `encryption.keys` is set (and not empty).
+    pub fn keyring(&self) -> anyhow::Result<Option<storage::Keyring>> {
+        let Some(keys) = self
+            .encryption
+            .keys
+            .as_deref()
+            .filter(|k| !k.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        storage::Keyring::parse(keys)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("encryption.keys (GUICHET_ENCRYPTION_KEYS): {e}"))
     }
 
     /// The clamd client, when `clamav.address` is set.
@@ -326,6 +359,28 @@ mod tests {
         config.clamav.address = Some("127.0.0.1:3310".into());
         let error = config.validate().expect_err("no scheme").to_string();
         assert!(error.contains("clamav.address"), "{error}");
+    }
+
+    #[test]
+    fn encryption_keys_come_from_the_file_or_the_environment() {
+        let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let mut config: Config =
+            toml::from_str(&format!("[encryption]\nkeys = \"file:{key}\"\n")).expect("valid");
+        let ring = config.keyring().expect("valid").expect("keys");
+        assert_eq!(ring.current(), "file");
+        config
+            .apply_env(|name| {
+                (name == "GUICHET_ENCRYPTION_KEYS").then(|| format!("new:{key},old:{key}"))
+            })
+            .expect("valid environment");
+        let ring = config.keyring().expect("valid").expect("keys");
+        assert_eq!(ring.ids().collect::<Vec<_>>(), ["new", "old"]);
+        config.encryption.keys = Some("short:AAEC".into());
+        let error = config.validate().expect_err("16 bits").to_string();
+        assert!(
+            error.contains("GUICHET_ENCRYPTION_KEYS") && error.contains("short"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -86,6 +86,28 @@ enum Command {
     Verify {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Remove the objects no document points at (and stray data keys), when written more
+        /// than --older-than ago. Without it, verify only says what it would remove.
+        #[arg(long)]
+        remove_orphans: bool,
+        /// How old an orphan must be to be removed (humantime: 1h, 30m, 2days): a younger one
+        /// may belong to an intake not yet recorded.
+        #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: std::time::Duration,
+    },
+    /// Manage the master keys of encryption at rest.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Apply the campaigns' retention rules now (the service does it in the background), or
+    /// list what they will purge and when.
+    Purge {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// List the documents under a rule, with when they go; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Check what the dossier journals record.
     Audit {
@@ -171,6 +193,16 @@ enum MailroomAction {
         /// Handle what is in DIR, then exit.
         #[arg(long)]
         once: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// Wrap every data key under the first configured key, without rewriting content; the
+    /// other keys may then be removed from the configuration.
+    Rotate {
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
@@ -287,7 +319,21 @@ fn main() -> ExitCode {
                     commands::mailroom::watch(&station.into(), &dir, settle, once).await
                 }
             },
-            Command::Verify { config } => commands::verify::run(&config).await,
+            Command::Verify {
+                config,
+                remove_orphans,
+                older_than,
+            } => {
+                let options = commands::verify::Options {
+                    remove_orphans,
+                    older_than,
+                };
+                commands::verify::run(&config, options).await
+            }
+            Command::Keys {
+                action: KeysAction::Rotate { config },
+            } => commands::keys::rotate(&config).await,
+            Command::Purge { config, dry_run } => commands::purge::run(&config, dry_run).await,
             Command::Audit {
                 action: AuditAction::Verify { config },
             } => commands::audit::verify(&config).await,

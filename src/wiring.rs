@@ -7,7 +7,8 @@ use anyhow::Context;
 
 use ingest::App;
 use storage::{
-    BlobStore, FsBlobStore, PostgresRepository, Repository, S3BlobStore, SqliteRepository, Staging,
+    BlobStore, FsBlobStore, ObjectStore, PostgresRepository, Repository, S3BlobStore, SealedStore,
+    SqliteRepository, Staging,
 };
 
 use crate::config::{Config, StorageKind};
@@ -15,7 +16,8 @@ use crate::config::{Config, StorageKind};
 /// Staged files older than this at start were left by a crash.
 const STAGING_LEFTOVER_AGE: Duration = Duration::from_secs(600);
 
-/// Multipart uploads older than this at start were abandoned by a crashed process.
+/// Multipart uploads (and small objects' temporary files) older than this at start were
+/// abandoned by a crashed process.
 const MULTIPART_LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 
 pub async fn open(config: &Config) -> anyhow::Result<App> {
@@ -86,8 +88,38 @@ pub async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> 
     Ok(repo)
 }
 
+/// The object store: sealed (encryption at rest) when keys are configured. Refuses a store
+/// whose content needs keys that are not configured, naming them.
 async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
-    let blobs: Arc<dyn BlobStore> = match config.storage.kind {
+    let backend = backend(config).await?;
+    match config.keyring()? {
+        Some(keyring) => Ok(Arc::new(
+            SealedStore::open(backend, keyring)
+                .await
+                .context("opening the encrypted object store")?,
+        )),
+        None => {
+            storage::blob::sealed::require_no_keys(backend.as_ref())
+                .await
+                .context("opening the object store")?;
+            Ok(Arc::new(backend))
+        }
+    }
+}
+
+/// The sealed store alone, for `guichet keys`: keys are required.
+pub async fn sealed_store(config: &Config) -> anyhow::Result<SealedStore> {
+    let Some(keyring) = config.keyring()? else {
+        anyhow::bail!("no encryption keys configured (GUICHET_ENCRYPTION_KEYS or encryption.keys)");
+    };
+    SealedStore::open(backend(config).await?, keyring)
+        .await
+        .context("opening the encrypted object store")
+}
+
+/// The configured backend, its leftovers of interrupted writes cleaned.
+async fn backend(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    let backend: Arc<dyn ObjectStore> = match config.storage.kind {
         StorageKind::Fs => Arc::new(
             FsBlobStore::open(config.objects_dir())
                 .await
@@ -96,20 +128,21 @@ async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
         StorageKind::S3 => {
             let settings = config.s3_settings()?;
             let bucket = settings.bucket.clone();
-            let store = S3BlobStore::connect(settings)
-                .await
-                .with_context(|| format!("opening the S3 bucket {bucket}"))?;
-            let aborted = store
-                .sweep(MULTIPART_LEFTOVER_AGE)
-                .await
-                .context("cleaning incomplete multipart uploads")?;
-            if aborted > 0 {
-                tracing::info!(uploads = aborted, "aborted incomplete multipart uploads");
-            }
-            Arc::new(store)
+            Arc::new(
+                S3BlobStore::connect(settings)
+                    .await
+                    .with_context(|| format!("opening the S3 bucket {bucket}"))?,
+            )
         }
     };
-    Ok(blobs)
+    let swept = backend
+        .sweep_leftovers(MULTIPART_LEFTOVER_AGE)
+        .await
+        .context("cleaning leftovers of interrupted writes")?;
+    if swept > 0 {
+        tracing::info!(leftovers = swept, "removed leftovers of interrupted writes");
+    }
+    Ok(backend)
 }
 
 /// A database URL without its password, for messages.

@@ -779,6 +779,8 @@ fn records() -> Records {
         scan: Some(scan::state::INFECTED.into()),
         scan_signature: Some("Eicar-Test-Signature".into()),
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     };
     let unclassified = DocumentRecord {
         id: "doc-unclassified".into(),
@@ -787,6 +789,8 @@ fn records() -> Records {
         origin: json!({"channel": "upload"}),
         scan: None,
         scan_signature: None,
+        purged_at: Some(at),
+        purge_rule: Some("after_close P12M".into()),
         ..infected.clone()
     };
     let candidate = json!({"nationality": "FR"});

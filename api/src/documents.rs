@@ -167,6 +167,7 @@ fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> 
         answers::Forbidden,
         answers::NotFound,
         answers::Conflict,
+        answers::Gone,
         answers::Unavailable,
     )
 )]
@@ -191,7 +192,8 @@ pub async fn content(
 
 /// The JPEG display copy of a HEIC or AVIF document, for browsers, which do not draw those:
 /// made at intake from the original (kept as it came), turned as the photo says, at most 2048
-/// pixels a side, without metadata. Journaled like the content.
+/// pixels a side, without metadata, with its piece's watermark drawn over it if the piece has
+/// one. Journaled like the content.
 #[utoipa::path(
     get,
     path = "/documents/{id}/display",
@@ -206,6 +208,7 @@ pub async fn content(
         answers::Forbidden,
         (status = 404, description = "Unknown document, or one without a display copy (`no_display_copy`: not HEIC or AVIF)", body = ErrorBody),
         answers::Conflict,
+        answers::Gone,
         answers::Unavailable,
     )
 )]
@@ -231,8 +234,9 @@ pub struct PageQuery {
 }
 
 /// A picture of one page of the document (1-based), rendered on the server in the background
-/// after intake: a JPEG, EXIF orientation applied, without metadata. A page that could not be
-/// rendered is a placeholder, its reason in `X-Preview-Failure`.
+/// after intake: a JPEG, EXIF orientation applied, without metadata, with its piece's
+/// watermark drawn over it if the piece has one. A page that could not be rendered is a
+/// placeholder, its reason in `X-Preview-Failure`.
 #[utoipa::path(
     get,
     path = "/documents/{id}/pages/{n}",
@@ -249,6 +253,7 @@ pub struct PageQuery {
         answers::Forbidden,
         (status = 404, description = "Unknown document, a page beyond its last (`unknown_page`), or a document that has no picture (`no_preview`: its kind does not render, or its rendering failed)", body = ErrorBody),
         answers::Conflict,
+        answers::Gone,
         answers::Unavailable,
     )
 )]
@@ -345,6 +350,7 @@ fn decision_names() -> Object {
         answers::Forbidden,
         answers::NotFound,
         answers::Conflict,
+        answers::Gone,
         answers::Unavailable,
     )
 )]

@@ -72,6 +72,7 @@ pub fn status(class: Class) -> StatusCode {
         Class::Invalid => StatusCode::BAD_REQUEST,
         Class::NotFound => StatusCode::NOT_FOUND,
         Class::Conflict => StatusCode::CONFLICT,
+        Class::Gone => StatusCode::GONE,
         Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Class::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -139,6 +140,14 @@ pub mod answers {
     #[response(status = 409, description = "Conflicts with the current state")]
     #[allow(dead_code)]
     pub struct Conflict(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 410,
+        description = "The content was deleted under the campaign's retention rules"
+    )]
+    #[allow(dead_code)]
+    pub struct Gone(ErrorBody);
 
     #[derive(IntoResponses)]
     #[response(

@@ -205,6 +205,13 @@ pub struct Document {
     /// signal: at most 20, by dossier reference. Every dossier is compared for now; when
     /// tokens are scoped to campaigns, only the dossiers in the caller's scope will be.
     pub duplicates: Vec<Duplicate>,
+    /// When a retention rule purged the content (then `/content`, `/display` and the pages
+    /// answer 410 `content_purged`; the metadata, hash and history stay).
+    #[schema(required = true)]
+    pub purged_at: Option<DateTime<Utc>>,
+    /// The rule that purged it: `after_close P12M` or `purge_after_decision P30D`.
+    #[schema(required = true)]
+    pub purge_rule: Option<String>,
 }
 
 /// Another dossier's document with the same content.
@@ -348,6 +355,8 @@ pub fn document(doc: &DocumentRecord, facts: &DocumentFacts) -> Document {
             .get(&doc.sha256)
             .cloned()
             .unwrap_or_default(),
+        purged_at: doc.purged_at,
+        purge_rule: doc.purge_rule.clone(),
     }
 }
 

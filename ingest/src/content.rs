@@ -1,6 +1,7 @@
 //! Serving a stored document's bytes: the one place that decides what goes with them, for the
 //! API's downloads and the staff pages' previews alike. A HEIC or AVIF document's display copy
-//! (a JPEG made at intake) is served the same way, with the same rules, by [`serve_display`].
+//! (a JPEG made at intake) is served the same way, with the same rules, by [`serve_display`],
+//! with its piece's watermark drawn over it if the piece has one (`crate::watermark`).
 //!
 //! The bytes go out as their detected type with `Content-Security-Policy: sandbox` (hostile
 //! content a browser renders runs in an opaque origin, never in guichet's) and `nosniff`;
@@ -90,7 +91,8 @@ pub async fn serve_display(
         .display_sha256
         .as_deref()
         .ok_or_else(|| Error::NoDisplayCopy(doc.id.clone()))?;
-    let etag = format!("\"{display}\"");
+    let watermark = crate::watermark::text(app, doc).await?;
+    let etag = crate::watermark::etag(display, watermark.as_deref());
     let current = if_none_match.is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
     let shown = DocumentRecord {
         filename: Some(format!(
@@ -121,6 +123,10 @@ pub async fn serve_display(
         Error::Internal(format!("stored display digest of {} is not a key", doc.id))
     })?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    let blob = match &watermark {
+        Some(text) => crate::watermark::mark(app, blob, text).await?,
+        None => blob,
+    };
     downloaded(app, doc, actor, "display").await?;
     headers.push(("content-type", "image/jpeg".to_string()));
     headers.push(("content-length", blob.size.to_string()));
@@ -207,6 +213,8 @@ mod tests {
             scan: None,
             scan_signature: None,
             display_sha256: None,
+            purged_at: None,
+            purge_rule: None,
         }
     }
 

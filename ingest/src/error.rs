@@ -21,6 +21,8 @@ pub enum Class {
     NotFound,
     /// It conflicts with the current state.
     Conflict,
+    /// Gone for good: content a retention rule purged.
+    Gone,
     /// Beyond a size limit.
     TooLarge,
     /// The content was judged and refused, with its reasons.
@@ -93,6 +95,14 @@ pub enum Error {
     Rejected { reasons: Vec<Reason> },
     #[error("the document content is missing from the store")]
     ContentMissing,
+    /// Encrypted content whose key this process lacks (or holds wrong): the message names it.
+    #[error("{0}")]
+    ContentKeyUnavailable(String),
+    /// Stored content that is not what was stored (altered, cut short, its data key lost).
+    #[error("{0}")]
+    ContentCorrupt(String),
+    #[error("the document's content was deleted, as its campaign's retention rules require")]
+    ContentPurged,
     #[error("document {0} has no display copy (only HEIC and AVIF photos have one)")]
     NoDisplayCopy(String),
     #[error("document {0} has no picture of its pages")]
@@ -143,6 +153,9 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::Rejected { .. } => "document_rejected",
             Error::ContentMissing => "content_missing",
+            Error::ContentKeyUnavailable(_) => "content_key_unavailable",
+            Error::ContentCorrupt(_) => "content_corrupt",
+            Error::ContentPurged => "content_purged",
             Error::NoDisplayCopy(_) => "no_display_copy",
             Error::NoPreview(_) => "no_preview",
             Error::UnknownPage { .. } => "unknown_page",
@@ -190,9 +203,13 @@ impl Error {
             | Error::ScanPending
             | Error::ScanFailed => Class::Conflict,
             Error::TooLarge { .. } => Class::TooLarge,
+            Error::ContentPurged => Class::Gone,
             Error::Rejected { .. } => Class::Rejected,
-            Error::Unavailable(_) => Class::Unavailable,
-            Error::ContentMissing | Error::Internal(_) => Class::Internal,
+            // Another process of the deployment may hold the key: worth a retry.
+            Error::Unavailable(_) | Error::ContentKeyUnavailable(_) => Class::Unavailable,
+            Error::ContentMissing | Error::ContentCorrupt(_) | Error::Internal(_) => {
+                Class::Internal
+            }
         }
     }
 
@@ -223,6 +240,11 @@ impl From<RepoError> for Error {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::Unavailable(m) => Error::Unavailable(format!("database unavailable: {m}")),
+            // Rare: the same bytes arrive while a purge deletes their old copy. The object
+            // may be gone; the sender sends it again once the deletion is over.
+            RepoError::ContentBeingDeleted => Error::Unavailable(
+                "the same content is being deleted by a retention purge; send it again".into(),
+            ),
             other => Error::Internal(other.to_string()),
         }
     }
@@ -234,6 +256,8 @@ impl From<StoreError> for Error {
             StoreError::Unavailable(m) => {
                 Error::Unavailable(format!("object store unavailable: {m}"))
             }
+            e @ StoreError::KeyUnavailable { .. } => Error::ContentKeyUnavailable(e.to_string()),
+            e @ StoreError::Corrupt { .. } => Error::ContentCorrupt(e.to_string()),
             other => Error::Internal(other.to_string()),
         }
     }

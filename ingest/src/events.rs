@@ -23,10 +23,11 @@ pub enum EventKind {
     DossierUpdated,
     DossierExtended,
     PieceCorrectionRequested,
+    DocumentPurged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::DossierCreated,
         EventKind::DossierSubmitted,
         EventKind::DossierComplete,
@@ -42,6 +43,7 @@ impl EventKind {
         EventKind::DossierUpdated,
         EventKind::DossierExtended,
         EventKind::PieceCorrectionRequested,
+        EventKind::DocumentPurged,
     ];
 
     /// The name in the event feed, the webhook body and the `Guichet-Event-Type` header.
@@ -62,6 +64,7 @@ impl EventKind {
             EventKind::DossierUpdated => "dossier.updated",
             EventKind::DossierExtended => "dossier.extended",
             EventKind::PieceCorrectionRequested => "piece.correction_requested",
+            EventKind::DocumentPurged => "document.purged",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod exports;
 pub mod journal;
 pub mod metrics;
 pub mod pipeline;
+pub mod watermark;
 pub mod webhooks;
 
 pub use app::{App, IntakeSettings};

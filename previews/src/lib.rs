@@ -36,6 +36,8 @@
 //!   map. The TIFF and EXIF orientation of a page or photo is applied.
 //! - JPEG output (quality 85) carries no metadata (no EXIF, no comment); transparency is drawn
 //!   on white; pages without colour are encoded grey (three times faster, and smaller).
+//! - [`watermark()`] lays a piece's text over a picture already made (page or display copy),
+//!   when it is served: see that module.
 //! - [`Isolation::InProcess`] draws in the calling thread with neither bound: for tests and
 //!   trusted input. A photo whose pixels would take more than half of
 //!   [`Limits::memory_bytes`] is refused before they are allocated, in either mode.
@@ -48,6 +50,7 @@ mod pdf;
 mod raster;
 mod source;
 mod tiff;
+pub mod watermark;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -56,6 +59,7 @@ use std::time::Duration;
 use dossiers::Kind;
 
 pub use output::placeholder;
+pub use watermark::{WatermarkError, watermark};
 
 /// The widths rendered: a thumbnail and a reading size (pixels).
 pub const THUMBNAIL_WIDTH: u32 = 200;

@@ -121,7 +121,8 @@ pub(crate) fn over_white(sample: u8, alpha: u8) -> u8 {
     ((c * a + 255 * (255 - a) + 127) / 255) as u8
 }
 
-fn jpeg(image: &DynamicImage) -> Result<PageImage, String> {
+/// The image as a JPEG of this crate's quality, without metadata.
+pub(crate) fn jpeg(image: &DynamicImage) -> Result<PageImage, String> {
     let mut jpeg = Vec::new();
     let mut encoder = JpegEncoder::new_with_quality(&mut jpeg, JPEG_QUALITY);
     // On the buffers themselves, as for scaling.

@@ -89,6 +89,7 @@ fn action_status(class: Class) -> StatusCode {
     match class {
         Class::Unauthenticated | Class::Forbidden => StatusCode::FORBIDDEN,
         Class::NotFound => StatusCode::NOT_FOUND,
+        Class::Gone => StatusCode::GONE,
         Class::Invalid => StatusCode::BAD_REQUEST,
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,

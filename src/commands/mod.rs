@@ -1,7 +1,9 @@
 pub mod audit;
 pub mod campaign;
 pub mod cover_sheet;
+pub mod keys;
 pub mod mailroom;
+pub mod purge;
 pub mod render_pages;
 pub mod serve;
 pub mod token;

@@ -49,6 +49,11 @@ pub async fn run(
     }
     // Every process renders pictures of pages, one document at a time.
     tokio::spawn(ingest::pipeline::render::worker(app.clone()));
+    // Every process applies the retention rules (passes are idempotent).
+    tokio::spawn(ingest::pipeline::purge::worker(
+        app.clone(),
+        config.retention.clone(),
+    ));
     // Every process splits mailroom batches; job leases keep two from taking the same one.
     tokio::spawn(ingest::pipeline::mailroom::worker(app.clone()));
     // Before any worker counts anything: counts made earlier would be lost.

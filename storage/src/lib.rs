@@ -14,7 +14,8 @@ pub mod repository;
 pub mod staging;
 
 pub use blob::{
-    Blob, BlobStore, ContentKey, FsBlobStore, Put, S3BlobStore, S3Settings, StoreError,
+    Blob, BlobStore, ContentKey, FsBlobStore, Keyring, Listed, ObjectStore, Put, S3BlobStore,
+    S3Settings, SealedStore, StoreError, StoredObject,
 };
 pub use repository::{
     Assignment, CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job,

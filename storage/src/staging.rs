@@ -188,6 +188,56 @@ impl StagedFile {
     pub fn into_path(self) -> PathBuf {
         self.guard.disarm()
     }
+
+    /// Starts another staged file beside this one (`<name>.<extension>`), written by blocking
+    /// code (a store that transforms content on its way out: a sealed store's encryption).
+    pub fn beside(&self, extension: &str) -> std::io::Result<BlockingStagingWriter> {
+        let path = self.path().with_extension(extension);
+        let file = std::fs::File::create(&path)?;
+        Ok(BlockingStagingWriter {
+            file: std::io::BufWriter::with_capacity(WRITE_BUFFER, file),
+            guard: RemoveOnDrop(Some(path)),
+            hasher: Sha256::new(),
+            size: 0,
+        })
+    }
+}
+
+/// A staged file written by blocking code, hashed and counted as it is written; removed when
+/// dropped unless finished and stored.
+pub struct BlockingStagingWriter {
+    file: std::io::BufWriter<std::fs::File>,
+    guard: RemoveOnDrop,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl std::io::Write for BlockingStagingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        self.size += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl BlockingStagingWriter {
+    /// Flushes and fsyncs; the staged file, keyed by the digest of what was written.
+    pub fn finish(mut self) -> std::io::Result<StagedFile> {
+        use std::io::Write;
+        self.file.flush()?;
+        self.file.get_ref().sync_all()?;
+        let hex = hex::encode(self.hasher.finalize());
+        Ok(StagedFile {
+            key: ContentKey::from_hex(&hex).expect("a SHA-256 digest is 64 hex digits"),
+            size: self.size,
+            guard: self.guard,
+        })
+    }
 }
 
 #[cfg(test)]

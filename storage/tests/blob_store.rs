@@ -10,51 +10,76 @@
 //!
 //! What a test checks "behind the store's back" (the objects' layout, pending multipart
 //! uploads) goes through [`Raw`]: the directory itself, or a separate S3 client.
+//!
+//! The sealed store (encryption at rest) runs the same suite over each backend
+//! (`sealed_fs::<test>`, `sealed_s3::<test>`), and tests of its own.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_s3::primitives::ByteStream;
+use futures::TryStreamExt;
 use storage::{
-    BlobStore, ContentKey, FsBlobStore, Put, S3BlobStore, S3Settings, StagedFile, Staging,
-    StoreError,
+    BlobStore, ContentKey, FsBlobStore, Keyring, ObjectStore, Put, S3BlobStore, S3Settings,
+    SealedStore, StagedFile, Staging, StoreError,
 };
 use tokio::io::AsyncReadExt;
 
 const MIB: u64 = 1024 * 1024;
 
-/// Runs each named test once per backend: `fs::<test>` and `s3::<test>`.
-macro_rules! on_every_backend {
-    ($($test:ident),+ $(,)?) => {
-        mod fs {
+/// A module of tests, each run on one backend.
+macro_rules! suite {
+    ($module:ident, $backend:expr, $($test:ident),+ $(,)?) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $test() {
-                    super::$test(super::Backend::Fs).await;
-                }
-            )+
-        }
-        mod s3 {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Backend::S3).await;
+                    super::$test($backend).await;
                 }
             )+
         }
     };
 }
 
+/// Runs the common tests on every backend, plain and sealed (`fs::`, `s3::`, `sealed_fs::`,
+/// `sealed_s3::`), and the others on the plain or the sealed ones.
+macro_rules! on_every_backend {
+    (
+        every: [$($test:ident),+ $(,)?],
+        plain: [$($plain:ident),+ $(,)?],
+        sealed: [$($sealed:ident),+ $(,)?] $(,)?
+    ) => {
+        suite!(fs, super::Backend::Fs, $($test,)+ $($plain,)+);
+        suite!(s3, super::Backend::S3, $($test,)+ $($plain,)+);
+        suite!(sealed_fs, super::Backend::SealedFs, $($test,)+ $($sealed,)+);
+        suite!(sealed_s3, super::Backend::SealedS3, $($test,)+ $($sealed,)+);
+    };
+}
+
 on_every_backend!(
-    put_then_open_returns_the_bytes_and_lists_the_key,
-    same_content_twice_is_stored_once,
-    objects_are_laid_out_by_content_key,
-    large_document_round_trips_in_parts,
-    empty_document_round_trips,
-    absent_key_opens_as_none,
-    keys_lists_exactly_what_was_put,
-    sweep_aborts_abandoned_uploads_and_keeps_objects,
-    unreachable_store_is_unavailable,
+    every: [
+        put_then_open_returns_the_bytes_and_lists_the_key,
+        same_content_twice_is_stored_once,
+        large_document_round_trips_in_parts,
+        empty_document_round_trips,
+        absent_key_opens_as_none,
+        keys_lists_exactly_what_was_put,
+        sweep_aborts_abandoned_uploads_and_keeps_objects,
+        unreachable_store_is_unavailable,
+        delete_removes_the_object_and_nothing_else,
+        objects_are_listed_with_their_write_time,
+        the_same_content_put_at_once_is_readable,
+    ],
+    plain: [objects_are_laid_out_by_content_key],
+    sealed: [
+        sealed_objects_hold_no_plaintext,
+        rotation_wraps_keys_again_without_rewriting_content,
+        a_missing_or_wrong_key_is_refused_by_its_id,
+        altered_objects_fail_and_never_read_as_whole,
+        plain_objects_from_before_the_keys_stay_readable,
+        strays_are_data_keys_that_serve_no_content,
+    ],
 );
 
 async fn put_then_open_returns_the_bytes_and_lists_the_key(backend: Backend) {
@@ -89,7 +114,14 @@ async fn same_content_twice_is_stored_once(backend: Backend) {
         h.store.keys().await.expect("keys"),
         vec![ContentKey::of(&content)]
     );
-    assert_eq!(h.raw.paths().await.len(), 1);
+    let paths = h.raw.paths().await;
+    let under = |prefix: &str| paths.iter().filter(|p| p.starts_with(prefix)).count();
+    assert_eq!(under("sha256/"), 1, "{paths:?}");
+    assert_eq!(
+        under("keys/"),
+        usize::from(h.sealed),
+        "one data key: {paths:?}"
+    );
 }
 
 async fn objects_are_laid_out_by_content_key(backend: Backend) {
@@ -227,6 +259,379 @@ async fn unreachable_store_is_unavailable(backend: Backend) {
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
 }
 
+async fn delete_removes_the_object_and_nothing_else(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let (gone, kept) = (bytes_of(3000, 60), bytes_of(3000, 61));
+    let (gone_key, kept_key) = (ContentKey::of(&gone), ContentKey::of(&kept));
+    h.store.put(h.stage(&gone).await).await.expect("put");
+    h.store.put(h.stage(&kept).await).await.expect("put");
+
+    assert!(
+        h.store.delete(&gone_key).await.expect("delete"),
+        "it was there"
+    );
+
+    assert!(!h.store.exists(&gone_key).await.expect("exists"));
+    assert!(h.store.open(&gone_key).await.expect("open").is_none());
+    assert_eq!(h.store.keys().await.expect("keys"), vec![kept_key.clone()]);
+    assert_eq!(h.read(&kept_key).await, Some(kept));
+    let left: Vec<String> = h.raw.paths().await;
+    assert!(
+        !left.iter().any(|p| p.contains(gone_key.hex())),
+        "nothing of it is left (its data key neither): {left:?}"
+    );
+    assert!(!h.store.delete(&gone_key).await.expect("delete again"));
+    let never = ContentKey::of(b"never stored");
+    assert!(!h.store.delete(&never).await.expect("delete absent"));
+    // The same content again after its deletion.
+    assert_eq!(
+        h.store.put(h.stage(&gone).await).await.expect("put"),
+        Put::Stored
+    );
+    assert_eq!(h.read(&gone_key).await, Some(gone));
+}
+
+async fn objects_are_listed_with_their_write_time(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let before = SystemTime::now() - Duration::from_secs(120);
+    let content = bytes_of(500, 62);
+    h.store.put(h.stage(&content).await).await.expect("put");
+
+    let listed: Vec<_> = h.store.objects().try_collect().await.expect("objects");
+
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].key, ContentKey::of(&content));
+    let modified = listed[0].modified.expect("a write time");
+    assert!(modified >= before, "{modified:?}");
+}
+
+async fn the_same_content_put_at_once_is_readable(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let content = bytes_of(300_000, 63);
+    let key = ContentKey::of(&content);
+    let mut puts = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let staged = h.stage(&content).await;
+        let store = Arc::clone(&h.store);
+        puts.spawn(async move { store.put(staged).await });
+    }
+    while let Some(done) = puts.join_next().await {
+        done.expect("joined").expect("put");
+    }
+
+    assert!(
+        h.read(&key).await == Some(content),
+        "whichever write landed last reads back"
+    );
+}
+
+async fn objects_are_sealed_under_their_content_key(h: &Harness, content: &[u8]) -> Vec<String> {
+    h.store.put(h.stage(content).await).await.expect("put");
+    h.raw.paths().await
+}
+
+async fn sealed_objects_hold_no_plaintext(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let marker = b"GUICHET-PLAINTEXT-MARKER-7f3a";
+    let mut content = bytes_of(200_000, 64);
+    for at in [0, 70_000, 199_000] {
+        content[at..at + marker.len()].copy_from_slice(marker);
+    }
+    let key = ContentKey::of(&content);
+
+    let paths = objects_are_sealed_under_their_content_key(&h, &content).await;
+
+    assert_eq!(
+        paths.len(),
+        3,
+        "content, its data key, the marker: {paths:?}"
+    );
+    assert!(paths.contains(&key.path()), "{paths:?}");
+    assert!(paths.contains(&"guichet/encryption.json".to_string()));
+    let data_key = paths
+        .iter()
+        .find(|p| p.starts_with("keys/"))
+        .expect("a data key");
+    assert!(
+        data_key.starts_with(&format!("keys/{}/{}/", &key.hex()[..2], key.hex())),
+        "{data_key}"
+    );
+    for path in &paths {
+        let bytes = h.raw.get(path).await.expect("stored");
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker),
+            "{path} holds plaintext"
+        );
+    }
+    let sealed = h.raw.get(&key.path()).await.expect("stored");
+    assert!(sealed.starts_with(b"GCHSEAL\x01"), "the sealed header");
+    assert_eq!(
+        sealed.len(),
+        55 + content.len() + 4 * 16,
+        "header, chunks, one tag each"
+    );
+    assert!(h.read(&key).await == Some(content));
+}
+
+async fn rotation_wraps_keys_again_without_rewriting_content(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let old = bytes_of(100_000, 65);
+    h.store
+        .put(h.stage(&old).await)
+        .await
+        .expect("put under k1");
+    let sealed_before = h.raw.get(&ContentKey::of(&old).path()).await;
+
+    let both = h
+        .sealed_with(keys(&[("k2", 2), ("k1", 1)]))
+        .await
+        .expect("k2 first, k1 still there");
+    let new = bytes_of(100_000, 66);
+    both.put(h.stage(&new).await).await.expect("put under k2");
+    let rotation = both.rotate().await.expect("rotate");
+    assert_eq!(
+        (rotation.rewrapped, rotation.current),
+        (1, 1),
+        "{rotation:?}"
+    );
+    assert!(rotation.failed.is_empty());
+    assert_eq!(
+        h.raw.get(&ContentKey::of(&old).path()).await,
+        sealed_before,
+        "content untouched"
+    );
+
+    let after = h
+        .sealed_with(keys(&[("k2", 2)]))
+        .await
+        .expect("k1 no longer needed");
+    for content in [&old, &new] {
+        assert!(read_from(&after, &ContentKey::of(content)).await == *content);
+    }
+    let err = h
+        .sealed_with(keys(&[("k1", 1)]))
+        .await
+        .err()
+        .expect("k2 is needed now");
+    assert!(
+        matches!(&err, StoreError::KeyUnavailable { key_id, .. } if key_id == "k2"),
+        "{err}"
+    );
+}
+
+async fn a_missing_or_wrong_key_is_refused_by_its_id(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let content = bytes_of(10_000, 67);
+    let key = ContentKey::of(&content);
+    h.store.put(h.stage(&content).await).await.expect("put");
+    let sealed_before = h.raw.get(&key.path()).await;
+
+    let err = h
+        .sealed_with(keys(&[("k9", 9)]))
+        .await
+        .err()
+        .expect("k1 missing");
+    assert!(
+        err.to_string().contains("\"k1\" is not configured"),
+        "{err}"
+    );
+    let err = h
+        .sealed_with(keys(&[("k1", 7)]))
+        .await
+        .err()
+        .expect("wrong k1");
+    assert!(
+        matches!(&err, StoreError::KeyUnavailable { key_id, .. } if key_id == "k1"),
+        "{err}"
+    );
+    let err = storage::blob::sealed::require_no_keys(h.backend.as_ref())
+        .await
+        .expect_err("sealed content and no key");
+    assert!(err.to_string().contains("\"k1\""), "{err}");
+
+    // Past the marker (removed behind the store's back): reads still refuse, by key id.
+    h.raw.delete("guichet/encryption.json").await;
+    let wrong = h
+        .sealed_with(keys(&[("k1", 7)]))
+        .await
+        .expect("no marker to check");
+    let err = wrong.open(&key).await.err().expect("wrong key");
+    assert!(
+        matches!(&err, StoreError::KeyUnavailable { key_id, .. } if key_id == "k1"),
+        "{err}"
+    );
+    h.raw.delete("guichet/encryption.json").await;
+    let missing = h.sealed_with(keys(&[("k9", 9)])).await.expect("no marker");
+    let err = missing.open(&key).await.err().expect("missing key");
+    assert!(
+        err.to_string().contains("\"k1\" is not configured"),
+        "{err}"
+    );
+    assert_eq!(
+        h.raw.get(&key.path()).await,
+        sealed_before,
+        "nothing rewritten"
+    );
+}
+
+async fn altered_objects_fail_and_never_read_as_whole(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let content = bytes_of(300_000, 68);
+    let key = ContentKey::of(&content);
+    h.store.put(h.stage(&content).await).await.expect("put");
+    let sealed = h.raw.get(&key.path()).await.expect("stored");
+    let is_corrupt = |err: &StoreError| matches!(err, StoreError::Corrupt { .. });
+
+    // A byte of the first chunk: refused when opened, before anything is read.
+    let mut flipped = sealed.clone();
+    flipped[100] ^= 0x20;
+    h.raw.put(&key.path(), &flipped).await;
+    let err = h.store.open(&key).await.err().expect("altered");
+    assert!(is_corrupt(&err), "{err}");
+
+    // A byte further on: the read fails at that chunk, and never ends as if whole.
+    let mut flipped = sealed.clone();
+    flipped[200_000] ^= 0x01;
+    h.raw.put(&key.path(), &flipped).await;
+    let mut blob = h.store.open(&key).await.expect("open").expect("present");
+    let mut read = Vec::new();
+    let err = blob
+        .reader
+        .read_to_end(&mut read)
+        .await
+        .expect_err("altered");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(read.len() < content.len());
+
+    // Cut short, or its header's magic changed (it still has its data key).
+    h.raw.put(&key.path(), &sealed[..sealed.len() - 16]).await;
+    assert!(is_corrupt(&h.store.open(&key).await.err().expect("cut")));
+    let mut unsealed = sealed.clone();
+    unsealed[0] = b'X';
+    h.raw.put(&key.path(), &unsealed).await;
+    assert!(is_corrupt(
+        &h.store.open(&key).await.err().expect("no header")
+    ));
+
+    // Its data key gone.
+    h.raw.put(&key.path(), &sealed).await;
+    assert!(h.read(&key).await == Some(content), "sound again");
+    let data_key = h
+        .raw
+        .paths()
+        .await
+        .into_iter()
+        .find(|p| p.starts_with("keys/"))
+        .expect("a data key");
+    h.raw.delete(&data_key).await;
+    let err = h.store.open(&key).await.err().expect("no data key");
+    assert!(err.to_string().contains("data key"), "{err}");
+}
+
+async fn plain_objects_from_before_the_keys_stay_readable(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let content = bytes_of(70_000, 69);
+    let key = ContentKey::of(&content);
+    let plain: Arc<dyn BlobStore> = Arc::new(Arc::clone(&h.backend));
+    plain.put(h.stage(&content).await).await.expect("plain put");
+
+    assert!(h.read(&key).await == Some(content), "served as it is");
+    assert_eq!(
+        h.store
+            .put(h.stage(&bytes_of(70_000, 69)).await)
+            .await
+            .expect("put"),
+        Put::AlreadyPresent
+    );
+}
+
+async fn strays_are_data_keys_that_serve_no_content(backend: Backend) {
+    let Some(h) = Harness::new(backend, Tuning::default()).await else {
+        return;
+    };
+    let content = bytes_of(5000, 70);
+    let key = ContentKey::of(&content);
+    h.store.put(h.stage(&content).await).await.expect("put");
+    let referenced = h
+        .raw
+        .paths()
+        .await
+        .into_iter()
+        .find(|p| p.starts_with("keys/"));
+    // A write interrupted after its data key, and one that lost a race.
+    let absent = ContentKey::of(b"never stored");
+    let leftover = format!(
+        "keys/{}/{}/{}",
+        &absent.hex()[..2],
+        absent.hex(),
+        "a".repeat(32)
+    );
+    let lost = format!("keys/{}/{}/{}", &key.hex()[..2], key.hex(), "b".repeat(32));
+    for path in [&leftover, &lost] {
+        h.raw.put(path, b"{}").await;
+    }
+
+    assert!(
+        h.store
+            .strays(Duration::from_secs(3600))
+            .await
+            .expect("strays")
+            .is_empty(),
+        "young"
+    );
+    let mut strays = h.store.strays(Duration::ZERO).await.expect("strays");
+    strays.sort();
+    let mut expected = vec![leftover.clone(), lost.clone()];
+    expected.sort();
+    assert_eq!(strays, expected);
+    for stray in &strays {
+        assert!(h.store.remove_stray(stray).await.expect("remove"));
+    }
+    assert!(
+        h.store
+            .strays(Duration::ZERO)
+            .await
+            .expect("strays")
+            .is_empty()
+    );
+    assert!(
+        h.raw
+            .paths()
+            .await
+            .into_iter()
+            .find(|p| p.starts_with("keys/"))
+            == referenced
+    );
+    assert!(h.read(&key).await == Some(content));
+    assert!(
+        h.store.remove_stray(&key.path()).await.is_err(),
+        "only data keys"
+    );
+}
+
+async fn read_from(store: &dyn BlobStore, key: &ContentKey) -> Vec<u8> {
+    let mut blob = store.open(key).await.expect("open").expect("present");
+    let mut content = Vec::new();
+    blob.reader.read_to_end(&mut content).await.expect("read");
+    content
+}
+
 /// S3 only: what the server's checks and the multipart drop guard guarantee.
 mod s3_only {
     use super::*;
@@ -331,6 +736,21 @@ mod s3_only {
 enum Backend {
     Fs,
     S3,
+    SealedFs,
+    SealedS3,
+}
+
+/// The master keys of the sealed backends' tests.
+fn keys(entries: &[(&str, u8)]) -> Keyring {
+    use base64::Engine;
+    let text: Vec<String> = entries
+        .iter()
+        .map(|(id, byte)| {
+            let key = base64::engine::general_purpose::STANDARD.encode([*byte; 32]);
+            format!("{id}:{key}")
+        })
+        .collect();
+    Keyring::parse(&text.join(",")).expect("valid keys")
 }
 
 /// The S3 store's multipart tunables (the filesystem store has none).
@@ -357,6 +777,9 @@ struct Harness {
     staging: Staging,
     store: std::sync::Arc<dyn BlobStore>,
     raw: Raw,
+    /// The backend under the store, to open it again with other keys.
+    backend: Arc<dyn ObjectStore>,
+    sealed: bool,
 }
 
 impl Harness {
@@ -366,13 +789,14 @@ impl Harness {
         let staging = Staging::open(dir.path().join("staging"))
             .await
             .expect("staging");
-        let (store, raw): (std::sync::Arc<dyn BlobStore>, Raw) = match backend {
-            Backend::Fs => {
+        let sealed = matches!(backend, Backend::SealedFs | Backend::SealedS3);
+        let (objects, raw): (Arc<dyn ObjectStore>, Raw) = match backend {
+            Backend::Fs | Backend::SealedFs => {
                 let root = dir.path().join("objects");
                 let store = FsBlobStore::open(&root).await.expect("fs store");
-                (std::sync::Arc::new(store), Raw::Fs { root })
+                (Arc::new(store), Raw::Fs { root })
             }
-            Backend::S3 => {
+            Backend::S3 | Backend::SealedS3 => {
                 let env = S3Env::from_env()?;
                 let prefix = format!("test-{}/", uuid::Uuid::new_v4().simple());
                 let store = S3BlobStore::connect(env.settings(&prefix, tuning))
@@ -384,15 +808,31 @@ impl Harness {
                     bucket: env.bucket,
                     prefix,
                 };
-                (std::sync::Arc::new(store), raw)
+                (Arc::new(store), raw)
             }
+        };
+        let store: Arc<dyn BlobStore> = if sealed {
+            Arc::new(
+                SealedStore::open(Arc::clone(&objects), keys(&[("k1", 1)]))
+                    .await
+                    .expect("sealed store"),
+            )
+        } else {
+            Arc::new(Arc::clone(&objects))
         };
         Some(Harness {
             _dir: dir,
             staging,
             store,
             raw,
+            backend: objects,
+            sealed,
         })
+    }
+
+    /// The same objects through a sealed store with other keys.
+    async fn sealed_with(&self, keyring: Keyring) -> Result<SealedStore, StoreError> {
+        SealedStore::open(Arc::clone(&self.backend), keyring).await
     }
 
     async fn stage(&self, content: &[u8]) -> StagedFile {
@@ -475,6 +915,45 @@ impl Raw {
         };
         paths.sort();
         paths
+    }
+
+    async fn get(&self, path: &str) -> Option<Vec<u8>> {
+        match self {
+            Raw::Fs { root } => std::fs::read(root.join(path)).ok(),
+            Raw::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                let got = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(format!("{prefix}{path}"))
+                    .send()
+                    .await
+                    .ok()?;
+                Some(got.body.collect().await.expect("body").to_vec())
+            }
+        }
+    }
+
+    async fn delete(&self, path: &str) {
+        match self {
+            Raw::Fs { root } => std::fs::remove_file(root.join(path)).expect("remove"),
+            Raw::S3 {
+                client,
+                bucket,
+                prefix,
+            } => {
+                client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(format!("{prefix}{path}"))
+                    .send()
+                    .await
+                    .expect("raw delete");
+            }
+        }
     }
 
     async fn put(&self, path: &str, content: &[u8]) {

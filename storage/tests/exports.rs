@@ -167,6 +167,8 @@ fn document(id: &str, dossier: &str, content: char, minute: i64) -> DocumentReco
         scan: None,
         scan_signature: None,
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     }
 }
 

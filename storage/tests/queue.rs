@@ -187,6 +187,8 @@ fn document(id: &str, dossier: &str, piece: &str, minutes: i64) -> DocumentRecor
         scan: Some("clean".into()),
         scan_signature: None,
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     }
 }
 

@@ -313,6 +313,8 @@ fn document(id: &str, dossier: &str) -> DocumentRecord {
         scan: Some("pending".into()),
         scan_signature: None,
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     }
 }
 

@@ -184,6 +184,8 @@ fn document(id: &str, dossier: &str, sha: char) -> DocumentRecord {
         scan: None,
         scan_signature: None,
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     }
 }
 

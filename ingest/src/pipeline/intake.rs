@@ -459,8 +459,9 @@ pub async fn judge_again(
 }
 
 /// Runs `work` on the blocking pool under one of the verify slots, which bound how many
-/// verifications (and display copies) hold memory at once; `what` names it in an error.
-async fn on_verify_pool<T: Send + 'static>(
+/// verifications (and display copies, and watermarks drawn on served pictures) hold memory
+/// at once; `what` names it in an error.
+pub(crate) async fn on_verify_pool<T: Send + 'static>(
     app: &App,
     what: &str,
     work: impl FnOnce() -> T + Send + 'static,
@@ -626,5 +627,7 @@ fn new_document(
         scan: scanned.map(|o| o.state().to_string()),
         scan_signature: signature,
         display_sha256: None,
+        purged_at: None,
+        purge_rule: None,
     }
 }

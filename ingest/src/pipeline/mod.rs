@@ -8,6 +8,7 @@ pub mod intake;
 pub mod jobs;
 pub mod mailroom;
 pub mod office;
+pub mod purge;
 pub mod receive;
 pub mod render;
 pub mod scan;

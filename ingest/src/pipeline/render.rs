@@ -12,7 +12,8 @@
 //!   done yet) is retried with a growing pause.
 //! - **Keyed by content**: renders belong to the bytes rendered (their SHA-256), so documents
 //!   with the same bytes share one set, and a set is written whole in one transaction
-//!   ([`storage::repository::PreviewRepository`]).
+//!   ([`storage::repository::PreviewRepository`]). A piece's watermark is therefore drawn as a
+//!   picture is served, never stored (`crate::watermark`).
 //! - **Bounded**: the renderer runs in a child process with a memory limit and a time limit a
 //!   page (`previews::Isolation::Process`); a page that fails gets a placeholder image and
 //!   its reason, kept and logged; content that cannot be rendered at all keeps its reason.
@@ -123,6 +124,11 @@ pub async fn previews(app: &App, doc: &DocumentRecord) -> Result<Previews, Error
     if doc.scan.as_deref() == Some(scan::state::INFECTED) {
         return Ok(Previews::Failed("document en quarantaine".into()));
     }
+    if doc.purged_at.is_some() {
+        return Ok(Previews::Failed(
+            "contenu supprimé (durée de conservation écoulée)".into(),
+        ));
+    }
     Ok(match app.repo.previews(&source).await? {
         None => Previews::Pending,
         Some(set) => match set.failure {
@@ -205,7 +211,9 @@ pub async fn serve_page(
         .preview_image(&source, page, width_class(width))
         .await?
         .ok_or_else(|| Error::Internal(format!("page {page} of {source} has no picture")))?;
-    let etag = format!("\"{}\"", image.image_sha256);
+    // The piece's watermark is drawn as the shared picture is served (`crate::watermark`).
+    let watermark = crate::watermark::text(app, doc).await?;
+    let etag = crate::watermark::etag(&image.image_sha256, watermark.as_deref());
     let current = if_none_match.is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
     let mut headers = vec![
         ("etag", etag),
@@ -229,6 +237,10 @@ pub async fn serve_page(
         Error::Internal(format!("preview key {} is not a key", image.image_sha256))
     })?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    let blob = match &watermark {
+        Some(text) => crate::watermark::mark(app, blob, text).await?,
+        None => blob,
+    };
     headers.push(("content-type", "image/jpeg".to_string()));
     headers.push(("content-length", blob.size.to_string()));
     Ok(PageAnswer::Ready(Served {
@@ -313,7 +325,8 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), String> {
             .map(drop)
             .map_err(|e| e.to_string())
     };
-    let Some(document) = document else {
+    // Purged content has nothing left to draw.
+    let Some(document) = document.filter(|d| d.purged_at.is_none()) else {
         return done().await;
     };
     let Some((source, kind)) = source(&document) else {

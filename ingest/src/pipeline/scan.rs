@@ -103,6 +103,9 @@ pub fn infected_reason(signature: &str) -> Reason {
 /// Whether the document's content may be served: scanned clean, or stored before any scanner
 /// was configured.
 pub fn check_servable(doc: &DocumentRecord) -> Result<(), Error> {
+    if doc.purged_at.is_some() {
+        return Err(Error::ContentPurged);
+    }
     match doc.scan.as_deref() {
         None | Some(state::CLEAN) => Ok(()),
         Some(state::INFECTED) => Err(Error::Quarantined),

@@ -609,6 +609,7 @@ fn kind_label(kind: EventKind) -> &'static str {
         EventKind::DossierUpdated => "Informations du candidat modifiées",
         EventKind::DossierExtended => "Délai prolongé",
         EventKind::PieceCorrectionRequested => "Pièce à renvoyer demandée",
+        EventKind::DocumentPurged => "Contenu supprimé (durée de conservation écoulée)",
     }
 }
 

@@ -1,15 +1,23 @@
 //! The filesystem object store of the embedded default, under `<data_dir>/objects`.
 //!
-//! A put renames the staged file (same filesystem, already fsynced) to its key, then fsyncs
-//! the directory so the rename itself survives a power cut. An object is never rewritten.
+//! A write renames a file already on disk and fsynced (a staged file, on the same filesystem,
+//! or a small object first written under `.tmp/`) to its path, then fsyncs the directory so
+//! the rename itself survives a power cut; a removal fsyncs the directory too. Readers see an
+//! object whole or not at all.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::io::AsyncWriteExt;
 
-use super::{Blob, BlobStore, ContentKey, Put, StoreError};
+use super::{Blob, Listed, ObjectStore, StoreError};
 use crate::staging::StagedFile;
+
+/// Small objects are written here first, then renamed into place.
+const TMP_DIR: &str = ".tmp";
 
 pub struct FsBlobStore {
     root: PathBuf,
@@ -24,8 +32,20 @@ impl FsBlobStore {
         Ok(FsBlobStore { root })
     }
 
-    fn object_path(&self, key: &ContentKey) -> PathBuf {
-        self.root.join(key.path())
+    fn file(&self, path: &str) -> PathBuf {
+        self.root.join(path)
+    }
+
+    /// Renames `source` to `target`, creating its directory, and makes the rename durable.
+    async fn place(&self, source: &Path, target: &Path) -> Result<(), StoreError> {
+        let dir = target.parent().expect("object paths have a parent");
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| StoreError::io(dir, e))?;
+        tokio::fs::rename(source, target)
+            .await
+            .map_err(|e| StoreError::io(target, e))?;
+        fsync_dir(dir).await
     }
 }
 
@@ -37,51 +57,63 @@ async fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 #[async_trait]
-impl BlobStore for FsBlobStore {
-    fn name(&self) -> &'static str {
+impl ObjectStore for FsBlobStore {
+    fn kind(&self) -> &'static str {
         "fs"
     }
 
-    fn describe(&self) -> String {
+    fn location(&self) -> String {
         format!("fs at {}", self.root.display())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn reach(&self) -> Result<(), StoreError> {
         tokio::fs::metadata(self.root.join("sha256"))
             .await
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.root.display())))
     }
 
-    async fn put(&self, staged: StagedFile) -> Result<Put, StoreError> {
-        let key = staged.key().clone();
-        let target = self.object_path(&key);
-        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
-            return Ok(Put::AlreadyPresent);
-        }
-        let dir = target
-            .parent()
-            .expect("object paths have a parent")
-            .to_path_buf();
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(|e| StoreError::io(&dir, e))?;
+    async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError> {
+        let target = self.file(path);
         let source = staged.into_path();
-        tokio::fs::rename(&source, &target)
-            .await
-            .map_err(|e| StoreError::io(&target, e))?;
-        fsync_dir(&dir).await?;
-        Ok(Put::Stored)
+        let placed = self.place(&source, &target).await;
+        if placed.is_err() {
+            let _ = tokio::fs::remove_file(&source).await;
+        }
+        placed
     }
 
-    async fn open(&self, key: &ContentKey) -> Result<Option<Blob>, StoreError> {
-        let path = self.object_path(key);
-        match tokio::fs::File::open(&path).await {
+    async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let tmp_dir = self.root.join(TMP_DIR);
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| StoreError::io(&tmp_dir, e))?;
+        let tmp = tmp_dir.join(uuid::Uuid::new_v4().simple().to_string());
+        let written = async {
+            let mut file = tokio::fs::File::create(&tmp).await?;
+            file.write_all(&bytes).await?;
+            file.sync_all().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(StoreError::io(&tmp, e));
+        }
+        let placed = self.place(&tmp, &self.file(path)).await;
+        if placed.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        placed
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Blob>, StoreError> {
+        let file_path = self.file(path);
+        match tokio::fs::File::open(&file_path).await {
             Ok(file) => {
                 let size = file
                     .metadata()
                     .await
-                    .map_err(|e| StoreError::io(&path, e))?
+                    .map_err(|e| StoreError::io(&file_path, e))?
                     .len();
                 Ok(Some(Blob {
                     size,
@@ -89,53 +121,133 @@ impl BlobStore for FsBlobStore {
                 }))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::io(&path, e)),
+            Err(e) => Err(StoreError::io(&file_path, e)),
         }
     }
 
-    async fn exists(&self, key: &ContentKey) -> Result<bool, StoreError> {
-        let path = self.object_path(key);
-        tokio::fs::try_exists(&path)
+    async fn contains(&self, path: &str) -> Result<bool, StoreError> {
+        let file_path = self.file(path);
+        tokio::fs::try_exists(&file_path)
             .await
-            .map_err(|e| StoreError::io(&path, e))
+            .map_err(|e| StoreError::io(&file_path, e))
     }
 
-    async fn keys(&self) -> Result<Vec<ContentKey>, StoreError> {
-        let base = self.root.join("sha256");
-        let mut keys = Vec::new();
-        let mut prefixes = tokio::fs::read_dir(&base)
-            .await
-            .map_err(|e| StoreError::io(&base, e))?;
-        while let Some(prefix) = prefixes
+    async fn remove(&self, path: &str) -> Result<bool, StoreError> {
+        let file_path = self.file(path);
+        match tokio::fs::remove_file(&file_path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(StoreError::io(&file_path, e)),
+        }
+        let dir = file_path.parent().expect("object paths have a parent");
+        fsync_dir(dir).await?;
+        // A folder of its own (a sealed object's data keys, `keys/ab/<hex>/`) goes with its
+        // last file; the fan-out folders (`sha256/ab/`) stay, as writers expect them.
+        if path.split('/').count() > 3 && tokio::fs::remove_dir(dir).await.is_ok() {
+            let parent = dir.parent().expect("object folders have a parent");
+            fsync_dir(parent).await?;
+        }
+        Ok(true)
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<Listed, StoreError>> {
+        let walk = Walk {
+            root: self.root.clone(),
+            pending: vec![self.file(prefix)],
+            current: None,
+        };
+        futures::stream::try_unfold(walk, |mut walk| async move {
+            Ok(walk.next().await?.map(|listed| (listed, walk)))
+        })
+        .boxed()
+    }
+
+    /// A write is a single rename: what can be left is a small object's temporary file.
+    async fn sweep_leftovers(&self, older_than: Duration) -> Result<usize, StoreError> {
+        let tmp_dir = self.root.join(TMP_DIR);
+        let mut entries = match tokio::fs::read_dir(&tmp_dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(StoreError::io(&tmp_dir, e)),
+        };
+        let mut removed = 0;
+        while let Some(entry) = entries
             .next_entry()
             .await
-            .map_err(|e| StoreError::io(&base, e))?
+            .map_err(|e| StoreError::io(&tmp_dir, e))?
         {
-            let dir = prefix.path();
-            let mut objects = tokio::fs::read_dir(&dir)
+            let old = entry
+                .metadata()
                 .await
-                .map_err(|e| StoreError::io(&dir, e))?;
-            while let Some(object) = objects
-                .next_entry()
-                .await
-                .map_err(|e| StoreError::io(&dir, e))?
-            {
-                let path = format!(
-                    "sha256/{}/{}",
-                    prefix.file_name().to_string_lossy(),
-                    object.file_name().to_string_lossy()
-                );
-                if let Some(key) = ContentKey::from_path(&path) {
-                    keys.push(key);
-                }
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .is_some_and(|age| age >= older_than);
+            if old && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                removed += 1;
             }
         }
-        keys.sort();
-        Ok(keys)
+        Ok(removed)
     }
+}
 
-    /// A put is a single rename: it leaves no partial object to clean up.
-    async fn sweep(&self, _older_than: Duration) -> Result<usize, StoreError> {
-        Ok(0)
+/// A depth-first walk of a folder, one directory read at a time.
+struct Walk {
+    root: PathBuf,
+    pending: Vec<PathBuf>,
+    current: Option<(PathBuf, tokio::fs::ReadDir)>,
+}
+
+impl Walk {
+    async fn next(&mut self) -> Result<Option<Listed>, StoreError> {
+        loop {
+            let Some((dir, entries)) = &mut self.current else {
+                let Some(dir) = self.pending.pop() else {
+                    return Ok(None);
+                };
+                match tokio::fs::read_dir(&dir).await {
+                    Ok(entries) => self.current = Some((dir, entries)),
+                    // A folder removed since it was seen, or a prefix nothing was written to.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::io(&dir, e)),
+                }
+                continue;
+            };
+            let Some(entry) = entries
+                .next_entry()
+                .await
+                .map_err(|e| StoreError::io(dir, e))?
+            else {
+                self.current = None;
+                continue;
+            };
+            let path = entry.path();
+            let file_type = entry
+                .file_type()
+                .await
+                .map_err(|e| StoreError::io(&path, e))?;
+            if file_type.is_dir() {
+                self.pending.push(path);
+                continue;
+            }
+            if !file_type.is_file() {
+                continue;
+            }
+            let modified = match entry.metadata().await {
+                Ok(metadata) => metadata.modified().ok(),
+                // Removed between the listing and now.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(StoreError::io(&path, e)),
+            };
+            let relative = path
+                .strip_prefix(&self.root)
+                .expect("walked under the root")
+                .to_string_lossy()
+                .into_owned();
+            return Ok(Some(Listed {
+                path: relative,
+                modified,
+            }));
+        }
     }
 }

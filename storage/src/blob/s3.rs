@@ -31,7 +31,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
-use super::{Blob, BlobStore, ContentKey, Put, StoreError};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+
+use super::{Blob, ContentKey, Listed, ObjectStore, StoreError};
 use crate::staging::StagedFile;
 
 const MIB: u64 = 1024 * 1024;
@@ -172,13 +175,8 @@ impl S3BlobStore {
         })
     }
 
-    fn object_key(&self, key: &ContentKey) -> String {
-        format!("{}{}", self.settings.prefix, key.path())
-    }
-
-    /// Where this store's objects live: `<prefix>sha256/`.
-    fn objects_prefix(&self) -> String {
-        format!("{}sha256/", self.settings.prefix)
+    fn object_key(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.prefix)
     }
 
     /// Part size for an object of `size` bytes, within S3's limit on the number of parts.
@@ -186,32 +184,31 @@ impl S3BlobStore {
         self.settings.part_size.max(size.div_ceil(MAX_PARTS))
     }
 
-    async fn put_whole(&self, staged: &StagedFile) -> Result<(), StoreError> {
-        let object = self.object_key(staged.key());
+    async fn put_whole(&self, object: &str, staged: &StagedFile) -> Result<(), StoreError> {
         let body = ByteStream::from_path(staged.path())
             .await
             .map_err(|e| StoreError::io(staged.path(), std::io::Error::other(e)))?;
         self.client
             .put_object()
             .bucket(&self.settings.bucket)
-            .key(&object)
+            .key(object)
             .content_length(i64::try_from(staged.size()).expect("staged sizes fit in i64"))
             .checksum_sha256(checksum_of_key(staged.key()))
             .body(body)
             .send()
             .await
-            .map_err(|e| refused_digest(sdk_error("PutObject", &object, e), staged.key()))?;
+            .map_err(|e| refused_digest(sdk_error("PutObject", object, e), staged.key()))?;
         Ok(())
     }
 
-    async fn put_multipart(&self, staged: &StagedFile) -> Result<(), StoreError> {
+    async fn put_multipart(&self, object: &str, staged: &StagedFile) -> Result<(), StoreError> {
         // Begun in its own task: a request cancelled while the store is answering the
         // creation drops only the join handle, and the guard the task returns is dropped
         // with its output, which aborts the upload the store has already opened.
         let begun = tokio::spawn(Upload::begin(
             self.client.clone(),
             self.settings.bucket.clone(),
-            self.object_key(staged.key()),
+            object.to_string(),
         ));
         let upload = joined(begun.await)?;
         match self.upload_parts(upload.upload(), staged).await {
@@ -559,12 +556,12 @@ fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
 }
 
 #[async_trait]
-impl BlobStore for S3BlobStore {
-    fn name(&self) -> &'static str {
+impl ObjectStore for S3BlobStore {
+    fn kind(&self) -> &'static str {
         "s3"
     }
 
-    fn describe(&self) -> String {
+    fn location(&self) -> String {
         format!(
             "s3://{}/{} at {}",
             self.settings.bucket,
@@ -573,7 +570,7 @@ impl BlobStore for S3BlobStore {
         )
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
+    async fn reach(&self) -> Result<(), StoreError> {
         // Readiness: any failure to reach the bucket, refusals included, means "not ready".
         self.client
             .head_bucket()
@@ -589,22 +586,36 @@ impl BlobStore for S3BlobStore {
             )
     }
 
-    async fn put(&self, staged: StagedFile) -> Result<Put, StoreError> {
-        if self.exists(staged.key()).await? {
-            return Ok(Put::AlreadyPresent);
-        }
+    async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError> {
+        let object = self.object_key(path);
         let size = staged.size();
         if size > 0 && size >= self.settings.multipart_threshold {
-            self.put_multipart(&staged).await?;
+            self.put_multipart(&object, &staged).await?;
         } else {
-            self.put_whole(&staged).await?;
+            self.put_whole(&object, &staged).await?;
         }
         // Dropping the staged file removes the local copy: the store holds it now.
-        Ok(Put::Stored)
+        Ok(())
     }
 
-    async fn open(&self, key: &ContentKey) -> Result<Option<Blob>, StoreError> {
-        let object = self.object_key(key);
+    async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        let object = self.object_key(path);
+        let checksum = BASE64.encode(Sha256::digest(&bytes));
+        self.client
+            .put_object()
+            .bucket(&self.settings.bucket)
+            .key(&object)
+            .content_length(i64::try_from(bytes.len()).expect("small objects fit in i64"))
+            .checksum_sha256(checksum)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutObject", &object, e))?;
+        Ok(())
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Blob>, StoreError> {
+        let object = self.object_key(path);
         let got = self
             .client
             .get_object()
@@ -625,8 +636,8 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn exists(&self, key: &ContentKey) -> Result<bool, StoreError> {
-        let object = self.object_key(key);
+    async fn contains(&self, path: &str) -> Result<bool, StoreError> {
+        let object = self.object_key(path);
         let head = self
             .client
             .head_object()
@@ -641,35 +652,66 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn keys(&self) -> Result<Vec<ContentKey>, StoreError> {
-        let listed = self.objects_prefix();
-        let mut pages = self
+    /// S3 answers a deletion alike whether the object was there or not: a HEAD first tells.
+    async fn remove(&self, path: &str) -> Result<bool, StoreError> {
+        if !self.contains(path).await? {
+            return Ok(false);
+        }
+        let object = self.object_key(path);
+        self.client
+            .delete_object()
+            .bucket(&self.settings.bucket)
+            .key(&object)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteObject", &object, e))?;
+        Ok(true)
+    }
+
+    fn list<'a>(&'a self, prefix: &'a str) -> BoxStream<'a, Result<Listed, StoreError>> {
+        let listed = self.object_key(prefix);
+        let pages = self
             .client
             .list_objects_v2()
             .bucket(&self.settings.bucket)
             .prefix(&listed)
             .into_paginator()
             .send();
-        let mut keys = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("ListObjectsV2", &listed, e))?;
-            keys.extend(page.contents().iter().filter_map(|object| {
-                let path = object.key()?.strip_prefix(&self.settings.prefix)?;
-                ContentKey::from_path(path)
-            }));
-        }
-        keys.sort();
-        Ok(keys)
+        futures::stream::try_unfold(pages, move |mut pages| {
+            let listed = listed.clone();
+            async move {
+                let Some(page) = pages.next().await else {
+                    return Ok(None);
+                };
+                let page = page.map_err(|e| sdk_error("ListObjectsV2", &listed, e))?;
+                let objects: Vec<Result<Listed, StoreError>> = page
+                    .contents()
+                    .iter()
+                    .filter_map(|object| {
+                        let path = object.key()?.strip_prefix(&self.settings.prefix)?;
+                        Some(Ok(Listed {
+                            path: path.to_string(),
+                            modified: object
+                                .last_modified()
+                                .and_then(|at| SystemTime::try_from(*at).ok()),
+                        }))
+                    })
+                    .collect();
+                Ok(Some((futures::stream::iter(objects), pages)))
+            }
+        })
+        .try_flatten()
+        .boxed()
     }
 
     /// Aborts the multipart uploads under this store's prefix begun more than `older_than`
     /// ago: what a crash left behind. The bound must exceed the longest upload, since other
     /// processes sharing the bucket may be uploading right now.
-    async fn sweep(&self, older_than: Duration) -> Result<usize, StoreError> {
+    async fn sweep_leftovers(&self, older_than: Duration) -> Result<usize, StoreError> {
         let cutoff = SystemTime::now()
             .checked_sub(older_than)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let listed = self.objects_prefix();
+        let listed = self.object_key(super::CONTENT_PREFIX);
         let mut stale = Vec::new();
         let (mut key_marker, mut upload_id_marker) = (None, None);
         loop {

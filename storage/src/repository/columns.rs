@@ -99,6 +99,8 @@ where
             scan: self.try_get("scan")?,
             scan_signature: self.try_get("scan_signature")?,
             display_sha256: self.try_get("display_sha256")?,
+            purged_at: self.try_get("purged_at")?,
+            purge_rule: self.try_get("purge_rule")?,
         })
     }
 

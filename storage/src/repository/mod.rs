@@ -23,6 +23,7 @@ mod mailroom;
 mod postgres;
 mod previews;
 mod queue;
+mod retention;
 mod sql;
 mod sqlite;
 mod staff;
@@ -40,6 +41,7 @@ pub use mailroom::{BatchRecord, MailroomRepository};
 pub use postgres::PostgresRepository;
 pub use previews::{PreviewImage, PreviewRepository, PreviewSet};
 pub use queue::{ClaimedDocument, QueueCount, QueueFilter, ReviewQueueRepository};
+pub use retention::{PendingPurge, RetentionCandidate, RetentionRepository};
 pub use sqlite::SqliteRepository;
 pub use staff::{
     DossierIndexRow, DossierQuery, IndexCounts, SameContent, StaffRepository, StaffSession,
@@ -58,6 +60,9 @@ pub enum RepoError {
     Database(String),
     #[error("stored record is not readable: {0}")]
     Corrupt(String),
+    /// The content of a new document is being deleted by a purge: store it again, then retry.
+    #[error("the same content is being deleted by a purge")]
+    ContentBeingDeleted,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +131,10 @@ pub struct DocumentRecord {
     /// The SHA-256 of its display copy, a JPEG stored as its own object, for the kinds browsers
     /// do not draw (HEIC, AVIF); `None` for the others.
     pub display_sha256: Option<String>,
+    /// When a retention rule purged its content (the row, hash and history stay).
+    pub purged_at: Option<DateTime<Utc>>,
+    /// The rule that did: `after_close P12M`, `purge_after_decision P30D`.
+    pub purge_rule: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -211,6 +220,8 @@ pub struct DossierChange {
     /// The dossier's extension as it is after the change.
     pub extension: Option<Value>,
     pub assignments: Vec<Assignment>,
+    /// Documents whose content a retention rule purges: `(document, rule)`.
+    pub purges: Vec<(String, String)>,
     pub new_documents: Vec<DocumentRecord>,
     pub reviews: Vec<ReviewChange>,
     pub withdrawals: Vec<String>,
@@ -287,6 +298,7 @@ pub trait Repository:
     + JournalRepository
     + MailroomRepository
     + PreviewRepository
+    + RetentionRepository
     + ReviewQueueRepository
     + StaffRepository
     + WebhookRepository

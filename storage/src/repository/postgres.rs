@@ -17,6 +17,7 @@ use sqlx::{PgConnection, Postgres, Row, Transaction};
 
 use super::columns::{RecordBinds, RecordRow};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
+use super::retention;
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
@@ -98,7 +99,7 @@ impl PostgresRepository {
 }
 
 impl PostgresRepository {
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, RepoError> {
+    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, RepoError> {
         Ok(self.pool.begin().await?)
     }
 }
@@ -237,6 +238,34 @@ repository_impl! {
             sqlx::query(sql::SET_STATE)
                 .bind(state)
                 .bind(reason)
+                .bind(reference)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // No new document points at an object a purge is deleting.
+        let mut objects: Vec<&String> = change
+            .new_documents
+            .iter()
+            .flat_map(|d| std::iter::once(&d.sha256).chain(&d.display_sha256))
+            .collect();
+        objects.sort();
+        objects.dedup();
+        for sha256 in objects {
+            retention::lock_content(&mut tx, sha256).await?;
+            let deleting: bool = sqlx::query_scalar(retention::BEING_DELETED)
+                .bind(sha256)
+                .fetch_one(&mut *tx)
+                .await?;
+            if deleting {
+                return Err(RepoError::ContentBeingDeleted);
+            }
+        }
+        for (document, rule) in &change.purges {
+            sqlx::query(sql::PURGE_DOCUMENT)
+                .bind(now)
+                .bind(rule)
+                .bind(document)
                 .bind(reference)
                 .execute(&mut *tx)
                 .await?;

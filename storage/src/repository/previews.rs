@@ -60,8 +60,11 @@ pub trait PreviewRepository: Send + Sync {
     ) -> Result<Option<PreviewImage>, RepoError>;
 }
 
+/// Nothing is recorded for content being deleted by a purge (see `retention.rs`).
 const INSERT_SET: &str = "INSERT INTO previews (source_sha256, pages, failure, created_at)
-    VALUES ($1, $2, $3, $4) ON CONFLICT (source_sha256) DO NOTHING";
+    SELECT $1, $2, $3, $4
+    WHERE NOT EXISTS (SELECT 1 FROM content_deletions WHERE sha256 = $1)
+    ON CONFLICT (source_sha256) DO NOTHING";
 const INSERT_IMAGE: &str = "INSERT INTO preview_pages (source_sha256, page, width, image_sha256,
         pixel_width, pixel_height, failure)
     VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -69,7 +72,8 @@ const SELECT_SET: &str = "SELECT * FROM previews WHERE source_sha256 = $1";
 const SELECT_IMAGES: &str =
     "SELECT * FROM preview_pages WHERE source_sha256 = $1 ORDER BY page, width";
 const SELECT_UNRENDERED: &str = "SELECT d.id FROM documents d
-    WHERE NOT EXISTS (SELECT 1 FROM previews p
+    WHERE d.purged_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM previews p
             WHERE p.source_sha256 = COALESCE(d.display_sha256, d.sha256))
         AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = 'render' AND j.key = d.id)
     ORDER BY d.received_at, d.id LIMIT $1";

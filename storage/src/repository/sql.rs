@@ -30,8 +30,13 @@ pub(super) const SELECT_DOSSIER: &str = "SELECT reference, campaign, candidate, 
 /// The optimistic check: one row when the dossier is still at the expected version.
 pub(super) const BUMP_VERSION: &str = "UPDATE dossiers SET version = version + 1, updated_at = $1
     WHERE reference = $2 AND version = $3";
-pub(super) const SET_STATE: &str =
-    "UPDATE dossiers SET state = $1, state_reason = $2 WHERE reference = $3";
+/// The closing time is kept while closed (retention counts from it).
+pub(super) const SET_STATE: &str = "UPDATE dossiers SET state = $1, state_reason = $2,
+        closed_at = CASE WHEN $1 = 'closed' THEN $4 ELSE NULL END
+    WHERE reference = $3";
+/// A retention rule purges a document's content.
+pub(super) const PURGE_DOCUMENT: &str = "UPDATE documents SET purged_at = $1, purge_rule = $2
+    WHERE id = $3 AND dossier = $4 AND purged_at IS NULL";
 pub(super) const SET_CANDIDATE: &str = "UPDATE dossiers SET candidate = $1 WHERE reference = $2";
 pub(super) const SET_CORRECTIONS: &str =
     "UPDATE dossiers SET corrections = $1 WHERE reference = $2";
@@ -61,10 +66,13 @@ pub(super) const SCAN_DOCUMENT: &str = "UPDATE documents
     WHERE id = $5 AND dossier = $6";
 pub(super) const WITHDRAW_DOCUMENT: &str = "UPDATE documents SET withdrawn_at = $1
     WHERE id = $2 AND dossier = $3 AND withdrawn_at IS NULL";
-/// Every object a document points at: its content, and its display copy.
-pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents
-    UNION SELECT display_sha256 FROM documents WHERE display_sha256 IS NOT NULL
+/// Every object a live document points at: its content, its display copy, and their
+/// pictures (purged documents' objects are gone or going, see `retention.rs`).
+pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents WHERE purged_at IS NULL
+    UNION SELECT display_sha256 FROM documents
+        WHERE display_sha256 IS NOT NULL AND purged_at IS NULL
     UNION SELECT image_sha256 FROM preview_pages
+        WHERE source_sha256 NOT IN (SELECT sha256 FROM content_deletions)
     ORDER BY 1";
 
 /// Binds with [`super::columns::RecordBinds::bind_event`].

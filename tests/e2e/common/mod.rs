@@ -210,6 +210,53 @@ impl Server {
         Server::with_config(Some(format!("{base}\n{extra}\n")))
     }
 
+    /// A server on `backend` whose processes and commands get these environment variables.
+    pub async fn start_on_with_env(backend: Backend, env: Vec<(String, String)>) -> Server {
+        let config = match backend {
+            Backend::Embedded => None,
+            Backend::Scaled => Some(scaled_config().await),
+        };
+        Server::build(config, env)
+    }
+
+    /// Replaces the extra environment of the next start and commands (stop the server first).
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
+    }
+
+    /// Starts the server again after [`Server::kill`], on a free port.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "kill the server first");
+        self.spawn();
+    }
+
+    /// `guichet serve` on this server's data, expected to refuse to start: its exit code and
+    /// standard error (a panic if it is still running after 30 seconds).
+    pub fn refused_start(&self) -> (i32, String) {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(location(self.data.path(), self.config.as_deref()))
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("GUICHET_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("guichet serve starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("guichet serve started where it should have refused");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("output");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     /// A second process sharing this one's database, object store and secret.
     pub fn sibling(&self) -> Server {
         let config = self
@@ -607,7 +654,7 @@ impl Server {
     /// back, as a failing disk or a careless operator would.
     pub async fn tamper(&self, sha256: &str, replacement: Option<&[u8]>) {
         let key = format!("sha256/{}/{sha256}", &sha256[..2]);
-        let Some(config) = &self.config else {
+        let Some((s3, bucket, prefix)) = self.bucket().await else {
             let path = self.data.path().join("objects").join(&key);
             match replacement {
                 Some(bytes) => {
@@ -618,25 +665,6 @@ impl Server {
             }
             return;
         };
-        let text = std::fs::read_to_string(config).expect("config");
-        let prefix = text
-            .lines()
-            .find_map(|l| l.strip_prefix("prefix = "))
-            .map(|v| v.trim_matches('"').to_string())
-            .unwrap_or_default();
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new(
-                std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
-            ))
-            .endpoint_url(env("GUICHET_TEST_S3_ENDPOINT"))
-            .load()
-            .await;
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&shared)
-                .force_path_style(true)
-                .build(),
-        );
-        let bucket = env("GUICHET_TEST_S3_BUCKET");
         let object = format!("{prefix}{key}");
         match replacement {
             Some(bytes) => {
@@ -657,5 +685,68 @@ impl Server {
                     .expect("delete object");
             }
         }
+    }
+}
+
+impl Server {
+    /// The content keys (`sha256/..`) in the object store, listed directly on the disk or in
+    /// the bucket, behind guichet's back.
+    pub async fn stored_keys(&self) -> Vec<String> {
+        let Some((s3, bucket, prefix)) = self.bucket().await else {
+            let root = self.data.path().join("objects").join("sha256");
+            let mut keys = Vec::new();
+            for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                for object in std::fs::read_dir(prefix.path()).into_iter().flatten().flatten() {
+                    let name = object.file_name().to_string_lossy().to_string();
+                    if name.len() == 64 {
+                        keys.push(format!("sha256/{}/{name}", &name[..2]));
+                    }
+                }
+            }
+            keys.sort();
+            return keys;
+        };
+        let mut keys = Vec::new();
+        let mut pages = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(format!("{prefix}sha256/"))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.expect("listing").contents() {
+                if let Some(key) = object.key().and_then(|k| k.strip_prefix(&prefix)) {
+                    keys.push(key.to_string());
+                }
+            }
+        }
+        keys.sort();
+        keys
+    }
+
+    /// The S3 client, bucket and key prefix of a server on S3; `None` on the filesystem.
+    async fn bucket(&self) -> Option<(aws_sdk_s3::Client, String, String)> {
+        let text = std::fs::read_to_string(self.config.as_ref()?).expect("config");
+        if !text.contains("[storage.s3]") {
+            return None;
+        }
+        let prefix = text
+            .lines()
+            .find_map(|l| l.strip_prefix("prefix = "))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default();
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(
+                std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
+            ))
+            .endpoint_url(env("GUICHET_TEST_S3_ENDPOINT"))
+            .load()
+            .await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared)
+                .force_path_style(true)
+                .build(),
+        );
+        Some((s3, env("GUICHET_TEST_S3_BUCKET"), prefix))
     }
 }
