@@ -63,14 +63,22 @@ fn document<'a>(dossier: &'a Value, id: &str) -> &'a Value {
 }
 
 /// Waits (up to 30 s) until `check` holds for the dossier.
-async fn until(server: &Server, reference: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+async fn until(
+    server: &Server,
+    reference: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
     let start = Instant::now();
     loop {
         let dossier = server.dossier(reference).await;
         if check(&dossier) {
             return dossier;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "{what}: {dossier}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what}: {dossier}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -86,7 +94,10 @@ fn every_preview_settled(dossier: &Value) -> bool {
 
 async fn content(server: &Server, id: &str) -> (u16, Vec<u8>) {
     let response = server
-        .get(&format!("/api/v1/documents/{id}/content"), &server.tokens.staff)
+        .get(
+            &format!("/api/v1/documents/{id}/content"),
+            &server.tokens.staff,
+        )
         .send()
         .await
         .expect("request");
@@ -114,7 +125,10 @@ fn key(sha256: &str) -> String {
 
 async fn decide(server: &Server, id: &str) {
     let response = server
-        .post(&format!("/api/v1/documents/{id}/review"), &server.tokens.staff)
+        .post(
+            &format!("/api/v1/documents/{id}/review"),
+            &server.tokens.staff,
+        )
         .json(&json!({"decision": "accept"}))
         .send()
         .await
@@ -124,13 +138,23 @@ async fn decide(server: &Server, id: &str) {
 
 async fn content_goes_when_its_rule_says_and_shared_content_waits(backend: Backend) {
     let server = Server::start_with(backend, FAST_PURGES).await;
-    server.load_campaign(&campaign("court", "PT3S", "PT2S")).await;
+    server
+        .load_campaign(&campaign("court", "PT3S", "PT2S"))
+        .await;
     let candidate = json!({"last_name": "Martin"});
-    server.create_dossier("court", "R-1", candidate.clone()).await;
+    server
+        .create_dossier("court", "R-1", candidate.clone())
+        .await;
     server.create_dossier("court", "R-2", candidate).await;
     let shared_bytes = sample("carte-identite.pdf");
     let identite_1 = upload(&server, "R-1", "identite", shared_bytes.clone()).await;
-    let domicile_1 = upload(&server, "R-1", "domicile", sample("justificatif-domicile.pdf")).await;
+    let domicile_1 = upload(
+        &server,
+        "R-1",
+        "domicile",
+        sample("justificatif-domicile.pdf"),
+    )
+    .await;
     let identite_2 = upload(&server, "R-2", "identite", shared_bytes.clone()).await;
     let shared = identite_1["sha256"].as_str().unwrap().to_string();
     let own = domicile_1["sha256"].as_str().unwrap().to_string();
@@ -139,8 +163,14 @@ async fn content_goes_when_its_rule_says_and_shared_content_waits(backend: Backe
         until(&server, reference, "pictures made", every_preview_settled).await;
     }
     let before = server.stored_keys().await;
-    assert!(before.contains(&key(&shared)) && before.contains(&key(&own)), "{before:?}");
-    assert!(before.len() > 2, "pictures are stored objects too: {before:?}");
+    assert!(
+        before.contains(&key(&shared)) && before.contains(&key(&own)),
+        "{before:?}"
+    );
+    assert!(
+        before.len() > 2,
+        "pictures are stored objects too: {before:?}"
+    );
 
     // R-1's identity document is decided: two seconds later its content goes, but the bytes
     // stay in the store while R-2's document (undecided) needs them.
@@ -155,14 +185,20 @@ async fn content_goes_when_its_rule_says_and_shared_content_waits(backend: Backe
     assert_eq!(doc["sha256"], shared.as_str(), "the hash stays");
     assert_eq!(doc["size"], shared_bytes.len());
     let response = server
-        .get(&format!("/api/v1/documents/{id_1}/content"), &server.tokens.staff)
+        .get(
+            &format!("/api/v1/documents/{id_1}/content"),
+            &server.tokens.staff,
+        )
         .send()
         .await
         .expect("request");
     assert_eq!(response.status(), 410);
     assert_eq!(crate::common::error_code(response).await, "content_purged");
     tokio::time::sleep(Duration::from_millis(900)).await;
-    assert!(server.stored_keys().await.contains(&key(&shared)), "R-2 needs it");
+    assert!(
+        server.stored_keys().await.contains(&key(&shared)),
+        "R-2 needs it"
+    );
     let id_2 = identite_2["id"].as_str().unwrap();
     assert_eq!(content(&server, id_2).await, (200, shared_bytes.clone()));
 
@@ -181,13 +217,19 @@ async fn content_goes_when_its_rule_says_and_shared_content_waits(backend: Backe
     assert_eq!(document(&closed, id_own)["purge_rule"], "after_close PT3S");
     let start = Instant::now();
     while server.stored_keys().await.contains(&key(&own)) {
-        assert!(start.elapsed() < Duration::from_secs(10), "R-1's own content stays");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "R-1's own content stays"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // R-2's document is decided too: now nothing needs the shared bytes.
     decide(&server, id_2).await;
-    until(&server, "R-2", "R-2 purged", |d| document(d, id_2)["purged_at"].is_string()).await;
+    until(&server, "R-2", "R-2 purged", |d| {
+        document(d, id_2)["purged_at"].is_string()
+    })
+    .await;
     let start = Instant::now();
     loop {
         let left = server.stored_keys().await;
@@ -222,12 +264,34 @@ async fn content_goes_when_its_rule_says_and_shared_content_waits(backend: Backe
     assert_eq!(code, 0, "purged objects are not missing ones: {out}{err}");
     let (code, out, err) = server.command(&["audit", "verify"]);
     assert_eq!(code, 0, "{out}{err}");
+
+    // A dry run says what will go, and when, and changes nothing.
+    server.load_campaign(&campaign("long", "P1Y", "P30D")).await;
+    server.create_dossier("long", "L-1", json!({})).await;
+    let kept = upload(&server, "L-1", "identite", sample("carte-identite.pdf")).await;
+    let kept = kept["id"].as_str().unwrap();
+    decide(&server, kept).await;
+    let (code, out, err) = server.command(&["purge", "--dry-run"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(kept))
+        .unwrap_or_else(|| panic!("{kept} listed: {out}"));
+    assert!(
+        line.contains("later") && line.contains("purge_after_decision P30D"),
+        "{line}"
+    );
+    assert!(line.contains("L-1"), "{line}");
+    let listed = server.dossier("L-1").await;
+    assert!(document(&listed, kept)["purged_at"].is_null());
 }
 
 async fn a_purge_killed_at_any_point_loses_nothing_still_needed(backend: Backend) {
     let mut server = Server::start_with(backend, FAST_PURGES).await;
     // One hour after closing: only decisions purge here.
-    server.load_campaign(&campaign("kill", "PT1H", "PT1S")).await;
+    server
+        .load_campaign(&campaign("kill", "PT1H", "PT1S"))
+        .await;
     // Twelve dossiers, each with a decided identity document of its own bytes S(n) and an
     // undecided (live) one holding S(n-1), the bytes the previous dossier's decided one has:
     // S(0)..S(10) must stay, S(11) and the pictures nobody else shares must go.
@@ -238,8 +302,15 @@ async fn a_purge_killed_at_any_point_loses_nothing_still_needed(backend: Backend
         let reference = format!("K-{n}");
         server.create_dossier("kill", &reference, json!({})).await;
         let identite = upload(&server, &reference, "identite", bytes(n)).await;
-        decided.push((reference.clone(), identite["id"].as_str().unwrap().to_string()));
-        let kept = if n == 0 { sample("justificatif-domicile.pdf") } else { bytes(n - 1) };
+        decided.push((
+            reference.clone(),
+            identite["id"].as_str().unwrap().to_string(),
+        ));
+        let kept = if n == 0 {
+            sample("justificatif-domicile.pdf")
+        } else {
+            bytes(n - 1)
+        };
         let shared = upload(&server, &reference, "identite", kept.clone()).await;
         live.push((reference, shared["id"].as_str().unwrap().to_string(), kept));
     }
@@ -263,7 +334,10 @@ async fn a_purge_killed_at_any_point_loses_nothing_still_needed(backend: Backend
         if all_purged {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "purges did not finish");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "purges did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -272,7 +346,11 @@ async fn a_purge_killed_at_any_point_loses_nothing_still_needed(backend: Backend
     }
     let last = distinct_pdf(11);
     let start = Instant::now();
-    while server.stored_keys().await.contains(&key(&sha256_hex(&last))) {
+    while server
+        .stored_keys()
+        .await
+        .contains(&key(&sha256_hex(&last)))
+    {
         assert!(start.elapsed() < Duration::from_secs(10), "S(11) should go");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -99,7 +99,10 @@ pub async fn due(
         let campaign = app.campaign(&record.id).await?;
         let until = |period: &Period| {
             if upcoming {
-                Some(DateTime::<Utc>::MAX_UTC)
+                // Far, but a four-digit year: SQLite compares times as text.
+                DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
             } else {
                 period.cutoff(now)
             }

@@ -696,7 +696,11 @@ impl Server {
             let root = self.data.path().join("objects").join("sha256");
             let mut keys = Vec::new();
             for prefix in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-                for object in std::fs::read_dir(prefix.path()).into_iter().flatten().flatten() {
+                for object in std::fs::read_dir(prefix.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     let name = object.file_name().to_string_lossy().to_string();
                     if name.len() == 64 {
                         keys.push(format!("sha256/{}/{name}", &name[..2]));
