@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use ingest::IntakeSettings;
+use ingest::pipeline::mailroom::MailroomSettings;
+use ingest::secrets::MIN_SECRET_BYTES;
 use ingest::pipeline::purge::PurgeSettings;
 use ingest::webhooks::WebhookSettings;
 
@@ -25,8 +27,14 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     pub clamav: ClamavConfig,
     /// Signs cover sheets and webhooks; shared by every process of one deployment
-    /// (`GUICHET_SECRET`). Generated and kept under `data_dir` when absent.
+    /// (`GUICHET_SECRET`), at least 32 bytes. Generated and kept under `data_dir` when absent,
+    /// which only a lone process on the embedded default may do: `serve` refuses to start
+    /// without it on PostgreSQL or S3.
     pub secret: Option<String>,
+    /// The secrets `secret` replaced, newest first (`GUICHET_PREVIOUS_SECRETS`,
+    /// comma-separated): cover sheets printed and webhook secrets handed out under them keep
+    /// working during a rotation (see docs/deployment.md).
+    pub previous_secrets: Vec<String>,
     /// Intake limits and concurrency.
     pub intake: IntakeSettings,
     /// Webhook delivery: retries, timeouts, concurrency (`[webhooks]`, see docs/webhooks.md).
@@ -35,6 +43,8 @@ pub struct Config {
     pub http: crate::http::HttpSettings,
     /// How often retention purges run (`[retention]`, see docs/retention.md).
     pub retention: PurgeSettings,
+    /// Retries of mailroom batches that fail (`[mailroom]`, see docs/mailroom.md).
+    pub mailroom: MailroomSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -125,9 +135,11 @@ impl Default for Config {
             encryption: EncryptionConfig::default(),
             clamav: ClamavConfig::default(),
             secret: None,
+            previous_secrets: Vec::new(),
             intake: IntakeSettings::default(),
             webhooks: WebhookSettings::default(),
             retention: PurgeSettings::default(),
+            mailroom: MailroomSettings::default(),
             http: crate::http::HttpSettings::default(),
         }
     }
@@ -192,6 +204,14 @@ impl Config {
         self.clamav.address = var("GUICHET_CLAMD").or(self.clamav.address.take());
         self.encryption.keys = var("GUICHET_ENCRYPTION_KEYS").or(self.encryption.keys.take());
         self.secret = var("GUICHET_SECRET").or(self.secret.take());
+        if let Some(previous) = var("GUICHET_PREVIOUS_SECRETS") {
+            self.previous_secrets = previous
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
         Ok(())
     }
 
@@ -207,10 +227,14 @@ impl Config {
         }
         self.scanner()?;
         self.keyring()?;
-        if self.secret.as_ref().is_some_and(|s| s.len() < 32) {
-            bail!("secret: at least 32 characters");
+        if self.secret.as_ref().is_some_and(|s| s.len() < MIN_SECRET_BYTES) {
+            bail!("secret (GUICHET_SECRET): at least {MIN_SECRET_BYTES} bytes");
+        }
+        if self.previous_secrets.iter().any(|s| s.len() < MIN_SECRET_BYTES) {
+            bail!("previous_secrets (GUICHET_PREVIOUS_SECRETS): each at least {MIN_SECRET_BYTES} bytes");
         }
         self.webhooks.validate().map_err(|e| anyhow::anyhow!(e))?;
+        self.mailroom.validate().map_err(|e| anyhow::anyhow!(e))?;
         if self.intake.max_body_bytes == 0 {
             bail!("intake.max_body_bytes must be positive");
         }
@@ -291,32 +315,100 @@ impl Config {
         self.data_dir.join("staging")
     }
 
-    /// The configured secret, or the one kept under `data_dir`, made on first start.
-    pub fn secret(&self) -> anyhow::Result<String> {
-        if let Some(secret) = &self.secret {
-            return Ok(secret.clone());
+    /// Whether the data is shared by several processes (PostgreSQL or S3), which must then
+    /// share a configured secret.
+    pub fn shared(&self) -> bool {
+        let url = self.database_url();
+        url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || self.storage.kind == StorageKind::S3
+    }
+
+    /// For `serve`: on shared data, a secret must be configured, since a generated one would
+    /// differ from process to process (cover sheets printed by one would fail on another).
+    pub fn require_shared_secret(&self) -> anyhow::Result<()> {
+        if self.shared() && self.secret.is_none() {
+            bail!(
+                "no secret configured: on PostgreSQL or S3 every process must share one; set \
+                 `secret` in the configuration file or GUICHET_SECRET (at least \
+                 {MIN_SECRET_BYTES} random bytes, e.g. `openssl rand -base64 48`)"
+            );
         }
-        let path = self.data_dir.join("secret");
-        match std::fs::read_to_string(&path) {
-            Ok(secret) => Ok(secret.trim().to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_secret(&path),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
+        Ok(())
+    }
+
+    /// The configured secret, or the one kept under `data_dir`, made on first start; with the
+    /// previous ones.
+    pub fn secrets(&self) -> anyhow::Result<ingest::Secrets> {
+        let current = match &self.secret {
+            Some(secret) => secret.clone(),
+            None => kept_secret(&self.data_dir.join("secret"))?,
+        };
+        Ok(ingest::Secrets {
+            current: current.into_bytes(),
+            previous: self
+                .previous_secrets
+                .iter()
+                .map(|s| s.clone().into_bytes())
+                .collect(),
+        })
     }
 }
 
+/// The secret kept in `path`, made there on first start.
+fn kept_secret(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(secret) => {
+            let secret = secret.trim().to_string();
+            if secret.len() < MIN_SECRET_BYTES {
+                bail!(
+                    "the secret in {} is {} bytes long, at least {MIN_SECRET_BYTES} are needed \
+                     (remove the file to have a new one made, or set GUICHET_SECRET)",
+                    path.display(),
+                    secret.len()
+                );
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_secret(path),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Makes a secret and writes it to `path` atomically: to a temporary file (mode 0600) of the
+/// same directory, synced, then renamed over `path` (refused if it exists: two processes
+/// starting at once keep the first's) and the directory synced, so a crash leaves either no
+/// file or the whole secret.
 fn write_secret(path: &Path) -> anyhow::Result<String> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let secret = ingest::new_token();
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let temporary = dir.join(format!(".secret.{}.tmp", std::process::id()));
+    let creating = || format!("creating {}", path.display());
+    // Left by a crashed process that had this process id.
+    let _ = std::fs::remove_file(&temporary);
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()
+    })();
+    // A hard link fails when `path` exists, where a rename would replace it.
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {}
+        // Another process made it first: theirs is the secret.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return kept_secret(path),
+        Err(e) => return Err(e).with_context(creating),
+    }
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(creating)?;
     Ok(secret)
 }
 
@@ -381,6 +473,53 @@ mod tests {
             error.contains("GUICHET_ENCRYPTION_KEYS") && error.contains("short"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_kept_secret_is_made_once_private_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let made = config.secrets().expect("made").current;
+        assert!(made.len() >= MIN_SECRET_BYTES);
+        assert_eq!(config.secrets().expect("read").current, made);
+        let path = dir.path().join("secret");
+        let mode = std::fs::metadata(&path).expect("kept").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+        assert_eq!(left.len(), 1, "no temporary file is left");
+        std::fs::write(&path, "short").expect("write");
+        let error = config.secrets().expect_err("too short").to_string();
+        assert!(error.contains("at least 32"), "{error}");
+    }
+
+    #[test]
+    fn shared_data_needs_a_configured_secret_and_previous_ones_are_listed() {
+        let mut config = Config::default();
+        assert!(config.require_shared_secret().is_ok());
+        config.database.url = Some("postgres://db/guichet".into());
+        let error = config.require_shared_secret().expect_err("shared").to_string();
+        assert!(error.contains("GUICHET_SECRET"), "{error}");
+        config.database.url = None;
+        config.storage.kind = StorageKind::S3;
+        assert!(config.require_shared_secret().is_err());
+        let (s1, s2) = ("1".repeat(32), "2".repeat(40));
+        config
+            .apply_env(|name| match name {
+                "GUICHET_SECRET" => Some(s2.clone()),
+                "GUICHET_PREVIOUS_SECRETS" => Some(format!("{s1}, ")),
+                _ => None,
+            })
+            .expect("valid environment");
+        assert!(config.require_shared_secret().is_ok());
+        let secrets = config.secrets().expect("configured");
+        assert_eq!(secrets.current, s2.as_bytes());
+        assert_eq!(secrets.previous, [s1.as_bytes()]);
+        config.previous_secrets = vec!["short".into()];
+        assert!(config.validate().is_err());
     }
 
     #[test]

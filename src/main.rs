@@ -140,6 +140,23 @@ enum TokenAction {
         role: ingest::Role,
         #[arg(long)]
         name: String,
+        /// A campaign the token may reach (repeatable); none: every campaign.
+        #[arg(long = "campaign", value_name = "ID")]
+        campaigns: Vec<String>,
+        /// How long the token lives (humantime: 2s, 12h, 90d); none: until revoked.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// List the tokens: name, role, scope, created, expires, last used, revoked.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Revoke every live token of this name; exits 1 when there is none.
+    Revoke {
+        name: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -157,6 +174,27 @@ enum UserAction {
         /// Read the password from standard input (the only way to give it).
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Give an account a new password, read from standard input; its sessions end.
+    Passwd {
+        name: String,
+        /// Read the password from standard input (the only way to give it).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Disable an account: it can no longer log in, and its sessions end at once.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Enable a disabled account again.
+    Enable {
+        name: String,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -283,9 +321,19 @@ fn main() -> ExitCode {
                 piece,
                 json,
             } => commands::validate::run(&files, campaign.as_deref(), piece.as_deref(), json),
-            Command::Token {
-                action: TokenAction::Create { role, name, config },
-            } => commands::token::create(&config, role, &name).await,
+            Command::Token { action } => match action {
+                TokenAction::Create {
+                    role,
+                    name,
+                    campaigns,
+                    expires_in,
+                    config,
+                } => commands::token::create(&config, role, &name, campaigns, expires_in).await,
+                TokenAction::List { config } => commands::token::list(&config).await,
+                TokenAction::Revoke { name, config } => {
+                    commands::token::revoke(&config, &name).await
+                }
+            },
             Command::User {
                 action:
                     UserAction::Create {
@@ -295,6 +343,20 @@ fn main() -> ExitCode {
                         config,
                     },
             } => commands::user::create(&config, &name, &role, password_stdin).await,
+            Command::User {
+                action:
+                    UserAction::Passwd {
+                        name,
+                        password_stdin,
+                        config,
+                    },
+            } => commands::user::passwd(&config, &name, password_stdin).await,
+            Command::User {
+                action: UserAction::Disable { name, config },
+            } => commands::user::set_disabled(&config, &name, true).await,
+            Command::User {
+                action: UserAction::Enable { name, config },
+            } => commands::user::set_disabled(&config, &name, false).await,
             Command::Campaign {
                 action: CampaignAction::Load { file, config },
             } => commands::campaign::load(&config, &file).await,

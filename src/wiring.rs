@@ -39,14 +39,14 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     if let Some(scanner) = &scanner {
         tracing::info!(clamd = %scanner.address(), "virus scanning with clamd");
     }
-    let secret = config.secret()?.into_bytes();
+    let secrets = config.secrets()?;
     let app = App::new(
         repo,
         blobs,
         staging,
         config.intake.clone(),
         scanner,
-        secret,
+        secrets,
         rendering()?,
     )
     .await

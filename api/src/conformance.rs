@@ -728,7 +728,13 @@ async fn real_answers_fit_their_schemas() {
             StatusCode::OK
         );
         call(Method::GET, &path, portal, None).await;
-        call(Method::GET, &format!("/api/v1/campaigns/nope/{export}"), admin, None).await;
+        call(
+            Method::GET,
+            &format!("/api/v1/campaigns/nope/{export}"),
+            admin,
+            None,
+        )
+        .await;
     }
 
     assert!(check.answers > 30, "{} answers checked", check.answers);

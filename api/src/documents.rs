@@ -90,7 +90,14 @@ pub async fn upload(
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
     let snapshot = Snapshot::read(&app, &reference).await?;
-    let facts = views::facts(&app, &reference, std::slice::from_ref(&outcome.document)).await?;
+    let scope = caller.campaigns.as_deref();
+    let facts = views::facts(
+        &app,
+        &reference,
+        std::slice::from_ref(&outcome.document),
+        scope,
+    )
+    .await?;
     let body = views::filed_document(&outcome.document, &snapshot, &facts);
     let status = if outcome.created {
         StatusCode::CREATED
@@ -387,6 +394,7 @@ pub async fn review(
         .await?
         .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
     let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc)).await?;
+    let scope = caller.campaigns.as_deref();
+    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
     Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::request;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, answers};
+use crate::error::{ApiError, Error, answers};
 use crate::views::{self, Dossier};
 use ingest::App;
 use ingest::pipeline::actions;
@@ -60,6 +60,9 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Dossier>), ApiError> {
     caller.require(&[Role::Portal])?;
     let new: NewDossier = request::json(&body)?;
+    if !caller.sees(&new.campaign) {
+        return Err(Error::UnknownCampaign(new.campaign).into());
+    }
     let (_, created) = actions::create_dossier(
         &app,
         &new.campaign,
@@ -78,17 +81,28 @@ pub async fn create(
         status,
         Json(views::dossier(
             &snapshot,
-            &views::facts(&app, &new.reference, &snapshot.documents).await?,
+            &views::facts(
+                &app,
+                &new.reference,
+                &snapshot.documents,
+                caller.campaigns.as_deref(),
+            )
+            .await?,
         )),
     ))
 }
 
-/// The dossier as it is now, as answers give it.
-pub async fn answer(app: &App, reference: &str) -> Result<Json<Dossier>, ApiError> {
+/// The dossier as it is now, as answers give it to `caller`.
+pub async fn answer(
+    app: &App,
+    caller: &Caller,
+    reference: &str,
+) -> Result<Json<Dossier>, ApiError> {
     let snapshot = Snapshot::read(app, reference).await?;
+    let scope = caller.campaigns.as_deref();
     Ok(Json(views::dossier(
         &snapshot,
-        &views::facts(app, reference, &snapshot.documents).await?,
+        &views::facts(app, reference, &snapshot.documents, scope).await?,
     )))
 }
 
@@ -113,7 +127,7 @@ pub async fn read(
     Path(reference): Path<String>,
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal, Role::Staff])?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 #[utoipa::path(
@@ -139,7 +153,7 @@ pub async fn submit(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::submit(&app, &reference, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 #[utoipa::path(
@@ -165,7 +179,7 @@ pub async fn close(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Staff])?;
     actions::close(&app, &reference, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 #[utoipa::path(
@@ -191,5 +205,5 @@ pub async fn withdraw(
 ) -> Result<Json<Dossier>, ApiError> {
     caller.require(&[Role::Portal])?;
     actions::withdraw(&app, &reference, &id, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }

@@ -41,27 +41,61 @@ pub struct ErrorDetail {
 
 impl ErrorBody {
     pub fn of(error: &Error) -> ErrorBody {
+        let mut details = error.details();
+        let message = match error.class() {
+            // A fault of the service or of a dependency is logged whole, under the request's
+            // id, and answered in general words with that id (see `Error::public_message`).
+            Class::Internal | Class::Unavailable => {
+                let id = request_id();
+                if let Value::Object(details) = &mut details {
+                    details.insert("request_id".into(), Value::from(id.clone()));
+                }
+                let retry = if error.class() == Class::Unavailable {
+                    "; retry after `Retry-After`"
+                } else {
+                    ""
+                };
+                format!(
+                    "{} (request {id}: the detail was logged under this id){retry}",
+                    error.public_message()
+                )
+            }
+            _ => error.public_message(),
+        };
         ErrorBody {
             error: ErrorDetail {
                 code: error.code(),
-                message: message(error),
-                details: error.details(),
+                message,
+                details,
             },
         }
     }
 }
 
-/// The message a caller reads. A fault of the service or of a dependency is logged whole
-/// (with the request's id) and answered in general words: its text can carry file paths,
-/// database errors or where the store lives, which are no caller's business.
-fn message(error: &Error) -> String {
-    match error.class() {
-        Class::Internal => "internal error: it was logged with the request's id".into(),
-        Class::Unavailable => {
-            "a service guichet depends on is unavailable; retry after `Retry-After`".into()
-        }
-        _ => error.to_string(),
-    }
+tokio::task_local! {
+    /// The `x-request-id` of the request being answered, for error answers to quote.
+    static REQUEST_ID: String;
+}
+
+/// The request's id, as the log and the `x-request-id` header give it; `-` outside a request.
+fn request_id() -> String {
+    REQUEST_ID
+        .try_with(String::clone)
+        .unwrap_or_else(|_| "-".into())
+}
+
+/// Middleware: makes the request's id (set by `SetRequestIdLayer`) known to error answers.
+pub async fn with_request_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string();
+    REQUEST_ID.scope(id, next.run(request)).await
 }
 
 /// The status of every class of failure.

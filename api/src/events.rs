@@ -45,7 +45,11 @@ pub async fn feed(
     let Query(query) = query.map_err(|e| Error::Malformed(e.body_text()))?;
     caller.require(&[Role::Portal, Role::Staff])?;
     let limit = query.limit.unwrap_or(PAGE).clamp(1, PAGE);
-    let events = app.repo.events_after(query.after, limit).await?;
+    // A token scoped to campaigns reads only the events of their dossiers.
+    let events = match &caller.campaigns {
+        None => app.repo.events_after(query.after, limit).await?,
+        Some(scope) => app.repo.events_after_in(query.after, limit, scope).await?,
+    };
     let last = events.last().map_or(query.after, |e| e.id);
     Ok(Json(Events {
         events: events.into_iter().map(views::event).collect(),

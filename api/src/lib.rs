@@ -48,6 +48,7 @@ pub fn router(app: App) -> Router {
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(Extension(openapi::Served::of(&document)))
         .layer(axum::middleware::from_fn(linger::linger))
+        .layer(axum::middleware::from_fn(error::with_request_id))
         .layer(TraceLayer::new_for_http().make_span_with(crate::metrics::request_span))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -24,7 +24,8 @@ use crate::views::{self, Dossier, FiledDocument};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionRequest {
-    /// What the candidate must do, shown to them: not blank.
+    /// What the candidate must do, shown to them: not blank (400 `message_required`).
+    #[serde(default)]
     message: String,
 }
 
@@ -55,7 +56,7 @@ pub async fn request_correction(
     caller.require(&[Role::Staff])?;
     let request: CorrectionRequest = request::json(&body)?;
     office::request_correction(&app, &reference, &code, &request.message, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 /// `POST /api/v1/documents/{id}/assign`.
@@ -99,7 +100,8 @@ pub async fn assign(
         .await?
         .ok_or_else(|| ingest::Error::UnknownDocument(id.clone()))?;
     let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc)).await?;
+    let scope = caller.campaigns.as_deref();
+    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
     Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
 }
 
@@ -145,7 +147,7 @@ pub async fn update(
         Editor::Staff
     };
     office::update_candidate(&app, &reference, &patch.candidate, editor, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 /// `POST /api/v1/dossiers/{reference}/extension`.
@@ -154,7 +156,8 @@ pub async fn update(
 pub struct ExtensionRequest {
     /// Until when the dossier takes documents (RFC 3339), in the future.
     until: DateTime<Utc>,
-    /// Why, for the history: not blank.
+    /// Why, for the history: not blank (400 `reason_required`).
+    #[serde(default)]
     reason: String,
 }
 
@@ -192,14 +195,15 @@ pub async fn extend(
         &caller.actor(),
     )
     .await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }
 
 /// `POST /api/v1/dossiers/{reference}/reopen`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReopenRequest {
-    /// Why, for the history: not blank.
+    /// Why, for the history: not blank (400 `reason_required`).
+    #[serde(default)]
     reason: String,
 }
 
@@ -230,5 +234,5 @@ pub async fn reopen(
     caller.require(&[Role::Admin])?;
     let request: ReopenRequest = request::json(&body)?;
     office::reopen(&app, &reference, &request.reason, &caller.actor()).await?;
-    answer(&app, &reference).await
+    answer(&app, &caller, &reference).await
 }

@@ -76,6 +76,7 @@ impl TestApi {
             let record = TokenRecord {
                 role: role.as_str().to_string(),
                 name: format!("test-{}", role.as_str()),
+                ..TokenRecord::default()
             };
             app.repo
                 .insert_token(&ingest::token_hash(&token), &record)

@@ -202,8 +202,8 @@ pub struct Document {
     #[schema(nullable = false)]
     pub previews_failure: Option<String>,
     /// The active documents of other dossiers with the same content (SHA-256), a fraud
-    /// signal: at most 20, by dossier reference. Every dossier is compared for now; when
-    /// tokens are scoped to campaigns, only the dossiers in the caller's scope will be.
+    /// signal: at most 20, by dossier reference. Only dossiers within the caller's scope are
+    /// compared (a token scoped to campaigns sees nothing of the others).
     pub duplicates: Vec<Duplicate>,
     /// When a retention rule purged the content (then `/content`, `/display` and the pages
     /// answer 410 `content_purged`; the metadata, hash and history stay).
@@ -243,17 +243,26 @@ pub struct DocumentFacts {
     pub duplicates: std::collections::HashMap<String, Vec<Duplicate>>,
 }
 
-/// The facts of `documents`, all of `dossier`: two queries whatever their number.
+/// The facts of `documents`, all of `dossier`: two queries whatever their number. Duplicates
+/// are looked for in the dossiers of `scope`'s campaigns (`None`: every dossier).
 pub async fn facts(
     app: &App,
     dossier: &str,
     documents: &[DocumentRecord],
+    scope: Option<&[String]>,
 ) -> Result<DocumentFacts, ingest::Error> {
-    // Scope: every dossier is compared (see `Document::duplicates`).
-    let same = app
-        .repo
-        .same_content_as_dossier(dossier, DUPLICATES_SHOWN)
-        .await?;
+    let same = match scope {
+        None => {
+            app.repo
+                .same_content_as_dossier(dossier, DUPLICATES_SHOWN)
+                .await?
+        }
+        Some(campaigns) => {
+            app.repo
+                .same_content_in_campaigns(dossier, DUPLICATES_SHOWN, campaigns)
+                .await?
+        }
+    };
     Ok(DocumentFacts {
         previews: render::states(app, documents).await?,
         duplicates: duplicates_by_content(same),
@@ -928,6 +937,9 @@ pub struct Ready {
     pub database: &'static str,
     /// The object store backend (`fs`, `s3`).
     pub storage: &'static str,
+    /// Dependencies that do not answer without making the service unready (`clamd`:
+    /// documents wait `pending` for their scan).
+    pub degraded: Vec<&'static str>,
 }
 
 impl Ready {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Deserialize;
@@ -15,6 +16,7 @@ use validators::clamd::Clamd;
 
 use crate::error::Error;
 use crate::pipeline::render::Rendering;
+use crate::secrets::Secrets;
 
 /// How intake behaves; part of the service configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -54,12 +56,27 @@ pub struct Inner {
     /// The service secret (`secret`): signs cover sheets, staff sessions and webhooks. Shared
     /// by every process of one deployment.
     pub secret: Vec<u8>,
+    /// The secrets `secret` replaced (`previous_secrets`), newest first: what was signed
+    /// under them before a rotation keeps verifying.
+    pub previous_secrets: Vec<Vec<u8>>,
     /// Where page pictures are rendered, within what limits.
     pub rendering: Rendering,
     /// Woken when this process enqueues jobs, so that its idle workers need not wait for
     /// their next poll.
     pub jobs_enqueued: tokio::sync::Notify,
-    campaigns: RwLock<HashMap<String, Arc<Campaign>>>,
+    campaigns: RwLock<HashMap<String, Cached>>,
+}
+
+/// How long a process trusts its parsed copy of a campaign before comparing it with the
+/// stored one: a campaign loaded through another process is in force here within this time.
+const CAMPAIGN_FRESHNESS: Duration = Duration::from_secs(2);
+
+/// A parsed campaign, with the source it was parsed from (its version: the same source is
+/// the same campaign) and when that was last compared with the stored one.
+struct Cached {
+    campaign: Arc<Campaign>,
+    source: String,
+    checked: Instant,
 }
 
 impl std::ops::Deref for App {
@@ -78,9 +95,10 @@ impl App {
         staging: Staging,
         settings: IntakeSettings,
         scanner: Option<Clamd>,
-        secret: Vec<u8>,
+        secrets: impl Into<Secrets>,
         rendering: Rendering,
     ) -> Result<App, Error> {
+        let Secrets { current, previous } = secrets.into();
         let verify_slots = Semaphore::new(settings.verify_concurrency.max(1));
         let app = App {
             inner: Arc::new(Inner {
@@ -90,7 +108,8 @@ impl App {
                 settings,
                 verify_slots,
                 scanner,
-                secret,
+                secret: current,
+                previous_secrets: previous,
                 rendering,
                 jobs_enqueued: tokio::sync::Notify::new(),
                 campaigns: RwLock::new(HashMap::new()),
@@ -99,7 +118,7 @@ impl App {
         for record in app.repo.campaigns().await? {
             match Campaign::parse(&record.source, &record.id) {
                 Ok(campaign) => {
-                    app.remember(campaign);
+                    app.remember(campaign, record.source);
                 }
                 Err(e) => {
                     tracing::error!(campaign = %record.id, error = %e, "stored campaign no longer parses");
@@ -109,12 +128,24 @@ impl App {
         Ok(app)
     }
 
-    fn remember(&self, campaign: Campaign) -> Arc<Campaign> {
+    /// Every secret a signature may be checked under: `secret`, then `previous_secrets`.
+    pub fn secrets(&self) -> Vec<&[u8]> {
+        std::iter::once(self.secret.as_slice())
+            .chain(self.previous_secrets.iter().map(Vec::as_slice))
+            .collect()
+    }
+
+    fn remember(&self, campaign: Campaign, source: String) -> Arc<Campaign> {
         let campaign = Arc::new(campaign);
+        let cached = Cached {
+            campaign: campaign.clone(),
+            source,
+            checked: Instant::now(),
+        };
         self.campaigns
             .write()
             .expect("the campaign cache lock is never poisoned: no code panics while holding it")
-            .insert(campaign.id().to_string(), campaign.clone());
+            .insert(campaign.id().to_string(), cached);
         campaign
     }
 
@@ -133,27 +164,51 @@ impl App {
             })
             .await?;
         tracing::info!(campaign = campaign.id(), "campaign loaded");
-        Ok(self.remember(campaign))
+        Ok(self.remember(campaign, source.to_string()))
     }
 
-    /// The campaign in force; read from the repository when another process loaded it.
+    /// The campaign in force. The parsed copy is compared with the stored definition once
+    /// [`CAMPAIGN_FRESHNESS`] has passed, so a campaign (re)loaded through another process
+    /// is in force here within that time, without a restart.
     pub async fn campaign(&self, id: &str) -> Result<Arc<Campaign>, Error> {
         let cached = self
             .campaigns
             .read()
             .expect("the campaign cache lock is never poisoned: no code panics while holding it")
             .get(id)
-            .cloned();
-        if let Some(campaign) = cached {
+            .map(|c| (c.campaign.clone(), c.checked.elapsed() < CAMPAIGN_FRESHNESS));
+        if let Some((campaign, true)) = cached {
             return Ok(campaign);
         }
-        let record = self
-            .repo
-            .campaign(id)
-            .await?
-            .ok_or_else(|| Error::UnknownCampaign(id.to_string()))?;
+        let record = match self.repo.campaign(id).await {
+            Ok(record) => record,
+            // The copy in hand serves while the database does not answer.
+            Err(e) => match cached {
+                Some((campaign, _)) => {
+                    tracing::warn!(campaign = id, error = %e, "campaign kept: database unavailable");
+                    return Ok(campaign);
+                }
+                None => return Err(e.into()),
+            },
+        };
+        let record = record.ok_or_else(|| Error::UnknownCampaign(id.to_string()))?;
+        if let Some(same) = self.still_in_force(id, &record.source) {
+            return Ok(same);
+        }
         let campaign = Campaign::parse(&record.source, &record.id)
             .map_err(|e| Error::Internal(format!("stored campaign no longer parses: {e}")))?;
-        Ok(self.remember(campaign))
+        tracing::info!(campaign = id, "campaign reloaded from the database");
+        Ok(self.remember(campaign, record.source))
+    }
+
+    /// The cached campaign when it was parsed from `source`, marked as checked now.
+    fn still_in_force(&self, id: &str, source: &str) -> Option<Arc<Campaign>> {
+        let mut campaigns = self
+            .campaigns
+            .write()
+            .expect("the campaign cache lock is never poisoned: no code panics while holding it");
+        let cached = campaigns.get_mut(id).filter(|c| c.source == source)?;
+        cached.checked = Instant::now();
+        Some(cached.campaign.clone())
     }
 }

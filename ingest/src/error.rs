@@ -117,6 +117,10 @@ pub enum Error {
     ScanFailed,
     #[error("{0}")]
     Unavailable(String),
+    /// Readiness: the dependencies that do not answer, by name (`database`, `object_store`,
+    /// `clamd`), never by where they live.
+    #[error("not ready: {} does not answer", .failing.join(", "))]
+    NotReady { failing: Vec<&'static str> },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -163,6 +167,7 @@ impl Error {
             Error::ScanPending => "scan_pending",
             Error::ScanFailed => "scan_failed",
             Error::Unavailable(_) => "unavailable",
+            Error::NotReady { .. } => "not_ready",
             Error::Internal(_) => "internal",
         }
     }
@@ -206,10 +211,25 @@ impl Error {
             Error::ContentPurged => Class::Gone,
             Error::Rejected { .. } => Class::Rejected,
             // Another process of the deployment may hold the key: worth a retry.
-            Error::Unavailable(_) | Error::ContentKeyUnavailable(_) => Class::Unavailable,
+            Error::Unavailable(_) | Error::ContentKeyUnavailable(_) | Error::NotReady { .. } => {
+                Class::Unavailable
+            }
             Error::ContentMissing | Error::ContentCorrupt(_) | Error::Internal(_) => {
                 Class::Internal
             }
+        }
+    }
+
+    /// The message a caller, a station or staff reads. A fault of the service or of a
+    /// dependency is told in general words: its text can carry file paths, SQL, database
+    /// errors or where the store lives, which belong in the log only.
+    pub fn public_message(&self) -> String {
+        match self.class() {
+            // Names what fails, and nothing of where it is.
+            _ if matches!(self, Error::NotReady { .. }) => self.to_string(),
+            Class::Internal => "internal error".into(),
+            Class::Unavailable => "a service guichet depends on is unavailable".into(),
+            _ => self.to_string(),
         }
     }
 
@@ -231,6 +251,7 @@ impl Error {
             Error::TooLarge { limit } => json!({"limit": limit}),
             Error::UnknownPage { pages, .. } => json!({"pages": pages}),
             Error::Rejected { reasons } => json!({"reasons": reasons}),
+            Error::NotReady { failing } => json!({"failing": failing}),
             _ => json!({}),
         }
     }

@@ -12,9 +12,11 @@ pub mod exports;
 pub mod journal;
 pub mod metrics;
 pub mod pipeline;
+pub mod secrets;
 pub mod watermark;
 pub mod webhooks;
 
 pub use app::{App, IntakeSettings};
 pub use auth::{Role, new_token, token_hash};
 pub use error::Error;
+pub use secrets::Secrets;

@@ -1,11 +1,12 @@
-//! Creating staff accounts, shared by `guichet user create` and the admin page.
+//! Creating staff accounts and setting their passwords, shared by `guichet user` and the
+//! staff pages (the admin page, "Mon compte").
 
 use chrono::Utc;
 
 use ingest::App;
 use storage::repository::StaffUser;
 
-use crate::password::{PasswordError, hash_password};
+use crate::password::{self, PasswordError};
 use crate::session::Role;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,8 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error("le compte {0} existe déjà")]
     Taken(String),
+    #[error("le compte {0} n'existe pas")]
+    Unknown(String),
     #[error("{0}")]
     Repository(#[from] storage::RepoError),
     #[error("{0}")]
@@ -43,10 +46,7 @@ pub async fn create_account(
         return Err(AccountError::InvalidName);
     }
     let role = Role::parse(role).ok_or_else(|| AccountError::InvalidRole(role.to_string()))?;
-    // argon2 takes tens of milliseconds of CPU: off the async workers.
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| AccountError::Internal(e.to_string()))??;
+    let hash = password::hash(password).await?;
     let created = app
         .repo
         .create_staff_user(&StaffUser {
@@ -61,6 +61,22 @@ pub async fn create_account(
         Ok(())
     } else {
         Err(AccountError::Taken(name.to_string()))
+    }
+}
+
+/// Gives `name` a new password and ends its sessions, but `keep` (the session hash of a user
+/// changing their own password, who stays logged in).
+pub async fn set_password(
+    app: &App,
+    name: &str,
+    password: String,
+    keep: Option<&str>,
+) -> Result<(), AccountError> {
+    let hash = password::hash(password).await?;
+    if app.repo.set_staff_password(name, &hash, keep).await? {
+        Ok(())
+    } else {
+        Err(AccountError::Unknown(name.to_string()))
     }
 }
 

@@ -20,6 +20,12 @@ pub enum PageError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Too many failed logins: retry after this long (429 with `Retry-After`).
+    #[error("login throttled for {0:?}")]
+    Throttled(std::time::Duration),
+    /// No argon2 permit came in time (503 with `Retry-After`).
+    #[error("password checks busy")]
+    Busy,
     /// The pipeline refused the action (a state that does not allow it, a pending scan...).
     #[error("{0}")]
     Action(#[from] ingest::Error),
@@ -53,6 +59,8 @@ impl PageError {
             PageError::Forbidden | PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Action(e) => action_status(e.class()),
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +82,17 @@ impl PageError {
             ),
             PageError::NotFound(what) => ("Introuvable", format!("{what} n'existe pas.")),
             PageError::BadRequest(why) => ("Demande incorrecte", why.clone()),
+            PageError::Throttled(wait) => (
+                "Trop de tentatives",
+                format!(
+                    "Trop de tentatives de connexion ont échoué. Réessayez dans {} seconde(s).",
+                    retry_after(*wait)
+                ),
+            ),
+            PageError::Busy => (
+                "Service occupé",
+                "Trop de connexions sont en cours ; réessayez dans un instant.".into(),
+            ),
             PageError::Action(e) => ("Action refusée", action_message(e)),
             PageError::Internal(_) => (
                 "Erreur interne",
@@ -117,7 +136,9 @@ fn action_message(e: &ingest::Error) -> String {
         "no_display_copy" => "Ce document n'a pas de copie d'affichage : seules les photos HEIC et AVIF en ont une.".into(),
         "unavailable" => "Le service est momentanément indisponible ; réessayez dans un instant.".into(),
         "internal" => "Une erreur interne est survenue ; elle a été journalisée.".into(),
-        code => format!("L'action a été refusée ({code}) : {e}"),
+        // A fault of the service or of a dependency names no path nor address here: the
+        // detail is in the log.
+        code => format!("L'action a été refusée ({code}) : {}", e.public_message()),
     }
 }
 
@@ -134,11 +155,27 @@ impl IntoResponse for PageError {
         let body = ErrorPage { title, message }
             .render()
             .unwrap_or_else(|_| title.to_string());
-        (
+        let mut response = (
             status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             body,
         )
-            .into_response()
+            .into_response();
+        let retry = match self {
+            PageError::Throttled(wait) => Some(retry_after(wait)),
+            PageError::Busy => Some(5),
+            _ => None,
+        };
+        if let Some(seconds) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
+}
+
+/// Whole seconds to announce in `Retry-After`: rounded up, at least 1.
+fn retry_after(wait: std::time::Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }

@@ -7,7 +7,10 @@
 //!
 //! Invariants:
 //! - Every page and action checks the session and the role ([`session::Staff`],
-//!   [`session::Admin`]); every POST checks the session's CSRF token first.
+//!   [`session::Admin`]); every POST checks the session's CSRF token first (the login form:
+//!   a token bound to its pre-session).
+//! - Every argon2 hash or check runs under the process's permits ([`password`]); failed
+//!   logins back off ([`throttle`]).
 //! - Reviews, closing and the office's actions (corrections, filing, candidate changes,
 //!   extensions, reopening) go through the pipeline (`ingest::pipeline::actions`,
 //!   `ingest::pipeline::office`), the same code the API runs, recording the reviewer's name.
@@ -24,8 +27,10 @@ mod pages;
 mod password;
 mod session;
 mod settings;
+mod throttle;
 mod views;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -34,26 +39,28 @@ use axum::routing::{get, post};
 
 use ingest::App;
 
-pub use accounts::{AccountError, create_account, valid_user_name};
+pub use accounts::{AccountError, create_account, set_password, valid_user_name};
 pub use index::{refresh_index, refresher};
 pub use names::search_key;
 pub use password::{hash_password, verify_password};
 pub use settings::Settings;
 
-/// What every handler gets: the service and the interface's settings.
+/// What every handler gets: the service, the interface's settings, the login brakes.
 #[derive(Clone)]
 pub struct Staff {
     pub app: App,
     pub settings: Arc<Settings>,
+    pub throttle: Arc<throttle::Throttle>,
 }
 
 /// Forms are small; a campaign's TOML is the largest thing posted.
 const FORM_LIMIT: usize = 1024 * 1024;
 
-/// The staff routes with settings from the environment ([`Settings::from_env`]), and the
-/// background task that keeps the dossier index fresh. Call inside the tokio runtime.
-pub fn router(app: App) -> Router {
-    let settings = Settings::from_env();
+/// The staff routes of a server listening on `listen`, with settings from the environment
+/// ([`Settings::from_env`]), and the background task that keeps the dossier index fresh.
+/// Call inside the tokio runtime.
+pub fn router(app: App, listen: SocketAddr) -> Router {
+    let settings = Settings::from_env(listen);
     tokio::spawn(refresher(app.clone()));
     router_with(app, settings)
 }
@@ -62,6 +69,7 @@ pub fn router(app: App) -> Router {
 pub fn router_with(app: App, settings: Settings) -> Router {
     let state = Staff {
         app,
+        throttle: Arc::new(throttle::Throttle::new(settings.login)),
         settings: Arc::new(settings),
     };
     Router::new()
@@ -74,6 +82,10 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             get(pages::login::form).post(pages::login::submit),
         )
         .route("/staff/logout", post(pages::login::logout))
+        .route(
+            "/staff/account",
+            get(pages::account::show).post(pages::account::change_password),
+        )
         .route("/staff/dossiers", get(pages::list::list))
         .route("/staff/dossiers.csv", get(pages::export::csv))
         .route(
@@ -125,7 +137,15 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             "/staff/admin/users/{name}/disable",
             post(pages::admin::disable_user),
         )
+        .route(
+            "/staff/admin/users/{name}/password",
+            post(pages::admin::reset_password),
+        )
         .route("/staff/admin/tokens", post(pages::admin::create_token))
+        .route(
+            "/staff/admin/tokens/{name}/revoke",
+            post(pages::admin::revoke_token),
+        )
         .route("/staff/admin/campaigns", post(pages::admin::load_campaign))
         .route("/staff/queue", get(pages::queue::show))
         .route("/staff/queue/next", post(pages::queue::next))

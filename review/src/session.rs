@@ -2,9 +2,11 @@
 //! expiry and the session's CSRF token.
 //!
 //! The cookie is `HttpOnly` (no script reads it), `SameSite=Strict` (no other site's page
-//! sends it), scoped to `/staff`, and `Secure` when configured. Every form of a session
-//! carries its CSRF token, compared in constant time on every POST, so a forged request
-//! fails even from a browser that ignores SameSite.
+//! sends it), and `Secure` with the `__Host-` prefix (`Path=/`, no `Domain`: no sibling
+//! subdomain can set or shadow it) unless guichet listens on loopback over plain HTTP, where
+//! it keeps its plain name ([`cookie_name`]). Every form of a session carries its CSRF token,
+//! compared in constant time on every POST, so a forged request fails even from a browser
+//! that ignores SameSite.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -20,7 +22,7 @@ use crate::error::PageError;
 use crate::settings::Settings;
 
 pub const SESSION_COOKIE: &str = "guichet_staff";
-/// The login form's own CSRF token, before any session exists (double-submit cookie).
+/// The pre-session of the login form, to which its CSRF token is bound (`pages::login`).
 pub const LOGIN_COOKIE: &str = "guichet_staff_login";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,16 +114,32 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.trim())
 }
 
-/// A `Set-Cookie` value; `max_age` 0 deletes the cookie.
-pub fn set_cookie(settings: &Settings, name: &str, value: &str, max_age: u64) -> HeaderValue {
+/// The name cookie `base` goes by: `__Host-base` when cookies are `Secure` (browsers accept
+/// the prefix only on a `Secure`, `Path=/`, domain-less cookie), `base` on loopback.
+pub fn cookie_name(settings: &Settings, base: &str) -> String {
+    if settings.secure_cookie {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// The value of our cookie `base` in the request, under its name for these settings.
+pub fn our_cookie<'a>(headers: &'a HeaderMap, settings: &Settings, base: &str) -> Option<&'a str> {
+    cookie(headers, &cookie_name(settings, base))
+}
+
+/// A `Set-Cookie` value for our cookie `base`; `max_age` 0 deletes the cookie. `Path=/` in
+/// every case, as `__Host-` requires: one shape of cookie, secure or not.
+pub fn set_cookie(settings: &Settings, base: &str, value: &str, max_age: u64) -> HeaderValue {
+    let name = cookie_name(settings, base);
     let secure = if settings.secure_cookie {
         "; Secure"
     } else {
         ""
     };
-    let text = format!(
-        "{name}={value}; Path=/staff; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    );
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
@@ -156,7 +174,8 @@ impl FromRequestParts<Staff> for Reviewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, staff: &Staff) -> Result<Self, PageError> {
-        let value = cookie(&parts.headers, SESSION_COOKIE).ok_or(PageError::LoginRequired)?;
+        let value = our_cookie(&parts.headers, &staff.settings, SESSION_COOKIE)
+            .ok_or(PageError::LoginRequired)?;
         let hash = secret_hash(value);
         let (session, user) = staff
             .app
@@ -209,18 +228,30 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cookie_is_strict_and_http_only() {
-        let mut settings = Settings::default();
-        let plain = set_cookie(&settings, SESSION_COOKIE, "v", 60);
-        let plain = plain.to_str().expect("ascii");
-        assert!(
-            plain.contains("HttpOnly") && plain.contains("SameSite=Strict"),
-            "{plain}"
+    fn the_session_cookie_is_strict_http_only_and_host_prefixed_off_loopback() {
+        let exposed = Settings::from_env("0.0.0.0:8080".parse().expect("address"));
+        let secure = set_cookie(&exposed, SESSION_COOKIE, "v", 60);
+        assert_eq!(
+            secure.to_str().expect("ascii"),
+            "__Host-guichet_staff=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60; Secure"
         );
-        assert!(!plain.contains("Secure"), "{plain}");
-        settings.secure_cookie = true;
-        let secure = set_cookie(&settings, SESSION_COOKIE, "v", 60);
-        assert!(secure.to_str().expect("ascii").ends_with("; Secure"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("guichet_staff=forged; __Host-guichet_staff=real"),
+        );
+        assert_eq!(
+            our_cookie(&headers, &exposed, SESSION_COOKIE),
+            Some("real"),
+            "the plain name is not read when cookies are secure"
+        );
+
+        let local = Settings::from_env("127.0.0.1:8080".parse().expect("address"));
+        let plain = set_cookie(&local, SESSION_COOKIE, "v", 60);
+        assert_eq!(
+            plain.to_str().expect("ascii"),
+            "guichet_staff=v; Path=/; HttpOnly; SameSite=Strict; Max-Age=60"
+        );
     }
 
     #[test]

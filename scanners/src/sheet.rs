@@ -12,6 +12,11 @@
 //! already catches most misreads; the tag catches the rest and any sheet made by hand with
 //! another dossier's reference. 96 bits make a forgery by guessing hopeless while keeping the
 //! code at QR version 4–5 for usual references.
+//!
+//! The code names no key: a sheet printed before a rotation of the secret is checked under the
+//! current secret, then under each previous one ([`decode_any`]). A key id would lengthen
+//! every code (and so shrink its modules) to save a few HMACs per page, and a code without it
+//! stays readable by every version of guichet.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -83,6 +88,12 @@ pub fn encode(code: &SheetCode, secret: &[u8]) -> String {
 
 /// Reads a QR text back, checking its tag under `secret` in constant time.
 pub fn decode(text: &str, secret: &[u8]) -> Result<SheetCode, SheetError> {
+    decode_any(text, &[secret])
+}
+
+/// Reads a QR text back, checking its tag under each of `secrets` in turn (the current one
+/// first, then those it replaced), each in constant time.
+pub fn decode_any(text: &str, secrets: &[&[u8]]) -> Result<SheetCode, SheetError> {
     if !text.starts_with("GCH") {
         return Err(SheetError::NotOurs);
     }
@@ -101,9 +112,14 @@ pub fn decode(text: &str, secret: &[u8]) -> Result<SheetCode, SheetError> {
         return Err(SheetError::Malformed);
     }
     // Checked before the fields are interpreted: nothing of a forged code is trusted.
-    mac(secret, signed.as_bytes())
-        .verify_truncated_left(&tag)
-        .map_err(|_| SheetError::BadTag)?;
+    let signed_by_one = secrets.iter().any(|secret| {
+        mac(secret, signed.as_bytes())
+            .verify_truncated_left(&tag)
+            .is_ok()
+    });
+    if !signed_by_one {
+        return Err(SheetError::BadTag);
+    }
     let campaign = unescape(campaign)?;
     let dossier = unescape(dossier)?;
     if campaign.is_empty() || dossier.is_empty() {
@@ -202,6 +218,15 @@ mod tests {
         let text = encode(&odd, SECRET);
         assert_eq!(text.matches(':').count(), 4);
         assert_eq!(decode(&text, SECRET), Ok(odd));
+    }
+
+    #[test]
+    fn a_previous_secret_still_reads_after_a_rotation() {
+        let old = encode(&code(Some("jdc")), b"the secret before the rotation");
+        let keys: [&[u8]; 2] = [SECRET, b"the secret before the rotation"];
+        assert_eq!(decode_any(&old, &keys), Ok(code(Some("jdc"))));
+        assert_eq!(decode_any(&old, &keys[..1]), Err(SheetError::BadTag));
+        assert_eq!(decode_any(&old, &[]), Err(SheetError::BadTag));
     }
 
     #[test]

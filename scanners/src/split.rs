@@ -145,8 +145,14 @@ pub struct Split {
 
 /// Splits `batch`, checking sheet codes under `secret`.
 pub fn split(batch: &Batch, secret: &[u8]) -> Split {
+    split_with_keys(batch, &[secret])
+}
+
+/// Splits `batch`, checking sheet codes under the current secret, then under each previous
+/// one (see [`sheet::decode_any`]).
+pub fn split_with_keys(batch: &Batch, secrets: &[&[u8]]) -> Split {
     let analysed: Vec<(PageFinding, Option<f32>)> =
-        batch.pages.iter().map(|p| analyse(p, secret)).collect();
+        batch.pages.iter().map(|p| analyse(p, secrets)).collect();
     let (pages, ink) = analysed.into_iter().unzip();
     assemble(pages, ink)
 }
@@ -205,10 +211,10 @@ fn assemble(pages: Vec<PageFinding>, ink: Vec<Option<f32>>) -> Split {
 }
 
 /// The decision for one page, and its ink.
-pub(crate) fn analyse(page: &Page, secret: &[u8]) -> (PageFinding, Option<f32>) {
+pub(crate) fn analyse(page: &Page, secrets: &[&[u8]]) -> (PageFinding, Option<f32>) {
     // A sheet put into the batch as a PDF page says its code as text, tag included.
     if let Some(text) = &page.sheet_text {
-        let finding = match sheet::decode(text, secret) {
+        let finding = match sheet::decode_any(text, secrets) {
             Ok(code) => PageFinding::Sheet(code),
             Err(SheetError::BadTag) => PageFinding::UnreadableSheet(SheetFailure::BadTag),
             Err(_) => PageFinding::UnreadableSheet(SheetFailure::Malformed),
@@ -233,14 +239,14 @@ pub(crate) fn analyse(page: &Page, secret: &[u8]) -> (PageFinding, Option<f32>) 
     if ink <= BLANK_INK_MAX {
         return (PageFinding::Blank { ink }, Some(ink));
     }
-    let finding = match find_sheet(&gray, secret) {
+    let finding = match find_sheet(&gray, secrets) {
         Search::Found(code) => PageFinding::Sheet(code),
         Search::None => PageFinding::Content,
         // On a page drawn from several images (strips, layers) the one searched is only part
         // of the page: a code cut across two images cannot decode, and says nothing of a
         // sheet. Sheets are scanned pages, one image each.
         Search::Failed(SheetFailure::Undecodable) if !page.single_image => PageFinding::Content,
-        Search::Failed(first) => match decode(WORK_DPI * 2.0).map(|g| find_sheet(&g, secret)) {
+        Search::Failed(first) => match decode(WORK_DPI * 2.0).map(|g| find_sheet(&g, secrets)) {
             Ok(Search::Found(code)) => PageFinding::Sheet(code),
             Ok(Search::Failed(again)) => PageFinding::UnreadableSheet(again),
             _ => PageFinding::UnreadableSheet(first),
@@ -255,7 +261,7 @@ enum Search {
     None,
 }
 
-fn find_sheet(gray: &Gray, secret: &[u8]) -> Search {
+fn find_sheet(gray: &Gray, secrets: &[&[u8]]) -> Search {
     let mut prepared =
         PreparedImage::prepare_from_greyscale(gray.w, gray.h, |x, y| gray.px[y * gray.w + x]);
     let mut failure = None;
@@ -270,7 +276,7 @@ fn find_sheet(gray: &Gray, secret: &[u8]) -> Search {
         let modules = grid.grid.size().max(21) as f32;
         let sheet_sized =
             inches >= MIN_SHEET_QR_INCHES && inches / modules >= MIN_SHEET_MODULE_INCHES;
-        let result = grid.decode().map(|(_, text)| sheet::decode(&text, secret));
+        let result = grid.decode().map(|(_, text)| sheet::decode_any(&text, secrets));
         let this = match result {
             Ok(Ok(code)) => return Search::Found(code),
             Ok(Err(SheetError::NotOurs)) => {

@@ -34,6 +34,7 @@ pub async fn run(
     if let Some(listen) = listen {
         config.listen = listen;
     }
+    config.require_shared_secret()?;
     let app = wiring::open(&config).await?;
     // Bound before the demo speaks, so that it can print the address actually taken (with
     // `--listen 127.0.0.1:0`, the port the system chose).
@@ -55,7 +56,10 @@ pub async fn run(
         config.retention.clone(),
     ));
     // Every process splits mailroom batches; job leases keep two from taking the same one.
-    tokio::spawn(ingest::pipeline::mailroom::worker(app.clone()));
+    tokio::spawn(ingest::pipeline::mailroom::worker(
+        app.clone(),
+        config.mailroom.clone(),
+    ));
     // Before any worker counts anything: counts made earlier would be lost.
     ingest::metrics::install();
     // Every process delivers webhooks; endpoint leases keep them from sending one twice.
@@ -67,7 +71,7 @@ pub async fn run(
     println!("guichet listening on http://{address}");
     crate::http::serve(
         listener,
-        api::router(app.clone()).merge(review::router(app)),
+        api::router(app.clone()).merge(review::router(app, address)),
         &config.http,
         shutdown(),
     )

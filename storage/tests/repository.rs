@@ -57,6 +57,8 @@ macro_rules! backends {
 backends!(
     campaigns_are_upserted,
     tokens_are_stored_and_unique,
+    tokens_carry_scope_expiry_revocation_and_last_use,
+    events_and_duplicates_are_filtered_by_campaigns,
     dossier_creation_is_idempotent,
     concurrent_creations_make_one_dossier,
     stale_change_conflicts_and_writes_nothing,
@@ -73,6 +75,7 @@ backends!(
     lapsed_lease_is_claimed_again,
     renewed_lease_is_kept,
     failed_jobs_retry_or_give_up,
+    a_job_given_back_waits_and_holds_back_no_other,
     outbox_cursor_moves_once_per_range,
     preview_sets_are_whole_and_first_wins,
     creation_is_journaled_under_its_actor,
@@ -391,6 +394,7 @@ async fn tokens_are_stored_and_unique(repo: Repo) {
     let token = TokenRecord {
         role: "staff".into(),
         name: "Mme Durand".into(),
+        ..TokenRecord::default()
     };
     repo.insert_token("hash-1", &token).await.unwrap();
     assert_eq!(repo.token("hash-1").await.unwrap(), Some(token.clone()));
@@ -399,6 +403,122 @@ async fn tokens_are_stored_and_unique(repo: Repo) {
     assert!(
         matches!(again, Err(RepoError::Database(_))),
         "a token hash is stored once: {again:?}"
+    );
+}
+
+async fn tokens_carry_scope_expiry_revocation_and_last_use(repo: Repo) {
+    let expires_at = now() + chrono::TimeDelta::days(90);
+    let scoped = TokenRecord {
+        role: "portal".into(),
+        name: "portail".into(),
+        campaigns: Some(vec!["bep-2025".into(), "cap-2025".into()]),
+        expires_at: Some(expires_at),
+        ..TokenRecord::default()
+    };
+    repo.insert_token("hash-1", &scoped).await.unwrap();
+    repo.insert_token("hash-2", &scoped).await.unwrap();
+    assert_eq!(repo.token("hash-1").await.unwrap(), Some(scoped.clone()));
+
+    // Last use: written once, then not again within the period.
+    let first = now();
+    repo.touch_token("hash-1", first, first - chrono::TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    let later = first + chrono::TimeDelta::seconds(30);
+    repo.touch_token("hash-1", later, later - chrono::TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    let read = repo.token("hash-1").await.unwrap().unwrap();
+    assert_eq!(read.last_used_at, Some(first), "one write a minute");
+    let next = first + chrono::TimeDelta::minutes(2);
+    repo.touch_token("hash-1", next, next - chrono::TimeDelta::minutes(1))
+        .await
+        .unwrap();
+    let read = repo.token("hash-1").await.unwrap().unwrap();
+    assert_eq!(read.last_used_at, Some(next));
+
+    // Revocation: every live token of the name, once.
+    let at = now();
+    assert_eq!(repo.revoke_tokens("portail", at).await.unwrap(), 2);
+    assert_eq!(repo.revoke_tokens("portail", now()).await.unwrap(), 0);
+    assert_eq!(repo.revoke_tokens("nobody", now()).await.unwrap(), 0);
+    let read = repo.token("hash-2").await.unwrap().unwrap();
+    assert_eq!(read.revoked_at, Some(at));
+
+    let listed = repo.token_listing().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].campaigns, scoped.campaigns);
+    assert_eq!(listed[0].expires_at, Some(expires_at));
+    assert_eq!(listed[0].revoked_at, Some(at));
+    let used = listed
+        .iter()
+        .find(|t| t.last_used_at.is_some())
+        .expect("used");
+    assert_eq!(used.last_used_at, Some(next));
+}
+
+async fn events_and_duplicates_are_filtered_by_campaigns(repo: Repo) {
+    with_dossier(&repo, "D-1").await;
+    repo.put_campaign(&campaign("bep-2025", "id = \"bep-2025\""))
+        .await
+        .unwrap();
+    let mut other = dossier("E-1");
+    other.campaign = "bep-2025".into();
+    repo.create_dossier(&other, event("dossier.created", "E-1", json!({})), "system")
+        .await
+        .unwrap();
+    for (reference, id) in [("D-1", "doc-d"), ("E-1", "doc-e")] {
+        let current = repo.dossier(reference).await.unwrap().unwrap();
+        let mut document = document(id, reference);
+        document.sha256 = "a".repeat(64);
+        let change = DossierChange {
+            expected_version: current.version,
+            actor: "system".into(),
+            new_documents: vec![document],
+            events: vec![event("document.received", reference, json!({}))],
+            ..DossierChange::default()
+        };
+        repo.apply(reference, change).await.unwrap();
+    }
+
+    let of = |events: Vec<storage::EventRecord>| -> Vec<String> {
+        events.into_iter().filter_map(|e| e.dossier).collect()
+    };
+    let all = of(repo.events_after(0, 100).await.unwrap());
+    assert_eq!(all, ["D-1", "E-1", "D-1", "E-1"]);
+    let bep = of(repo
+        .events_after_in(0, 100, &["bep-2025".to_string()])
+        .await
+        .unwrap());
+    assert_eq!(bep, ["E-1", "E-1"]);
+    let both = ["bep-2025".to_string(), "cap-2025-poitiers".to_string()];
+    assert_eq!(of(repo.events_after_in(0, 100, &both).await.unwrap()), all);
+    assert!(repo.events_after_in(0, 100, &[]).await.unwrap().is_empty());
+    let page = repo.events_after_in(0, 1, &both).await.unwrap();
+    let after = repo.events_after_in(page[0].id, 100, &both).await.unwrap();
+    assert_eq!(after.len(), 3, "pages by id");
+
+    // The same content in both campaigns: seen only within the scope.
+    let seen = |same: Vec<storage::repository::SameContent>| -> Vec<String> {
+        same.into_iter().map(|s| s.dossier).collect()
+    };
+    assert_eq!(
+        seen(repo.same_content_as_dossier("D-1", 10).await.unwrap()),
+        ["E-1"]
+    );
+    assert_eq!(
+        seen(
+            repo.same_content_in_campaigns("D-1", 10, &both)
+                .await
+                .unwrap()
+        ),
+        ["E-1"]
+    );
+    assert!(
+        repo.same_content_in_campaigns("D-1", 10, &["cap-2025-poitiers".to_string()])
+            .await
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -1041,7 +1161,7 @@ async fn lapsed_lease_is_claimed_again(repo: Repo) {
     // The first worker comes back: the job is no longer its own.
     assert!(!repo.renew_lease(id, "dead", lease).await.unwrap());
     assert!(!repo.complete_job(id, "dead").await.unwrap());
-    assert!(!repo.fail_job(id, "dead", "late", false).await.unwrap());
+    assert!(!repo.fail_job(id, "dead", "late", None).await.unwrap());
     assert_eq!(
         repo.job(id).await.unwrap().unwrap().state,
         JobState::Running
@@ -1084,7 +1204,11 @@ async fn failed_jobs_retry_or_give_up(repo: Repo) {
         .await
         .unwrap()
         .unwrap();
-    assert!(repo.fail_job(id, "w1", "timeout", true).await.unwrap());
+    assert!(
+        repo.fail_job(id, "w1", "timeout", Some(Duration::ZERO))
+            .await
+            .unwrap()
+    );
     let queued = repo.job(id).await.unwrap().unwrap();
     assert_eq!(queued.state, JobState::Queued);
     assert_eq!(queued.last_error.as_deref(), Some("timeout"));
@@ -1096,13 +1220,8 @@ async fn failed_jobs_retry_or_give_up(repo: Repo) {
         .unwrap()
         .expect("a retried job is claimable");
     assert_eq!((again.id, again.attempts), (id, 2));
-    assert!(
-        !repo
-            .fail_job(id, "w1", "stale worker", false)
-            .await
-            .unwrap()
-    );
-    assert!(repo.fail_job(id, "w2", "refused", false).await.unwrap());
+    assert!(!repo.fail_job(id, "w1", "stale worker", None).await.unwrap());
+    assert!(repo.fail_job(id, "w2", "refused", None).await.unwrap());
     let failed = repo.job(id).await.unwrap().unwrap();
     assert_eq!(failed.state, JobState::Failed);
     assert_eq!(failed.last_error.as_deref(), Some("refused"));
@@ -1110,6 +1229,35 @@ async fn failed_jobs_retry_or_give_up(repo: Repo) {
         repo.claim_job(&["work"], "w3", LONG_LEASE).await.unwrap(),
         None,
         "a failed job stays failed"
+    );
+}
+
+async fn a_job_given_back_waits_and_holds_back_no_other(repo: Repo) {
+    let poison = repo.enqueue_job(&job("work", "poison")).await.unwrap();
+    let next = repo.enqueue_job(&job("work", "next")).await.unwrap();
+    let claimed = repo.claim_job(&["work"], "w1", LONG_LEASE).await.unwrap();
+    assert_eq!(claimed.map(|j| j.id), Some(poison), "the oldest first");
+    let wait = Duration::from_millis(1500);
+    assert!(
+        repo.fail_job(poison, "w1", "broken", Some(wait))
+            .await
+            .unwrap()
+    );
+    let queued = repo.job(poison).await.unwrap().unwrap();
+    assert!(queued.run_after.is_some_and(|due| due > queued.updated_at));
+    // Not due yet: the next job goes first, and nothing else is claimable meanwhile.
+    let claimed = repo.claim_job(&["work"], "w1", LONG_LEASE).await.unwrap();
+    assert_eq!(claimed.map(|j| j.id), Some(next));
+    assert_eq!(
+        repo.claim_job(&["work"], "w1", LONG_LEASE).await.unwrap(),
+        None
+    );
+    tokio::time::sleep(wait + Duration::from_millis(200)).await;
+    let again = repo.claim_job(&["work"], "w2", LONG_LEASE).await.unwrap();
+    assert_eq!(
+        again.map(|j| (j.id, j.attempts)),
+        Some((poison, 2)),
+        "due again"
     );
 }
 

@@ -637,6 +637,7 @@ async fn duplicates_and_tokens_are_read(repo: Repo) {
         &TokenRecord {
             role: "portal".into(),
             name: "portail".into(),
+            ..TokenRecord::default()
         },
     )
     .await

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 
 on_every_backend!(
     every_endpoint_answers_each_caller_as_the_table_says,
+    scoped_tokens_reach_only_their_campaigns_and_stations_their_batches,
+    revoked_and_expired_tokens_are_refused,
     metrics_count_what_happens
 );
 
@@ -325,6 +327,495 @@ async fn every_endpoint_answers_each_caller_as_the_table_says(backend: Backend) 
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// A token made by `guichet token create` with `args` (`--role`, `--name`, `--campaign`...).
+fn token(server: &Server, args: &[&str]) -> String {
+    let mut command = vec!["token", "create"];
+    command.extend(args);
+    let (code, out, err) = server.command(&command);
+    assert_eq!(code, 0, "token create {args:?}: {err}");
+    out.lines().last().expect("a token line").trim().to_string()
+}
+
+/// The status and error code (if any) of `method path` with `token`.
+async fn answer(
+    server: &Server,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, String) {
+    let mut request = server
+        .http
+        .request(method, server.url(path))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (status, code)
+}
+
+/// Tokens scoped to campaign A meet campaign B's dossiers, documents, campaign, exports,
+/// webhooks and events as if they did not exist; a station sees only its own batches.
+async fn scoped_tokens_reach_only_their_campaigns_and_stations_their_batches(backend: Backend) {
+    use Method as M;
+    let server = Server::start_on(backend).await;
+    server.load_campaign(&open_campaign("scope-a")).await;
+    server.load_campaign(&open_campaign("scope-b")).await;
+    let candidate = json!({"birth_date": "1990-01-01", "nationality": "FR"});
+    server
+        .create_dossier("scope-a", "A-1", candidate.clone())
+        .await;
+    server
+        .create_dossier("scope-b", "B-1", candidate.clone())
+        .await;
+    let mut ids = Vec::new();
+    for reference in ["A-1", "B-1"] {
+        let response = server
+            .upload(
+                reference,
+                "identite",
+                "carte.pdf",
+                sample("carte-identite.pdf"),
+            )
+            .await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.expect("json");
+        ids.push(body["id"].as_str().expect("id").to_string());
+    }
+    let (doc_a, doc_b) = (&ids[0], &ids[1]);
+
+    let portal = token(
+        &server,
+        &[
+            "--role",
+            "portal",
+            "--name",
+            "portal-a",
+            "--campaign",
+            "scope-a",
+        ],
+    );
+    let staff = token(
+        &server,
+        &[
+            "--role",
+            "staff",
+            "--name",
+            "staff-a",
+            "--campaign",
+            "scope-a",
+        ],
+    );
+    let admin = token(
+        &server,
+        &[
+            "--role",
+            "admin",
+            "--name",
+            "admin-a",
+            "--campaign",
+            "scope-a",
+        ],
+    );
+    // Both campaigns named: the token reaches both.
+    let both = token(
+        &server,
+        &[
+            "--role",
+            "portal",
+            "--name",
+            "portal-ab",
+            "--campaign",
+            "scope-a",
+            "--campaign",
+            "scope-b",
+        ],
+    );
+    let (code, _, err) = server.command(&[
+        "token",
+        "create",
+        "--role",
+        "portal",
+        "--name",
+        "typo",
+        "--campaign",
+        "scope-c",
+    ]);
+    assert_ne!(code, 0, "a token for an unknown campaign is refused");
+    assert!(err.contains("scope-c"), "{err}");
+
+    // (method, path, token, body, expected status, expected code)
+    let cases: Vec<(Method, String, &str, Option<Value>, u16, &str)> = vec![
+        (
+            M::GET,
+            "/api/v1/dossiers/A-1".into(),
+            &portal,
+            None,
+            200,
+            "",
+        ),
+        (
+            M::GET,
+            "/api/v1/dossiers/B-1".into(),
+            &portal,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (M::GET, "/api/v1/dossiers/B-1".into(), &both, None, 200, ""),
+        (
+            M::GET,
+            "/api/v1/dossiers/B-1".into(),
+            &staff,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::GET,
+            "/api/v1/dossiers/B-1/history".into(),
+            &staff,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::GET,
+            "/api/v1/dossiers/B-1/cover-sheet.pdf".into(),
+            &portal,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::POST,
+            "/api/v1/dossiers/B-1/submit".into(),
+            &portal,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::POST,
+            "/api/v1/dossiers/B-1/close".into(),
+            &staff,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::PATCH,
+            "/api/v1/dossiers/B-1".into(),
+            &portal,
+            Some(json!({"candidate": {"first_name": "Camille"}})),
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::DELETE,
+            format!("/api/v1/dossiers/B-1/documents/{doc_b}"),
+            &portal,
+            None,
+            404,
+            "unknown_dossier",
+        ),
+        (
+            M::GET,
+            format!("/api/v1/documents/{doc_b}/content"),
+            &portal,
+            None,
+            404,
+            "unknown_document",
+        ),
+        (
+            M::GET,
+            format!("/api/v1/documents/{doc_b}/content"),
+            &staff,
+            None,
+            404,
+            "unknown_document",
+        ),
+        (
+            M::GET,
+            format!("/api/v1/documents/{doc_a}/content"),
+            &staff,
+            None,
+            200,
+            "",
+        ),
+        (
+            M::POST,
+            format!("/api/v1/documents/{doc_b}/review"),
+            &staff,
+            Some(json!({"decision": "accept"})),
+            404,
+            "unknown_document",
+        ),
+        (
+            M::POST,
+            format!("/api/v1/documents/{doc_b}/assign"),
+            &staff,
+            Some(json!({"piece": "identite"})),
+            404,
+            "unknown_document",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-a".into(),
+            &portal,
+            None,
+            200,
+            "",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b".into(),
+            &portal,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::POST,
+            "/api/v1/dossiers".into(),
+            &portal,
+            Some(json!({"campaign": "scope-b", "reference": "B-2", "candidate": candidate})),
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::POST,
+            "/api/v1/dossiers".into(),
+            &portal,
+            Some(json!({"campaign": "scope-a", "reference": "A-2", "candidate": candidate})),
+            201,
+            "",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-a/dossiers.csv".into(),
+            &staff,
+            None,
+            200,
+            "",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b/dossiers.csv".into(),
+            &staff,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b/dossiers.xlsx".into(),
+            &staff,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b/documents.csv".into(),
+            &staff,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b/documents.zip".into(),
+            &admin,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-a/webhooks".into(),
+            &admin,
+            None,
+            200,
+            "",
+        ),
+        (
+            M::GET,
+            "/api/v1/campaigns/scope-b/webhooks".into(),
+            &admin,
+            None,
+            404,
+            "unknown_campaign",
+        ),
+        (
+            M::POST,
+            "/api/v1/campaigns/scope-b/webhooks".into(),
+            &admin,
+            Some(json!({"url": "http://127.0.0.1:9/never"})),
+            404,
+            "unknown_campaign",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, token, body, status, code) in cases {
+        let got = answer(&server, method.clone(), &path, token, body).await;
+        if got.0 != status || (!code.is_empty() && got.1 != code) {
+            wrong.push(format!(
+                "{method} {path}: {got:?}, expected ({status}, {code:?})"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The same content in both dossiers: an unscoped caller sees the duplicate, a scoped one
+    // only what its scope holds.
+    let duplicates = |dossier: &Value| dossier["pieces"][0]["documents"][0]["duplicates"].clone();
+    let unscoped: Value = server
+        .get("/api/v1/dossiers/A-1", &server.tokens.portal)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(duplicates(&unscoped)[0]["dossier"], "B-1", "{unscoped}");
+    let scoped: Value = server
+        .get("/api/v1/dossiers/A-1", &portal)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(duplicates(&scoped), json!([]), "{scoped}");
+
+    // Events: only campaign A's dossiers.
+    let feed: Value = server
+        .get("/api/v1/events?after=0", &staff)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let dossiers: Vec<&str> = feed["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["dossier"].as_str())
+        .collect();
+    assert!(dossiers.contains(&"A-1"), "{feed}");
+    assert!(
+        feed["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["dossier"].as_str().is_some_and(|d| d.starts_with("A-"))),
+        "{feed}"
+    );
+
+    // Two stations: each sees its own batches only (staff sees them all).
+    let station_1 = token(&server, &["--role", "station", "--name", "station-1"]);
+    let station_2 = token(&server, &["--role", "station", "--name", "station-2"]);
+    let sent = server
+        .post("/api/v1/mailroom/batches", &station_1)
+        .header("Content-Disposition", "attachment; filename=\"lot.pdf\"")
+        .body(sample("carte-identite.pdf"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(sent.status(), 202);
+    let batch: Value = sent.json().await.expect("json");
+    let path = format!(
+        "/api/v1/mailroom/batches/{}",
+        batch["id"].as_str().expect("id")
+    );
+    assert_eq!(
+        answer(&server, M::GET, &path, &station_1, None).await.0,
+        200
+    );
+    assert_eq!(
+        answer(&server, M::GET, &path, &station_2, None).await,
+        (404, "unknown_batch".to_string())
+    );
+    assert_eq!(
+        answer(&server, M::GET, &path, &server.tokens.staff, None)
+            .await
+            .0,
+        200
+    );
+
+    // The list shows scope and last use, never a token.
+    let (code, out, err) = server.command(&["token", "list"]);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some("portal-ab"))
+        .unwrap_or_else(|| panic!("portal-ab listed: {out}"));
+    let fields: Vec<&str> = line.split('\t').collect();
+    assert_eq!(fields[2..4], ["portal", "scope-a,scope-b"], "{line}");
+    assert_ne!(fields[6], "-", "last use recorded: {line}");
+    assert_eq!((fields[5], fields[7]), ("-", "-"), "{line}");
+    assert!(!out.contains(&portal), "{out}");
+}
+
+/// A revoked token and an expired one are refused as unknown (401 `unauthorized`).
+async fn revoked_and_expired_tokens_are_refused(backend: Backend) {
+    let server = Server::start_on(backend).await;
+    server.load_campaign(&open_campaign("lived")).await;
+    let path = "/api/v1/campaigns/lived";
+    let revoked = token(&server, &["--role", "portal", "--name", "leaving"]);
+    let expiring = token(
+        &server,
+        &["--role", "portal", "--name", "brief", "--expires-in", "1s"],
+    );
+    assert_eq!(
+        answer(&server, Method::GET, path, &revoked, None).await.0,
+        200
+    );
+
+    let (code, out, err) = server.command(&["token", "revoke", "leaving"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 token"), "{out}");
+    assert_eq!(
+        answer(&server, Method::GET, path, &revoked, None).await,
+        (401, "unauthorized".to_string())
+    );
+    let (code, _, _) = server.command(&["token", "revoke", "leaving"]);
+    assert_eq!(code, 1, "nothing left to revoke");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        answer(&server, Method::GET, path, &expiring, None).await,
+        (401, "unauthorized".to_string())
+    );
+    // The other tokens go on.
+    assert_eq!(
+        answer(&server, Method::GET, path, &server.tokens.portal, None)
+            .await
+            .0,
+        200
+    );
+
+    let (_, out, _) = server.command(&["token", "list"]);
+    let line = out
+        .lines()
+        .find(|l| l.split('\t').nth(1) == Some("leaving"))
+        .unwrap_or_else(|| panic!("leaving listed: {out}"));
+    assert_ne!(
+        line.split('\t').nth(7),
+        Some("-"),
+        "revocation listed: {line}"
+    );
 }
 
 async fn metrics_count_what_happens(backend: Backend) {

@@ -50,7 +50,14 @@ async fn campaign_with_dossiers(server: &Server) -> String {
                    "last_name": FORMULA_NAME, "first_name": "Camille"}),
         )
         .await;
-    let identity = uploaded(server, "EXP-1", "identite", "carte.pdf", "carte-identite.pdf").await;
+    let identity = uploaded(
+        server,
+        "EXP-1",
+        "identite",
+        "carte.pdf",
+        "carte-identite.pdf",
+    )
+    .await;
     review(server, &identity, json!({"decision": "accept"})).await;
     let address = uploaded(
         server,
@@ -75,7 +82,14 @@ async fn campaign_with_dossiers(server: &Server) -> String {
                    "last_name": "Durand", "ine": "0123456789A"}),
         )
         .await;
-    uploaded(server, "EXP-2", "identite", "ma-carte.pdf", "carte-identite.pdf").await;
+    uploaded(
+        server,
+        "EXP-2",
+        "identite",
+        "ma-carte.pdf",
+        "carte-identite.pdf",
+    )
+    .await;
     let withdrawn = uploaded(
         server,
         "EXP-2",
@@ -105,7 +119,14 @@ async fn campaign_with_dossiers(server: &Server) -> String {
             json!({"birth_date": "1990-01-01", "nationality": "FR", "amenagement": false}),
         )
         .await;
-    uploaded(server, "OTH-1", "identite", "carte.pdf", "carte-identite.pdf").await;
+    uploaded(
+        server,
+        "OTH-1",
+        "identite",
+        "carte.pdf",
+        "carte-identite.pdf",
+    )
+    .await;
     identity
 }
 
@@ -131,7 +152,11 @@ async fn review(server: &Server, document: &str, decision: Value) {
 
 /// The export's bytes, after checking its type and attachment name.
 async fn download(server: &Server, export: &str, token: &str, content_type: &str) -> Vec<u8> {
-    let response = server.get(&path(export), token).send().await.expect("request");
+    let response = server
+        .get(&path(export), token)
+        .send()
+        .await
+        .expect("request");
     assert_eq!(response.status(), StatusCode::OK, "{export}");
     assert_eq!(response.headers()["content-type"], content_type, "{export}");
     assert_eq!(
@@ -273,7 +298,10 @@ async fn campaign_exports_tell_each_dossier_and_document(backend: Backend) {
     assert_ne!(withdrawn["withdrawn_at"], "");
     // Its content is held by EXP-1, whose copy is not withdrawn.
     assert_eq!(withdrawn["duplicates"], "EXP-1");
-    assert_eq!(rejected["duplicates"], "", "a withdrawn copy is nobody's duplicate");
+    assert_eq!(
+        rejected["duplicates"], "",
+        "a withdrawn copy is nobody's duplicate"
+    );
 
     // documents.zip: a folder per dossier and piece, the withdrawn document left out, and a
     // manifest whose sums are the files'.
@@ -387,7 +415,11 @@ async fn exports_are_for_staff_and_admins_only(backend: Backend) {
             (&server.tokens.staff, StatusCode::OK),
             (&server.tokens.admin, StatusCode::OK),
         ] {
-            let response = server.get(&path(export), token).send().await.expect("request");
+            let response = server
+                .get(&path(export), token)
+                .send()
+                .await
+                .expect("request");
             assert_eq!(response.status(), expected, "{export}");
             if expected == StatusCode::FORBIDDEN {
                 assert_eq!(error_code(response).await, "forbidden");
@@ -422,6 +454,20 @@ async fn exports_are_for_staff_and_admins_only(backend: Backend) {
         .expect("body");
     let (_, rows) = records(&empty);
     assert!(rows.is_empty());
+    let archive = server
+        .get(&path("documents.zip"), &server.tokens.staff)
+        .send()
+        .await
+        .expect("request")
+        .bytes()
+        .await
+        .expect("body");
+    let mut archive = zip::ZipArchive::new(Cursor::new(archive.to_vec())).expect("a ZIP");
+    assert_eq!(archive.len(), 1);
+    assert_eq!(
+        archive.by_name("SHA256SUMS").expect("the manifest").size(),
+        0
+    );
 }
 
 async fn staff_pages_link_to_the_same_exports(backend: Backend) {

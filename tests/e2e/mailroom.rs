@@ -41,7 +41,7 @@ async fn server_with_dossiers(backend: Backend) -> Server {
     server
 }
 
-async fn sheet(server: &Server, reference: &str, piece: Option<&str>) -> Vec<u8> {
+pub(crate) async fn sheet(server: &Server, reference: &str, piece: Option<&str>) -> Vec<u8> {
     let path = match piece {
         Some(piece) => format!("/api/v1/dossiers/{reference}/cover-sheet.pdf?piece={piece}"),
         None => format!("/api/v1/dossiers/{reference}/cover-sheet.pdf"),
@@ -87,7 +87,7 @@ async fn scanned(server: &Server, dpi: u32, duplex: bool) -> Vec<Canvas> {
         .collect()
 }
 
-async fn send_batch(server: &Server, bytes: Vec<u8>, name: &str) -> (u16, Value) {
+pub(crate) async fn send_batch(server: &Server, bytes: Vec<u8>, name: &str) -> (u16, Value) {
     let response = server
         .post("/api/v1/mailroom/batches", &server.tokens.station)
         .header(

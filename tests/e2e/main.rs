@@ -26,6 +26,7 @@ mod roles;
 mod scale;
 mod scan;
 mod staff;
+mod staff_accounts;
 mod staff_browser;
 mod staff_office;
 mod staff_queue;

@@ -166,9 +166,7 @@ impl<'a> Archive<'a> {
             .handle
             .block_on(self.app.blobs.open(&key))?
             .ok_or(Error::ContentMissing)?;
-        self.zip
-            .start_file(name, self.options)
-            .map_err(internal)?;
+        self.zip.start_file(name, self.options).map_err(internal)?;
         let mut reader = SyncIoBridge::new_with_handle(blob.reader, self.handle.clone());
         std::io::copy(&mut reader, &mut self.zip).map_err(internal)?;
         writeln!(self.manifest, "{}  {name}", doc.sha256).map_err(internal)?;

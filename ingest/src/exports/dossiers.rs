@@ -100,7 +100,12 @@ impl Columns {
     pub fn csv_rows(&self, page: &Page) -> Vec<Vec<String>> {
         page.dossiers
             .iter()
-            .map(|snapshot| self.row(snapshot).into_iter().map(Cell::into_text).collect())
+            .map(|snapshot| {
+                self.row(snapshot)
+                    .into_iter()
+                    .map(Cell::into_text)
+                    .collect()
+            })
             .collect()
     }
 }

@@ -1,6 +1,11 @@
 //! The background job loop shared by every worker: claim a job of one kind under a lease, run
-//! it, give it back to be retried (with a growing pause) when it fails, poll when idle (or
-//! look at once when this process enqueues jobs).
+//! it, give it back to be retried when it fails, poll when idle (or look at once when this
+//! process enqueues jobs).
+//!
+//! A failed job is given back due again after a pause that doubles with each attempt
+//! ([`Retry`]); claims skip jobs not yet due, so the worker goes on with the others meanwhile
+//! and a job that keeps failing never holds back the queue. After its last attempt (when the
+//! kind has a limit) the job is `failed` for good, with its reason.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,13 +15,51 @@ use storage::Job;
 use crate::app::App;
 
 const IDLE_POLL: Duration = Duration::from_secs(1);
-const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// The pause after the claim itself failed (the database did not answer).
+const CLAIM_BACKOFF_FIRST: Duration = Duration::from_secs(1);
+const CLAIM_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// How a kind of job is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts, the first included, before the job is failed for good; `None`: until it
+    /// succeeds (a scan waits for clamd however long it is down).
+    pub max_attempts: Option<u32>,
+    /// The pause after the first failed attempt; it doubles at each one, up to `max`.
+    pub first: Duration,
+    pub max: Duration,
+}
+
+impl Retry {
+    /// Retried until it succeeds, after 1 s, 2 s, 4 s... then every 30 s.
+    pub const UNTIL_DONE: Retry = Retry {
+        max_attempts: None,
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+    };
+
+    /// Whether the claim `job` is its last attempt: failing now fails it for good.
+    pub fn is_last(&self, job: &Job) -> bool {
+        self.max_attempts.is_some_and(|max| job.attempts >= max)
+    }
+
+    /// The pause before the next attempt of a job that failed its `attempts`-th.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let doublings = attempts.saturating_sub(1).min(30);
+        self.first.saturating_mul(1 << doublings).min(self.max)
+    }
+}
 
 /// Runs jobs of `kind` with `run` for as long as the process runs. `name` names the worker
-/// in lease owners and logs; `run` gets the job and its owner, and an `Err` gives the job back.
-pub async fn work<F, Fut>(app: App, kind: &'static str, name: &'static str, lease: Duration, run: F)
-where
+/// in lease owners and logs; `run` gets the job and its owner, and an `Err` gives the job back
+/// to be retried as `retry` says (or fails it, after its last attempt).
+pub async fn work<F, Fut>(
+    app: App,
+    kind: &'static str,
+    name: &'static str,
+    (lease, retry): (Duration, Retry),
+    run: F,
+) where
     F: Fn(App, Job, String) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
@@ -25,27 +68,27 @@ where
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
-    let mut backoff = BACKOFF_FIRST;
+    let mut claim_backoff = CLAIM_BACKOFF_FIRST;
     loop {
         let pause = match app.repo.claim_job(&[kind], &owner, lease).await {
             Ok(Some(job)) => {
-                let (id, key) = (job.id, job.key.clone());
-                match run(app.clone(), job, owner.clone()).await {
-                    Ok(()) => {
-                        backoff = BACKOFF_FIRST;
-                        Duration::ZERO
+                claim_backoff = CLAIM_BACKOFF_FIRST;
+                let (id, attempts, last) = (job.id, job.attempts, retry.is_last(&job));
+                let key = job.key.clone();
+                if let Err(why) = run(app.clone(), job, owner.clone()).await {
+                    let retry_in = (!last).then(|| retry.delay(attempts));
+                    if last {
+                        tracing::error!(worker = name, job = id, key = %key, attempts,
+                            error = %why, "job failed its last attempt");
+                    } else {
+                        tracing::warn!(worker = name, job = id, key = %key, attempts,
+                            error = %why, retry_in = ?retry_in, "job failed; will retry");
                     }
-                    Err(why) => {
-                        tracing::warn!(worker = name, job = id, key = %key, error = %why,
-                            retry_in = ?backoff, "job failed; will retry");
-                        if let Err(e) = app.repo.fail_job(id, &owner, &why, true).await {
-                            tracing::error!(worker = name, job = id, error = %e, "giving a job back");
-                        }
-                        let pause = backoff;
-                        backoff = (backoff * 2).min(BACKOFF_MAX);
-                        pause
+                    if let Err(e) = app.repo.fail_job(id, &owner, &why, retry_in).await {
+                        tracing::error!(worker = name, job = id, error = %e, "giving a job back");
                     }
                 }
+                Duration::ZERO
             }
             Ok(None) => {
                 tokio::select! {
@@ -56,7 +99,9 @@ where
             }
             Err(e) => {
                 tracing::warn!(worker = name, error = %e, "claiming jobs");
-                BACKOFF_MAX.min(backoff * 4)
+                let pause = claim_backoff;
+                claim_backoff = (claim_backoff * 2).min(CLAIM_BACKOFF_MAX);
+                pause
             }
         };
         if !pause.is_zero() {
@@ -88,5 +133,22 @@ pub async fn with_lease<T>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pause_doubles_up_to_its_ceiling() {
+        let retry = Retry {
+            max_attempts: Some(5),
+            first: Duration::from_millis(100),
+            max: Duration::from_millis(500),
+        };
+        let pauses: Vec<u128> = (1..=6).map(|a| retry.delay(a).as_millis()).collect();
+        assert_eq!(pauses, [100, 200, 400, 500, 500, 500]);
+        assert_eq!(Retry::UNTIL_DONE.delay(u32::MAX), Duration::from_secs(30));
     }
 }

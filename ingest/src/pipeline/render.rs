@@ -272,7 +272,7 @@ pub async fn worker(app: App) {
         app,
         JOB_KIND,
         "render",
-        LEASE,
+        (LEASE, super::jobs::Retry::UNTIL_DONE),
         |app, job, owner| async move { run(&app, &job, &owner).await },
     )
     .await;

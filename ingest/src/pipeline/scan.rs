@@ -229,7 +229,8 @@ fn auto_accepts(snapshot: &Snapshot, doc: &DocumentRecord) -> bool {
 /// Claims `scan` jobs and rescans their documents until clamd answers, for as long as the
 /// process runs. One per process: scans wait on clamd, not on this machine.
 pub async fn worker(app: App) {
-    super::jobs::work(app, JOB_KIND, "scan", LEASE, |app, job, owner| async move {
+    let policy = (LEASE, super::jobs::Retry::UNTIL_DONE);
+    super::jobs::work(app, JOB_KIND, "scan", policy, |app, job, owner| async move {
         run(&app, &job, &owner).await
     })
     .await;

@@ -8,7 +8,10 @@
 //!   deduplicate on `Guichet-Event-Id`.
 //! - Every request is signed ([`signature`]) with the endpoint's secret, derived from the
 //!   service secret and the endpoint id ([`endpoint_secret`]): nothing secret is stored in
-//!   the database, and every process of a deployment (sharing `secret`) signs alike.
+//!   the database, and every process of a deployment (sharing `secret`) signs alike. While
+//!   `previous_secrets` are configured, the header carries one `v1=` under each endpoint
+//!   secret, the current one first ([`signatures`]), so receivers keep verifying through a
+//!   rotation of the service secret.
 //! - A failed attempt (no answer, a timeout, any status but 2xx) is retried with exponential
 //!   backoff and jitter; after [`WebhookSettings::max_attempts`] the event is recorded as
 //!   `failed` for that endpoint and the next one is sent.
@@ -100,9 +103,20 @@ pub fn endpoint_secret(service_secret: &[u8], webhook_id: &str) -> String {
 /// The timestamp is signed so that a captured request cannot be replayed later than the
 /// receiver's tolerance.
 pub fn signature(endpoint_secret: &str, timestamp: i64, body: &[u8]) -> String {
+    signatures(&[endpoint_secret], timestamp, body)
+}
+
+/// The `Guichet-Signature` header with one `v1=` under each of `endpoint_secrets`, in order
+/// (the current secret first, then those of a rotation in progress), as Stripe does.
+pub fn signatures(endpoint_secrets: &[&str], timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
-    let mac = hmac(endpoint_secret.as_bytes(), &[t.as_bytes(), b".", body]);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    let mut header = format!("t={t}");
+    for secret in endpoint_secrets {
+        let mac = hmac(secret.as_bytes(), &[t.as_bytes(), b".", body]);
+        header.push_str(",v1=");
+        header.push_str(&hex::encode(mac.finalize().into_bytes()));
+    }
+    header
 }
 
 /// Checks a `Guichet-Signature` header, as a receiver would (in constant time).
@@ -144,6 +158,17 @@ mod tests {
         let replayed = header.replace("t=1700000000", "t=1700000999");
         assert!(!verify("whsec_test", &replayed, br#"{"id":1}"#));
         assert!(!verify("whsec_test", "v1=00", b""));
+    }
+
+    #[test]
+    fn during_a_rotation_both_secrets_sign() {
+        let body = br#"{"id":2}"#;
+        let header = signatures(&["whsec_new", "whsec_old"], 1_700_000_000, body);
+        assert_eq!(header.matches(",v1=").count(), 2);
+        assert!(header.starts_with(&signature("whsec_new", 1_700_000_000, body)));
+        assert!(verify("whsec_new", &header, body));
+        assert!(verify("whsec_old", &header, body));
+        assert!(!verify("whsec_other", &header, body));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use storage::EventRecord;
 use storage::repository::{DeliveryRecord, WebhookRecord};
 
-use super::{WebhookSettings, endpoint_secret, signature};
+use super::{WebhookSettings, endpoint_secret, signatures};
 use crate::app::App;
 
 /// How long a claimed endpoint is the worker's; renewed while it sends.
@@ -58,7 +58,11 @@ pub async fn worker(app: App, settings: WebhookSettings) {
         match app.repo.claim_webhook(&owner, LEASE).await {
             Ok(Some(hook)) => {
                 let endpoint = Endpoint {
-                    secret: endpoint_secret(&app.secret, &hook.id),
+                    secrets: app
+                        .secrets()
+                        .into_iter()
+                        .map(|secret| endpoint_secret(secret, &hook.id))
+                        .collect(),
                     hook,
                     owner,
                     client: client.clone(),
@@ -83,7 +87,8 @@ pub async fn worker(app: App, settings: WebhookSettings) {
 struct Endpoint {
     hook: WebhookRecord,
     owner: String,
-    secret: String,
+    /// The endpoint's secrets: under the current service secret, then under each previous one.
+    secrets: Vec<String>,
     client: reqwest::Client,
     settings: WebhookSettings,
 }
@@ -233,7 +238,11 @@ impl Endpoint {
             .header("Guichet-Webhook-Id", &self.hook.id)
             .header(
                 "Guichet-Signature",
-                signature(&self.secret, timestamp, &body),
+                signatures(
+                    &self.secrets.iter().map(String::as_str).collect::<Vec<_>>(),
+                    timestamp,
+                    &body,
+                ),
             )
             .body(body)
             .send()

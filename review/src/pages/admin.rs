@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use ingest::Role as TokenRole;
-use storage::TokenRecord;
+use ingest::auth::NewToken;
 
 use crate::Staff;
-use crate::accounts::{AccountError, create_account};
+use crate::accounts::{AccountError, create_account, set_password};
 use crate::error::PageError;
 use crate::pages::home::{CampaignLine, campaign_lines};
 use crate::session::{Admin, Reviewer};
@@ -27,7 +27,13 @@ pub struct TokenLine {
     pub id: String,
     pub role: String,
     pub name: String,
+    /// The campaigns it reaches, or « toutes ».
+    pub scope: String,
     pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    /// When it was revoked; `None` while live.
+    pub revoked: Option<String>,
 }
 
 #[derive(Template)]
@@ -37,6 +43,8 @@ struct AdminPage {
     section: &'static str,
     done: Option<&'static str>,
     new_token: Option<String>,
+    /// A password the admin had generated for an account: (account, password), shown once.
+    new_password: Option<(String, String)>,
     users: Vec<UserLine>,
     tokens: Vec<TokenLine>,
     campaigns: Vec<CampaignLine>,
@@ -48,11 +56,18 @@ pub struct Done {
     done: String,
 }
 
+/// What an answer shows once: a new token, or a generated password.
+#[derive(Default)]
+struct ShownOnce {
+    token: Option<String>,
+    password: Option<(String, String)>,
+}
+
 async fn admin_page(
     staff: &Staff,
     user: Reviewer,
     done: Option<&'static str>,
-    new_token: Option<String>,
+    once: ShownOnce,
 ) -> Result<Response, PageError> {
     let users = staff
         .app
@@ -78,7 +93,13 @@ async fn admin_page(
         .await?
         .into_iter()
         .map(|t| TokenLine {
+            scope: t
+                .campaigns
+                .map_or_else(|| "toutes".to_string(), |c| c.join(", ")),
             created: when(t.created_at),
+            expires: t.expires_at.map_or_else(|| "jamais".to_string(), when),
+            last_used: t.last_used_at.map_or_else(|| "jamais".to_string(), when),
+            revoked: t.revoked_at.map(when),
             id: t.id,
             role: t.role,
             name: t.name,
@@ -88,7 +109,8 @@ async fn admin_page(
         user,
         section: "admin",
         done,
-        new_token,
+        new_token: once.token,
+        new_password: once.password,
         users,
         tokens,
         campaigns: campaign_lines(staff).await?,
@@ -104,10 +126,12 @@ pub async fn index(
         "user" => Some("Le compte a été créé."),
         "disabled" => Some("Le compte a été désactivé ; ses sessions sont fermées."),
         "enabled" => Some("Le compte a été réactivé."),
+        "password" => Some("Le mot de passe a été remplacé ; les sessions du compte sont fermées."),
         "campaign" => Some("La campagne a été chargée."),
+        "revoked" => Some("Le jeton a été révoqué."),
         _ => None,
     };
-    admin_page(&staff, user, done, None).await
+    admin_page(&staff, user, done, ShownOnce::default()).await
 }
 
 #[derive(Deserialize)]
@@ -174,6 +198,51 @@ pub async fn disable_user(
 }
 
 #[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    csrf: String,
+    /// The new password; empty: one is generated and shown once, in this answer only.
+    #[serde(default)]
+    password: String,
+}
+
+/// Replaces another account's password (typed by the admin or generated) and ends that
+/// account's sessions.
+pub async fn reset_password(
+    State(staff): State<Staff>,
+    Admin(user): Admin,
+    Path(name): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let generated = form.password.is_empty();
+    let password = if generated {
+        // 20 characters of a random token: about 100 bits.
+        ingest::new_token()[4..24].to_string()
+    } else {
+        form.password
+    };
+    match set_password(&staff.app, &name, password.clone(), None).await {
+        Ok(()) => {}
+        Err(AccountError::Repository(e)) => return Err(e.into()),
+        Err(AccountError::Unknown(_)) => {
+            return Err(PageError::NotFound(format!("Le compte {name}")));
+        }
+        Err(e) => return Err(PageError::BadRequest(e.to_string())),
+    }
+    tracing::info!(admin = %user.name, user = %name, generated, "staff password reset");
+    if !generated {
+        return Ok(Redirect::to("/staff/admin?done=password").into_response());
+    }
+    let once = ShownOnce {
+        token: None,
+        password: Some((name, password)),
+    };
+    let done = Some("Le mot de passe a été remplacé ; les sessions du compte sont fermées.");
+    admin_page(&staff, user, done, once).await
+}
+
+#[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
     csrf: String,
@@ -181,6 +250,12 @@ pub struct TokenForm {
     name: String,
     #[serde(default)]
     role: String,
+    /// Campaign ids separated by commas or spaces; empty: every campaign.
+    #[serde(default)]
+    campaigns: String,
+    /// How long it lives, in humantime units (`90d`, `12h`); empty: until revoked.
+    #[serde(default)]
+    expires_in: String,
 }
 
 /// Creates an API token and shows it once, in this answer only (never in a URL).
@@ -200,20 +275,57 @@ pub async fn create_token(
             "Le nom du jeton doit compter 1 à 64 caractères.".into(),
         ));
     }
-    let token = ingest::new_token();
-    staff
+    let expires_in = match form.expires_in.trim() {
+        "" => None,
+        text => Some(humantime::parse_duration(text).map_err(|_| {
+            PageError::BadRequest("Durée de validité illisible (exemples : 90d, 12h).".into())
+        })?),
+    };
+    let campaigns = form
+        .campaigns
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let new = NewToken {
+        role,
+        name: name.to_string(),
+        campaigns: Some(campaigns),
+        expires_in,
+    };
+    let token = ingest::auth::issue(&staff.app, new).await?;
+    tracing::info!(admin = %user.name, token = %name, %role, "API token created");
+    let once = ShownOnce {
+        token: Some(token),
+        password: None,
+    };
+    admin_page(&staff, user, Some("Le jeton a été créé."), once).await
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Revokes every live token of the name.
+pub async fn revoke_token(
+    State(staff): State<Staff>,
+    Admin(user): Admin,
+    Path(name): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let revoked = staff
         .app
         .repo
-        .insert_token(
-            &ingest::token_hash(&token),
-            &TokenRecord {
-                role: role.as_str().to_string(),
-                name: name.to_string(),
-            },
-        )
+        .revoke_tokens(&name, chrono::Utc::now())
         .await?;
-    tracing::info!(admin = %user.name, token = %name, %role, "API token created");
-    admin_page(&staff, user, Some("Le jeton a été créé."), Some(token)).await
+    if revoked == 0 {
+        return Err(PageError::NotFound(format!("Le jeton actif {name}")));
+    }
+    tracing::info!(admin = %user.name, token = %name, revoked, "API token revoked");
+    Ok(Redirect::to("/staff/admin?done=revoked").into_response())
 }
 
 #[derive(Deserialize)]

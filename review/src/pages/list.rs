@@ -175,12 +175,9 @@ pub async fn list(
     let stale = staff.app.repo.dossier_index_counts().await?.stale;
     let (campaigns, pieces) =
         campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
-    let exported = campaigns
-        .iter()
-        .find(|c| c.selected)
-        .map(|c| Exported {
-            id: c.value.clone(),
-        });
+    let exported = campaigns.iter().find(|c| c.selected).map(|c| Exported {
+        id: c.value.clone(),
+    });
     page(&ListPage {
         section: "dossiers",
         q: filters.q.clone(),

@@ -1,6 +1,7 @@
 //! One module per page or group of actions; handlers are thin: check the session, read or
 //! act through the pipeline, render a template.
 
+pub mod account;
 pub mod admin;
 pub mod assets;
 pub mod content;

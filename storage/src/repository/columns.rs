@@ -130,6 +130,7 @@ where
             lease_owner: self.try_get("lease_owner")?,
             lease_until: self.try_get("lease_until")?,
             last_error: self.try_get("last_error")?,
+            run_after: self.try_get("run_after")?,
             created_at: self.try_get("created_at")?,
             updated_at: self.try_get("updated_at")?,
         })

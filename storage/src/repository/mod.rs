@@ -73,10 +73,20 @@ pub struct CampaignRecord {
     pub loaded_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// An API token as stored (its SHA-256 is the key).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct TokenRecord {
     pub role: String,
     pub name: String,
+    /// The campaigns it may reach; `None` for every campaign.
+    pub campaigns: Option<Vec<String>>,
+    /// From then on, the token is refused.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked; a revoked token is refused.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// When a request last authenticated with it, to the minute (see
+    /// [`Repository::touch_token`]); ignored by [`Repository::insert_token`].
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -288,6 +298,8 @@ pub struct Job {
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
+    /// When a job given back after a failure is due again (`None`: due since it was made).
+    pub run_after: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -315,6 +327,16 @@ pub trait Repository:
 
     async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError>;
     async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError>;
+    /// Records that the token was used at `now`, unless it was recorded after `since`
+    /// (a write at most once per period, however many requests).
+    async fn touch_token(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+    /// Revokes the live tokens named `name` at `at`; returns how many.
+    async fn revoke_tokens(&self, name: &str, at: DateTime<Utc>) -> Result<u64, RepoError>;
 
     /// Creates the dossier with its creation event, journaled under `actor`, or returns the
     /// one already there (`false`): creation is idempotent on the reference.
@@ -334,14 +356,22 @@ pub trait Repository:
 
     /// Events with an id above `after`, in id order, at most `limit`.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<EventRecord>, RepoError>;
+    /// The same, only events of dossiers of `campaigns` (a token's scope).
+    async fn events_after_in(
+        &self,
+        after: i64,
+        limit: u32,
+        campaigns: &[String],
+    ) -> Result<Vec<EventRecord>, RepoError>;
 
     /// Every SHA-256 that a document row points at (for `guichet verify`).
     async fn referenced_content(&self) -> Result<Vec<String>, RepoError>;
 
     /// Enqueues a job, or finds the one already there for `(kind, key)`; returns its id.
     async fn enqueue_job(&self, job: &NewJob) -> Result<i64, RepoError>;
-    /// Claims the oldest job of one of `kinds` that is queued, or running under a lapsed
-    /// lease, for `owner` until `lease` from now. Concurrent claimers never get the same job.
+    /// Claims the job of one of `kinds` due first (then the oldest) that is queued and due,
+    /// or running under a lapsed lease, for `owner` until `lease` from now. Concurrent
+    /// claimers never get the same job.
     /// `owner` names one worker (process and task), never shared between two.
     async fn claim_job(
         &self,
@@ -354,14 +384,14 @@ pub trait Repository:
     async fn renew_lease(&self, id: i64, owner: &str, lease: Duration) -> Result<bool, RepoError>;
     /// Marks the job done; `false` (and nothing changed) when it is no longer `owner`'s.
     async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError>;
-    /// Records `error`; the job is queued again when `retry`, failed for good otherwise.
-    /// `false` (and nothing changed) when it is no longer `owner`'s.
+    /// Records `error`; the job is queued again, due `retry_in` from now, when `Some`, failed
+    /// for good otherwise. `false` (and nothing changed) when it is no longer `owner`'s.
     async fn fail_job(
         &self,
         id: i64,
         owner: &str,
         error: &str,
-        retry: bool,
+        retry_in: Option<Duration>,
     ) -> Result<bool, RepoError>;
     async fn job(&self, id: i64) -> Result<Option<Job>, RepoError>;
 

@@ -75,23 +75,27 @@ impl PostgresRepository {
         Ok(PostgresRepository { pool })
     }
 
-    /// Moves a job of `owner`'s out of `running`; `false` when it is no longer theirs.
+    /// Moves a job of `owner`'s out of `running`, due again `due_in` from now (when it is
+    /// queued again); `false` when it is no longer theirs.
     async fn finish_job(
         &self,
         id: i64,
         owner: &str,
         state: JobState,
         error: Option<&str>,
+        due_in: Duration,
     ) -> Result<bool, RepoError> {
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, last_error = coalesce($2, last_error),
-                lease_until = NULL, updated_at = now()
+                lease_until = NULL, updated_at = now(),
+                run_after = now() + $5 * interval '1 millisecond'
              WHERE id = $3 AND lease_owner = $4 AND state = 'running'",
         )
         .bind(state.as_str())
         .bind(error)
         .bind(id)
         .bind(owner)
+        .bind(lease_millis(due_in))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -380,8 +384,9 @@ repository_impl! {
              WHERE id = (
                 SELECT id FROM jobs
                 WHERE kind = ANY($3)
-                  AND (state = 'queued' OR (state = 'running' AND lease_until < now()))
-                ORDER BY id LIMIT 1
+                  AND ((state = 'queued' AND (run_after IS NULL OR run_after <= now()))
+                    OR (state = 'running' AND lease_until < now()))
+                ORDER BY coalesce(run_after, created_at), id LIMIT 1
                 FOR UPDATE SKIP LOCKED)
              RETURNING *",
         )

@@ -48,6 +48,9 @@ macro_rules! repository_impl {
                 .bind(&token.role)
                 .bind(&token.name)
                 .bind(Utc::now())
+                .bind(token.campaigns.as_ref().map(|c| serde_json::Value::from(c.clone()).to_string()))
+                .bind(token.expires_at)
+                .bind(token.revoked_at)
                 .execute(&self.pool)
                 .await?;
             Ok(())
@@ -59,12 +62,44 @@ macro_rules! repository_impl {
                 .fetch_optional(&self.pool)
                 .await?;
             row.map(|row| {
+                let campaigns: Option<String> = row.try_get("campaigns")?;
                 Ok(TokenRecord {
                     role: row.try_get("role")?,
                     name: row.try_get("name")?,
+                    campaigns: campaigns
+                        .map(|c| serde_json::from_str(&c))
+                        .transpose()
+                        .map_err(|e| RepoError::Corrupt(format!("token campaigns: {e}")))?,
+                    expires_at: row.try_get("expires_at")?,
+                    revoked_at: row.try_get("revoked_at")?,
+                    last_used_at: row.try_get("last_used_at")?,
                 })
             })
             .transpose()
+        }
+
+        async fn touch_token(
+            &self,
+            hash: &str,
+            now: chrono::DateTime<Utc>,
+            since: chrono::DateTime<Utc>,
+        ) -> Result<(), RepoError> {
+            sqlx::query(sql::TOUCH_TOKEN)
+                .bind(now)
+                .bind(hash)
+                .bind(since)
+                .execute(&self.pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn revoke_tokens(&self, name: &str, at: chrono::DateTime<Utc>) -> Result<u64, RepoError> {
+            let done = sqlx::query(sql::REVOKE_TOKENS)
+                .bind(at)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
         }
 
         async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
@@ -96,6 +131,27 @@ macro_rules! repository_impl {
             rows.iter().map(RecordRow::event).collect()
         }
 
+        async fn events_after_in(
+            &self,
+            after: i64,
+            limit: u32,
+            campaigns: &[String],
+        ) -> Result<Vec<EventRecord>, RepoError> {
+            let statement = sql::events_after_in(campaigns.len());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
+                .bind(after)
+                .bind(i64::from(limit));
+            if campaigns.is_empty() {
+                // No campaign: nothing matches (a campaign id is never empty).
+                query = query.bind("");
+            }
+            for campaign in campaigns {
+                query = query.bind(campaign.as_str());
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            rows.iter().map(RecordRow::event).collect()
+        }
+
         async fn referenced_content(&self) -> Result<Vec<String>, RepoError> {
             Ok(sqlx::query_scalar(sql::REFERENCED_CONTENT)
                 .fetch_all(&self.pool)
@@ -103,7 +159,8 @@ macro_rules! repository_impl {
         }
 
         async fn complete_job(&self, id: i64, owner: &str) -> Result<bool, RepoError> {
-            self.finish_job(id, owner, JobState::Done, None).await
+            self.finish_job(id, owner, JobState::Done, None, Duration::ZERO)
+                .await
         }
 
         async fn fail_job(
@@ -111,14 +168,15 @@ macro_rules! repository_impl {
             id: i64,
             owner: &str,
             error: &str,
-            retry: bool,
+            retry_in: Option<Duration>,
         ) -> Result<bool, RepoError> {
-            let state = if retry {
+            let state = if retry_in.is_some() {
                 JobState::Queued
             } else {
                 JobState::Failed
             };
-            self.finish_job(id, owner, state, Some(error)).await
+            self.finish_job(id, owner, state, Some(error), retry_in.unwrap_or_default())
+                .await
         }
 
         async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {

@@ -11,9 +11,14 @@ pub(super) const SELECT_CAMPAIGN: &str =
     "SELECT id, source, loaded_at FROM campaigns WHERE id = $1";
 pub(super) const SELECT_CAMPAIGNS: &str = "SELECT id, source, loaded_at FROM campaigns ORDER BY id";
 
-pub(super) const INSERT_TOKEN: &str =
-    "INSERT INTO tokens (hash, role, name, created_at) VALUES ($1, $2, $3, $4)";
-pub(super) const SELECT_TOKEN: &str = "SELECT role, name FROM tokens WHERE hash = $1";
+pub(super) const INSERT_TOKEN: &str = "INSERT INTO tokens (hash, role, name, created_at,
+        campaigns, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const SELECT_TOKEN: &str = "SELECT role, name, campaigns, expires_at, revoked_at,
+        last_used_at FROM tokens WHERE hash = $1";
+pub(super) const TOUCH_TOKEN: &str = "UPDATE tokens SET last_used_at = $1
+    WHERE hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)";
+pub(super) const REVOKE_TOKENS: &str =
+    "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL";
 
 /// Binds with [`super::columns::RecordBinds::bind_dossier`]; returns the row as stored, or
 /// nothing when the reference exists (or is being inserted by a transaction that commits).
@@ -80,6 +85,26 @@ pub(super) const INSERT_EVENT: &str = "INSERT INTO events (type, dossier, docume
         actor) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(super) const EVENTS_AFTER: &str = "SELECT id, type, actor, dossier, document, at, data
     FROM events WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// [`EVENTS_AFTER`], only events of dossiers of the campaigns bound from `$3` on (`count` of
+/// them, at least one).
+pub(super) fn events_after_in(count: usize) -> String {
+    format!(
+        "SELECT e.id, e.type, e.actor, e.dossier, e.document, e.at, e.data
+        FROM events e JOIN dossiers d ON d.reference = e.dossier
+        WHERE e.id > $1 AND d.campaign IN ({}) ORDER BY e.id LIMIT $2",
+        placeholders(3, count)
+    )
+}
+
+/// `$from, $from+1, ...`: `count` parameters for an `IN` list (at least one, so the list is
+/// never empty; an empty list binds one value that matches nothing).
+pub(super) fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count.max(1))
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) const SELECT_JOB: &str = "SELECT * FROM jobs WHERE id = $1";
 pub(super) const JOB_ID: &str = "SELECT id FROM jobs WHERE kind = $1 AND key = $2";

@@ -55,24 +55,28 @@ impl SqliteRepository {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Moves a job of `owner`'s out of `running`; `false` when it is no longer theirs.
+    /// Moves a job of `owner`'s out of `running`, due again `due_in` from now (when it is
+    /// queued again); `false` when it is no longer theirs.
     async fn finish_job(
         &self,
         id: i64,
         owner: &str,
         state: JobState,
         error: Option<&str>,
+        due_in: Duration,
     ) -> Result<bool, RepoError> {
+        let now = Utc::now();
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, last_error = coalesce($2, last_error),
-                lease_until = NULL, updated_at = $3
+                lease_until = NULL, updated_at = $3, run_after = $6
              WHERE id = $4 AND lease_owner = $5 AND state = 'running'",
         )
         .bind(state.as_str())
         .bind(error)
-        .bind(Utc::now())
+        .bind(now)
         .bind(id)
         .bind(owner)
+        .bind(lease_end(now, due_in))
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -327,8 +331,9 @@ repository_impl! {
              WHERE id = (
                 SELECT id FROM jobs
                 WHERE kind IN (SELECT value FROM json_each($4))
-                  AND (state = 'queued' OR (state = 'running' AND lease_until < $3))
-                ORDER BY id LIMIT 1)
+                  AND ((state = 'queued' AND (run_after IS NULL OR run_after <= $3))
+                    OR (state = 'running' AND lease_until < $3))
+                ORDER BY coalesce(run_after, created_at), id LIMIT 1)
              RETURNING *",
         )
         .bind(owner)

@@ -129,7 +129,12 @@ pub struct TokenListing {
     pub id: String,
     pub role: String,
     pub name: String,
+    /// The campaigns it may reach; `None` for every campaign.
+    pub campaigns: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 #[async_trait]
@@ -140,6 +145,14 @@ pub trait StaffRepository: Send + Sync {
     async fn staff_users(&self) -> Result<Vec<StaffUser>, RepoError>;
     /// Disables or enables an account; a disabled account's sessions are ended.
     async fn set_staff_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, RepoError>;
+    /// Replaces the account's password hash and ends its sessions, but `keep` (a session
+    /// hash: the one of a user changing their own password); `false` when no such account.
+    async fn set_staff_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+        keep: Option<&str>,
+    ) -> Result<bool, RepoError>;
 
     async fn create_staff_session(&self, session: &StaffSession) -> Result<(), RepoError>;
     /// The session and its user, if the session exists (expired or not: the caller decides).
@@ -175,6 +188,14 @@ pub trait StaffRepository: Send + Sync {
     /// dossiers holding them whose `duplicates` flag is no longer right; returns how many
     /// were taken.
     async fn spread_stale_content(&self, limit: u32) -> Result<usize, RepoError>;
+    /// [`StaffRepository::same_content_as_dossier`], only documents of dossiers of
+    /// `campaigns` (a token's scope).
+    async fn same_content_in_campaigns(
+        &self,
+        dossier: &str,
+        limit: u32,
+        campaigns: &[String],
+    ) -> Result<Vec<SameContent>, RepoError>;
     async fn token_listing(&self) -> Result<Vec<TokenListing>, RepoError>;
 }
 
@@ -280,6 +301,9 @@ const SELECT_USER: &str = "SELECT * FROM staff_users WHERE name = $1";
 const SELECT_USERS: &str = "SELECT * FROM staff_users ORDER BY name";
 const DISABLE_USER: &str = "UPDATE staff_users SET disabled = $1 WHERE name = $2";
 const DELETE_USER_SESSIONS: &str = "DELETE FROM staff_sessions WHERE user_name = $1";
+const SET_PASSWORD: &str = "UPDATE staff_users SET password_hash = $1 WHERE name = $2";
+const DELETE_OTHER_SESSIONS: &str =
+    "DELETE FROM staff_sessions WHERE user_name = $1 AND hash <> $2";
 const INSERT_SESSION: &str = "INSERT INTO staff_sessions (hash, user_name, csrf, created_at,
     expires_at) VALUES ($1, $2, $3, $4, $5)";
 const SELECT_SESSION: &str = "SELECT s.hash, s.user_name, s.csrf, s.created_at AS session_created,
@@ -354,7 +378,24 @@ const MARK_HOLDERS_STALE: &str = concat!(
         WHEN excluded.version > staff_stale.version THEN excluded.version
         ELSE staff_stale.version END"
 );
-const TOKENS: &str = "SELECT hash, role, name, created_at FROM tokens ORDER BY created_at, name";
+const TOKENS: &str = "SELECT hash, role, name, campaigns, created_at, expires_at, revoked_at,
+        last_used_at
+    FROM tokens ORDER BY created_at, name";
+/// [`SAME_CONTENT_AS_DOSSIER`], only documents of dossiers of the campaigns bound from `$3` on
+/// (`count` of them, at least one).
+fn same_content_in(count: usize) -> String {
+    format!(
+        "SELECT sha256, id, dossier, piece FROM (
+            SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
+                PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
+            FROM documents other JOIN dossiers d ON d.reference = other.dossier
+            WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
+                AND other.dossier <> $1 AND other.withdrawn_at IS NULL
+                AND d.campaign IN ({})
+        ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id",
+        super::sql::placeholders(3, count)
+    )
+}
 
 /// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
 /// mappings on every backend, written once.
@@ -404,6 +445,27 @@ macro_rules! staff_impl {
                         .execute(&mut *tx)
                         .await?;
                 }
+                tx.commit().await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_staff_password(
+                &self,
+                name: &str,
+                password_hash: &str,
+                keep: Option<&str>,
+            ) -> Result<bool, RepoError> {
+                let mut tx = self.pool.begin().await?;
+                let done = sqlx::query(SET_PASSWORD)
+                    .bind(password_hash)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(DELETE_OTHER_SESSIONS)
+                    .bind(name)
+                    .bind(keep.unwrap_or_default())
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -548,6 +610,27 @@ macro_rules! staff_impl {
                 rows.iter().map(same_content_of).collect()
             }
 
+            async fn same_content_in_campaigns(
+                &self,
+                dossier: &str,
+                limit: u32,
+                campaigns: &[String],
+            ) -> Result<Vec<SameContent>, RepoError> {
+                let statement = same_content_in(campaigns.len());
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .bind(dossier)
+                    .bind(i64::from(limit));
+                if campaigns.is_empty() {
+                    // No campaign: nothing matches (a campaign id is never empty).
+                    query = query.bind("");
+                }
+                for campaign in campaigns {
+                    query = query.bind(campaign.as_str());
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter().map(same_content_of).collect()
+            }
+
             async fn spread_stale_content(&self, limit: u32) -> Result<usize, RepoError> {
                 let rows = sqlx::query(SELECT_STALE_CONTENT)
                     .bind(i64::from(limit))
@@ -583,11 +666,19 @@ macro_rules! staff_impl {
                 rows.iter()
                     .map(|r| {
                         let hash: String = r.try_get("hash")?;
+                        let campaigns: Option<String> = r.try_get("campaigns")?;
                         Ok(TokenListing {
                             id: hash.chars().take(TOKEN_ID_LEN).collect(),
                             role: r.try_get("role")?,
                             name: r.try_get("name")?,
+                            campaigns: campaigns
+                                .map(|c| serde_json::from_str(&c))
+                                .transpose()
+                                .map_err(|e| RepoError::Corrupt(format!("token campaigns: {e}")))?,
                             created_at: r.try_get("created_at")?,
+                            expires_at: r.try_get("expires_at")?,
+                            revoked_at: r.try_get("revoked_at")?,
+                            last_used_at: r.try_get("last_used_at")?,
                         })
                     })
                     .collect()

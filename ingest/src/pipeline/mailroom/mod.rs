@@ -27,7 +27,10 @@ pub use receive::{Received, batch, receive_batch};
 pub use split::worker;
 pub use triage::{assign_triage, triage_entries};
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use serde::Deserialize;
 use storage::ContentKey;
 use storage::repository::BatchRecord;
 use tokio::io::AsyncReadExt;
@@ -39,6 +42,50 @@ use crate::pipeline::intake::{Arrival, Intake, Origin, intake};
 
 /// The job that takes a received batch through the split, the filing and triage.
 pub const JOB_KIND: &str = "mailroom.batch";
+
+/// How batches that fail are retried; part of the service configuration (`[mailroom]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailroomSettings {
+    /// Attempts per batch, the first included; after the last one the batch is `failed`,
+    /// with the reason of its last failure.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt (milliseconds); it doubles at each failure,
+    /// up to `retry_max_ms`. Other batches are taken meanwhile.
+    pub retry_min_ms: u64,
+    /// The longest wait between two attempts (milliseconds).
+    pub retry_max_ms: u64,
+}
+
+impl Default for MailroomSettings {
+    fn default() -> Self {
+        MailroomSettings {
+            max_attempts: 5,
+            retry_min_ms: 10_000,
+            retry_max_ms: 10 * 60 * 1_000,
+        }
+    }
+}
+
+impl MailroomSettings {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_attempts == 0 {
+            return Err("mailroom.max_attempts must be at least 1".into());
+        }
+        if self.retry_min_ms == 0 || self.retry_max_ms < self.retry_min_ms {
+            return Err("mailroom.retry_min_ms must be positive and at most retry_max_ms".into());
+        }
+        Ok(())
+    }
+
+    fn retry(&self) -> crate::pipeline::jobs::Retry {
+        crate::pipeline::jobs::Retry {
+            max_attempts: Some(self.max_attempts),
+            first: Duration::from_millis(self.retry_min_ms),
+            max: Duration::from_millis(self.retry_max_ms),
+        }
+    }
+}
 
 /// A batch's states, as recorded and shown.
 pub mod state {
