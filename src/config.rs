@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use ingest::IntakeSettings;
 use ingest::pipeline::mailroom::MailroomSettings;
-use ingest::secrets::MIN_SECRET_BYTES;
 use ingest::pipeline::purge::PurgeSettings;
+use ingest::secrets::MIN_SECRET_BYTES;
 use ingest::webhooks::WebhookSettings;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -227,11 +227,21 @@ impl Config {
         }
         self.scanner()?;
         self.keyring()?;
-        if self.secret.as_ref().is_some_and(|s| s.len() < MIN_SECRET_BYTES) {
+        if self
+            .secret
+            .as_ref()
+            .is_some_and(|s| s.len() < MIN_SECRET_BYTES)
+        {
             bail!("secret (GUICHET_SECRET): at least {MIN_SECRET_BYTES} bytes");
         }
-        if self.previous_secrets.iter().any(|s| s.len() < MIN_SECRET_BYTES) {
-            bail!("previous_secrets (GUICHET_PREVIOUS_SECRETS): each at least {MIN_SECRET_BYTES} bytes");
+        if self
+            .previous_secrets
+            .iter()
+            .any(|s| s.len() < MIN_SECRET_BYTES)
+        {
+            bail!(
+                "previous_secrets (GUICHET_PREVIOUS_SECRETS): each at least {MIN_SECRET_BYTES} bytes"
+            );
         }
         self.webhooks.validate().map_err(|e| anyhow::anyhow!(e))?;
         self.mailroom.validate().map_err(|e| anyhow::anyhow!(e))?;
@@ -501,7 +511,10 @@ mod tests {
         let mut config = Config::default();
         assert!(config.require_shared_secret().is_ok());
         config.database.url = Some("postgres://db/guichet".into());
-        let error = config.require_shared_secret().expect_err("shared").to_string();
+        let error = config
+            .require_shared_secret()
+            .expect_err("shared")
+            .to_string();
         assert!(error.contains("GUICHET_SECRET"), "{error}");
         config.database.url = None;
         config.storage.kind = StorageKind::S3;

@@ -363,6 +363,9 @@ async fn answer(
     (status, code)
 }
 
+/// A call and its expected answer: method, path, token, body, status, error code (`""`: any).
+type Case<'a> = (Method, String, &'a str, Option<Value>, u16, &'a str);
+
 /// Tokens scoped to campaign A meet campaign B's dossiers, documents, campaign, exports,
 /// webhooks and events as if they did not exist; a station sees only its own batches.
 async fn scoped_tokens_reach_only_their_campaigns_and_stations_their_batches(backend: Backend) {
@@ -453,8 +456,7 @@ async fn scoped_tokens_reach_only_their_campaigns_and_stations_their_batches(bac
     assert_ne!(code, 0, "a token for an unknown campaign is refused");
     assert!(err.contains("scope-c"), "{err}");
 
-    // (method, path, token, body, expected status, expected code)
-    let cases: Vec<(Method, String, &str, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             M::GET,
             "/api/v1/dossiers/A-1".into(),

@@ -566,4 +566,50 @@ async fn admins_create_accounts_and_tokens(backend: Backend) {
         )
         .await;
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+
+    // A token scoped to a campaign, with a lifetime: listed so, then revoked from the page.
+    let page = admin
+        .post(
+            "/staff/admin/tokens",
+            &[
+                ("csrf", csrf.as_str()),
+                ("name", "portail-bts"),
+                ("role", "portal"),
+                ("campaigns", "bts-admin"),
+                ("expires_in", "90d"),
+            ],
+        )
+        .await
+        .text()
+        .await
+        .expect("html");
+    let start = page.find(marker).expect("the token is shown once") + marker.len();
+    let scoped = page[start..start + 68].to_string();
+    assert!(page.contains("<td>bts-admin</td>"), "{page}");
+    assert!(
+        page.contains("/staff/admin/tokens/portail-bts/revoke"),
+        "{page}"
+    );
+    let read = |path: &'static str| server.get(path, &scoped).send();
+    assert_eq!(
+        read("/api/v1/campaigns/bts-admin")
+            .await
+            .expect("request")
+            .status(),
+        200
+    );
+    let revoked = admin
+        .post(
+            "/staff/admin/tokens/portail-bts/revoke",
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        read("/api/v1/campaigns/bts-admin")
+            .await
+            .expect("request")
+            .status(),
+        401
+    );
 }

@@ -41,6 +41,37 @@ pub struct EntryView {
     pub key: String,
 }
 
+/// A batch that failed for good (unreadable, or failed at its every attempt), with why.
+pub struct FailedBatch {
+    pub batch: String,
+    pub station: String,
+    pub filename: String,
+    pub received: String,
+    pub code: String,
+    pub message: String,
+    /// `après N tentatives`, when it failed its every attempt.
+    pub attempts: String,
+}
+
+impl FailedBatch {
+    fn of(batch: &BatchRecord) -> FailedBatch {
+        let error = &batch.report["error"];
+        let text = |key: &str| error[key].as_str().unwrap_or_default().to_string();
+        FailedBatch {
+            batch: batch.id.clone(),
+            station: batch.station.clone(),
+            filename: batch.filename.clone().unwrap_or_default(),
+            received: when(batch.received_at),
+            code: batch.error.clone().unwrap_or_else(|| text("code")),
+            message: text("message"),
+            attempts: error["attempts"]
+                .as_u64()
+                .map(|n| format!("après {n} tentatives"))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 pub struct PieceChoice {
     pub value: String,
     pub label: String,
@@ -57,6 +88,8 @@ struct TriagePage {
     user: Reviewer,
     section: &'static str,
     entries: Vec<EntryView>,
+    /// Batches that failed for good: a person must look.
+    failed: Vec<FailedBatch>,
     campaigns: Vec<CampaignChoices>,
     done: Option<String>,
 }
@@ -147,20 +180,23 @@ pub async fn list(
     user: Reviewer,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let entries = staff
-        .app
-        .repo
-        .batches(BATCHES)
-        .await?
+    let batches = staff.app.repo.batches(BATCHES).await?;
+    let entries = batches
         .iter()
         .filter(|b| b.state == mailroom::state::DONE)
         .flat_map(waiting)
+        .collect();
+    let failed = batches
+        .iter()
+        .filter(|b| b.state == mailroom::state::FAILED)
+        .map(FailedBatch::of)
         .collect();
     let done = (!done.dossier.is_empty()).then(|| done.dossier.clone());
     page(&TriagePage {
         user,
         section: "triage",
         entries,
+        failed,
         campaigns: campaign_choices(&staff).await?,
         done,
     })
