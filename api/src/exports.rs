@@ -23,7 +23,7 @@ async fn export(
     what: CampaignExport,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Staff, Role::Admin])?;
-    let export = exports::campaign_export(app, id, what).await?;
+    let export = exports::campaign_export(app, id, what, &caller.actor()).await?;
     Ok(answer(export))
 }
 

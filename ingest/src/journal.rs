@@ -90,6 +90,29 @@ pub async fn record_all(
         })
 }
 
+/// Appends accesses to several dossiers' journals in one transaction (a page of an export).
+pub async fn record_pages(
+    app: &App,
+    batches: &[(String, Vec<NewJournalEntry>)],
+) -> Result<(), Error> {
+    app.repo.append_journals(batches).await.map_err(|e| {
+        Error::Unavailable(format!(
+            "the dossier journal could not record an access: {e}"
+        ))
+    })
+}
+
+/// What a ZIP export journals for one document it includes: a download of its content by
+/// `actor`, naming the export.
+pub fn exported(actor: &str, document: &str, export: &str) -> NewJournalEntry {
+    NewJournalEntry {
+        actor: actor.to_string(),
+        action: Access::DocumentDownloaded.as_str().to_string(),
+        document: Some(document.to_string()),
+        data: serde_json::json!({"copy": "content", "export": export}),
+    }
+}
+
 /// Staff member `actor` opened `dossier`'s page.
 pub async fn dossier_viewed(app: &App, dossier: &str, actor: &str) -> Result<(), Error> {
     record(

@@ -339,6 +339,22 @@ async fn campaign_exports_tell_each_dossier_and_document(backend: Backend) {
         assert_eq!(sum, hex_sha256(&content), "{name}");
     }
     sha256sum_checks(&bytes);
+    // Each document handed out in the ZIP is a download in its dossier's journal.
+    let history: Value = server
+        .get("/api/v1/dossiers/EXP-2/history", &staff)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let exported = history["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["action"] == "document.downloaded" && e["data"]["export"] == "documents.zip")
+        .count();
+    assert_eq!(exported, 1, "{history}");
 
     // dossiers.xlsx: the same columns and rows, the name as text.
     let xlsx_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";

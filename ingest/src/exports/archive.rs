@@ -21,12 +21,14 @@ use tokio_util::io::SyncIoBridge;
 use zip::CompressionMethod;
 use zip::write::{SimpleFileOptions, ZipWriter};
 
+use storage::repository::NewJournalEntry;
 use storage::{ContentKey, DocumentRecord};
 
 use super::Export;
 use super::pages::Pages;
 use crate::app::App;
 use crate::error::Error;
+use crate::journal;
 use crate::pipeline::actions::check_reference;
 use crate::pipeline::scan;
 
@@ -58,15 +60,16 @@ pub fn zip_name(reference: &str, piece: Option<&str>, n: usize, kind: &str) -> S
 
 /// The ZIP of one dossier's documents (withdrawn ones left out), named
 /// `<reference>_documents.zip`; [`Error::UnknownDossier`] when there is no such dossier.
-pub async fn dossier_zip(app: &App, reference: &str) -> Result<Export, Error> {
+pub async fn dossier_zip(app: &App, reference: &str, actor: &str) -> Result<Export, Error> {
     let unknown = || Error::UnknownDossier(reference.to_string());
     check_reference(reference).map_err(|_| unknown())?;
     app.repo.dossier(reference).await?.ok_or_else(unknown)?;
     let documents = app.repo.documents(reference).await?;
-    let (app, name) = (app.clone(), reference.to_string());
+    let (app, name, actor) = (app.clone(), reference.to_string(), actor.to_string());
     let file = super::blocking(move || {
-        let mut archive = Archive::new(&app)?;
+        let mut archive = Archive::new(&app, &actor, "dossier.zip")?;
         archive.add_dossier(&name, &documents, Layout::Flat)?;
+        archive.journal_downloads()?;
         archive.finish()
     })
     .await?;
@@ -77,14 +80,16 @@ pub async fn dossier_zip(app: &App, reference: &str) -> Result<Export, Error> {
     ))
 }
 
-/// The ZIP of a campaign's documents, read a page of dossiers at a time.
-pub(super) fn campaign(app: &App, mut pages: Pages) -> Result<File, Error> {
+/// The ZIP of a campaign's documents, read a page of dossiers at a time; each page's
+/// downloads are journaled once written.
+pub(super) fn campaign(app: &App, mut pages: Pages, actor: &str) -> Result<File, Error> {
     let handle = Handle::current();
-    let mut archive = Archive::new(app)?;
+    let mut archive = Archive::new(app, actor, "documents.zip")?;
     while let Some(page) = handle.block_on(pages.next())? {
         for snapshot in &page.dossiers {
             archive.add_dossier(snapshot.reference(), &snapshot.documents, Layout::Folders)?;
         }
+        archive.journal_downloads()?;
     }
     archive.finish()
 }
@@ -100,6 +105,11 @@ struct Archive<'a> {
     /// `NON_INCLUS.txt`, spooled; `left_out` says whether it has a line.
     not_included: BufWriter<File>,
     left_out: bool,
+    /// Who downloads, and the export's name, for the journal.
+    actor: String,
+    export: &'static str,
+    /// The downloads written and not journaled yet, by dossier.
+    downloads: Vec<(String, Vec<NewJournalEntry>)>,
 }
 
 fn internal(e: impl std::fmt::Display) -> Error {
@@ -107,7 +117,7 @@ fn internal(e: impl std::fmt::Display) -> Error {
 }
 
 impl<'a> Archive<'a> {
-    fn new(app: &'a App) -> Result<Archive<'a>, Error> {
+    fn new(app: &'a App, actor: &str, export: &'static str) -> Result<Archive<'a>, Error> {
         let spool = || tempfile::tempfile().map(BufWriter::new).map_err(internal);
         Ok(Archive {
             app,
@@ -119,6 +129,9 @@ impl<'a> Archive<'a> {
             manifest: spool()?,
             not_included: spool()?,
             left_out: false,
+            actor: actor.to_string(),
+            export,
+            downloads: Vec::new(),
         })
     }
 
@@ -133,6 +146,7 @@ impl<'a> Archive<'a> {
         // Numbered by folder, so that a piece coded `non-classe` and the unclassified
         // documents never get the same name.
         let mut counts: HashMap<&str, usize> = HashMap::new();
+        let mut downloads = Vec::new();
         for doc in documents.iter().filter(|d| d.withdrawn_at.is_none()) {
             if scan::check_servable(doc).is_err() {
                 writeln!(
@@ -155,8 +169,23 @@ impl<'a> Archive<'a> {
                 Layout::Folders => format!("{reference}/{folder}/{file}"),
             };
             self.add_document(doc, &name)?;
+            downloads.push(journal::exported(&self.actor, &doc.id, self.export));
+        }
+        if !downloads.is_empty() {
+            self.downloads.push((reference.to_string(), downloads));
         }
         Ok(())
+    }
+
+    /// Journals the downloads written since the last call, in one transaction. A failure
+    /// fails the export: nothing is handed out unrecorded.
+    fn journal_downloads(&mut self) -> Result<(), Error> {
+        let downloads = std::mem::take(&mut self.downloads);
+        if downloads.is_empty() {
+            return Ok(());
+        }
+        self.handle
+            .block_on(journal::record_pages(self.app, &downloads))
     }
 
     fn add_document(&mut self, doc: &DocumentRecord, name: &str) -> Result<(), Error> {

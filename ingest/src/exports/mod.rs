@@ -142,6 +142,7 @@ pub async fn campaign_export(
     app: &App,
     campaign: &str,
     what: CampaignExport,
+    actor: &str,
 ) -> Result<Export, Error> {
     let campaign = app.campaign(campaign).await?;
     let file_name = what.file_name(campaign.id());
@@ -167,8 +168,8 @@ pub async fn campaign_export(
         }
         CampaignExport::DocumentsZip => {
             let pages = pages::Pages::new(app, campaign);
-            let app = app.clone();
-            let file = blocking(move || archive::campaign(&app, pages)).await?;
+            let (app, actor) = (app.clone(), actor.to_string());
+            let file = blocking(move || archive::campaign(&app, pages, &actor)).await?;
             Export::from_file(&file_name, content_type, file)
         }
     })

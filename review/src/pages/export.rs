@@ -11,6 +11,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use ingest::App;
+use ingest::auth::staff_actor;
 use ingest::exports::{self, CampaignExport, Export};
 use storage::repository::{DossierIndexRow, DossierQuery};
 
@@ -90,10 +91,10 @@ async fn next_page(
 
 pub async fn zip(
     State(staff): State<Staff>,
-    _user: Reviewer,
+    user: Reviewer,
     Path(reference): Path<String>,
 ) -> Result<Response, PageError> {
-    match exports::dossier_zip(&staff.app, &reference).await {
+    match exports::dossier_zip(&staff.app, &reference, &staff_actor(&user.name)).await {
         Ok(export) => Ok(answer(export)),
         Err(ingest::Error::UnknownDossier(_)) => {
             Err(PageError::NotFound(format!("Le dossier {reference}")))
@@ -106,13 +107,13 @@ pub async fn zip(
 /// `documents.csv` or `documents.zip` of the campaign.
 pub async fn campaign(
     State(staff): State<Staff>,
-    _user: Reviewer,
+    user: Reviewer,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
     let what: CampaignExport = file
         .parse()
         .map_err(|()| PageError::NotFound(format!("L'export {file}")))?;
-    match exports::campaign_export(&staff.app, &id, what).await {
+    match exports::campaign_export(&staff.app, &id, what, &staff_actor(&user.name)).await {
         Ok(export) => Ok(answer(export)),
         Err(ingest::Error::UnknownCampaign(_)) => {
             Err(PageError::NotFound(format!("La campagne {id}")))

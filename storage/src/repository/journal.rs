@@ -159,6 +159,13 @@ pub trait JournalRepository: Send + Sync {
         entries: &[NewJournalEntry],
     ) -> Result<(), RepoError>;
 
+    /// Appends entries to several dossiers' journals in one transaction (the dossiers of a
+    /// page of an export), taking their locks in reference order.
+    async fn append_journals(
+        &self,
+        batches: &[(String, Vec<NewJournalEntry>)],
+    ) -> Result<(), RepoError>;
+
     /// A dossier's journal in order; empty for an unknown dossier.
     async fn journal(&self, dossier: &str) -> Result<Vec<JournalEntry>, RepoError>;
 
@@ -322,6 +329,27 @@ macro_rules! journal_impl {
                     return Err(RepoError::Database(format!("no dossier {dossier}")));
                 }
                 journal::append::<$db>(&mut *tx, dossier, chrono::Utc::now(), entries).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn append_journals(
+                &self,
+                batches: &[(String, Vec<NewJournalEntry>)],
+            ) -> Result<(), RepoError> {
+                let mut ordered: Vec<&(String, Vec<NewJournalEntry>)> = batches.iter().collect();
+                ordered.sort_by(|a, b| a.0.cmp(&b.0));
+                let mut tx = self.begin_write().await?;
+                let now = chrono::Utc::now();
+                for (dossier, entries) in ordered {
+                    if entries.is_empty() {
+                        continue;
+                    }
+                    if !journal::lock_dossier::<$db>(&mut *tx, dossier).await? {
+                        return Err(RepoError::Database(format!("no dossier {dossier}")));
+                    }
+                    journal::append::<$db>(&mut *tx, dossier, now, entries).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }
