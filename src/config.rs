@@ -43,7 +43,7 @@ pub struct Config {
     pub http: crate::http::HttpSettings,
     /// How often retention purges run (`[retention]`, see docs/retention.md).
     pub retention: PurgeSettings,
-    /// Retries of mailroom batches that fail (`[mailroom]`, see docs/mailroom.md).
+    /// Retries of mailroom batches that fail (`[mailroom]`, see docs/decisions.md).
     pub mailroom: MailroomSettings,
 }
 

@@ -276,7 +276,9 @@ fn find_sheet(gray: &Gray, secrets: &[&[u8]]) -> Search {
         let modules = grid.grid.size().max(21) as f32;
         let sheet_sized =
             inches >= MIN_SHEET_QR_INCHES && inches / modules >= MIN_SHEET_MODULE_INCHES;
-        let result = grid.decode().map(|(_, text)| sheet::decode_any(&text, secrets));
+        let result = grid
+            .decode()
+            .map(|(_, text)| sheet::decode_any(&text, secrets));
         let this = match result {
             Ok(Ok(code)) => return Search::Found(code),
             Ok(Err(SheetError::NotOurs)) => {

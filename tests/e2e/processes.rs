@@ -86,7 +86,10 @@ async fn cover_sheets_cross_processes_before_and_after_a_rotation() {
     a.start_again();
     let refused = send_cover(&a, &printed_by_a, 6).await;
     assert_eq!(refused["segments"], json!([]), "{refused}");
-    assert_eq!(refused["unmatched"][0]["reason"], "forged_sheet", "{refused}");
+    assert_eq!(
+        refused["unmatched"][0]["reason"], "forged_sheet",
+        "{refused}"
+    );
     filed_into(&send_cover(&a, &printed_after, 7).await, "R-3");
 }
 

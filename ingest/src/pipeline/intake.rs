@@ -568,6 +568,63 @@ async fn refuse_infected(
     }
 }
 
+/// What is recorded of a verdict on a document for a piece: `accepted` or `rejected` (a
+/// failed check or an infection rejects, with every reason), and whether a piece reviewed
+/// `auto` accepts it at once (never while its scan is pending). The same at intake and when
+/// staff file a document under another piece.
+pub(super) struct Decision {
+    pub verdict: &'static str,
+    /// `{"reasons", "notes"}`, as stored.
+    pub reasons: Value,
+    pub auto: bool,
+}
+
+impl Decision {
+    pub fn of(
+        verdict: &Verdict,
+        infected: Option<&str>,
+        scanned_clean: bool,
+        piece: Option<&Piece>,
+    ) -> Decision {
+        let mut reasons = verdict.reasons.clone();
+        if let Some(signature) = infected {
+            reasons.push(scan::infected_reason(signature));
+        }
+        let accepted = verdict.accepted() && infected.is_none();
+        let auto =
+            accepted && scanned_clean && piece.is_some_and(|p| p.review() == ReviewPolicy::Auto);
+        Decision {
+            verdict: if accepted {
+                verdict::ACCEPTED
+            } else {
+                verdict::REJECTED
+            },
+            reasons: json!({"reasons": reasons, "notes": verdict.notes}),
+            auto,
+        }
+    }
+
+    /// The review it records: the automatic acceptance, or none.
+    pub fn review(&self) -> Option<String> {
+        self.auto
+            .then(|| ReviewDecision::Accepted.as_str().to_string())
+    }
+
+    pub fn reviewer(&self) -> Option<String> {
+        self.auto.then(|| AUTO_REVIEWER.to_string())
+    }
+
+    /// The reason codes, for events.
+    pub fn codes(&self) -> Vec<String> {
+        self.reasons["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["code"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
 /// The document as it will be recorded: its verdict (a failed check or an infection, when
 /// the channel keeps such content, makes it `rejected` with every reason), the automatic
 /// acceptance of a piece reviewed `auto`, the late flag and its origin.
@@ -584,14 +641,9 @@ fn new_document(
         Some(Outcome::Infected { signature }) => Some(signature.clone()),
         _ => None,
     };
-    let mut reasons = verdict.reasons.clone();
-    if let Some(signature) = &signature {
-        reasons.push(scan::infected_reason(signature));
-    }
-    let accepted = verdict.accepted() && signature.is_none();
     // A document waiting for its scan is not accepted yet, even on an automatic piece.
     let scanned_clean = scanned.is_none_or(|o| *o == Outcome::Clean);
-    let auto = accepted && scanned_clean && piece.is_some_and(|p| p.review() == ReviewPolicy::Auto);
+    let decided = Decision::of(verdict, signature.as_deref(), scanned_clean, piece);
     let late = match &arrival.origin {
         Origin::Upload => false,
         Origin::Mailroom { received_at, .. } => *received_at >= snapshot.deadline(),
@@ -610,17 +662,12 @@ fn new_document(
         pages: verdict.pages,
         channel: arrival.origin.channel().as_str().to_string(),
         origin: arrival.origin.json(),
-        verdict: if accepted {
-            verdict::ACCEPTED
-        } else {
-            verdict::REJECTED
-        }
-        .to_string(),
-        reasons: json!({"reasons": reasons, "notes": verdict.notes}),
-        review: auto.then(|| ReviewDecision::Accepted.as_str().to_string()),
+        verdict: decided.verdict.to_string(),
+        review: decided.review(),
+        reasons: decided.reasons.clone(),
         review_reason: None,
-        reviewed_by: auto.then(|| AUTO_REVIEWER.to_string()),
-        reviewed_at: auto.then_some(now),
+        reviewed_by: decided.reviewer(),
+        reviewed_at: decided.auto.then_some(now),
         withdrawn_at: None,
         late,
         received_at: now,

@@ -9,12 +9,12 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
-use dossiers::{Candidate, Change, DossierState, Piece, ReviewDecision, ReviewPolicy};
+use dossiers::{Candidate, Change, DossierState, Piece};
 use storage::Assignment;
 
 use super::actions::check_window;
-use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
-use super::intake::judge_again;
+use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot};
+use super::intake::{Decision, judge_again};
 use super::scan;
 use crate::app::App;
 use crate::error::Error;
@@ -125,38 +125,29 @@ pub async fn assign(app: &App, document: &str, piece: &str, actor: &str) -> Resu
         if current.piece.as_deref() == Some(piece) {
             return Ok(Plan::nothing(()));
         }
-        let infected = current.scan.as_deref() == Some(scan::state::INFECTED);
-        let accepted = judged.accepted() && !infected;
-        let mut reasons = judged.reasons.clone();
-        if let Some(signature) = current.scan_signature.as_deref().filter(|_| infected) {
-            reasons.push(scan::infected_reason(signature));
-        }
+        let infected = (current.scan.as_deref() == Some(scan::state::INFECTED))
+            .then(|| current.scan_signature.as_deref().unwrap_or("unknown"));
         let scanned_clean = current
             .scan
             .as_deref()
             .is_none_or(|s| s == scan::state::CLEAN);
-        let auto = accepted && scanned_clean && target.review() == ReviewPolicy::Auto;
-        let verdict = if accepted {
-            verdict::ACCEPTED
-        } else {
-            verdict::REJECTED
-        };
+        let decided = Decision::of(&judged, infected, scanned_clean, Some(&target));
         let mut plan = Plan::nothing(());
         plan.change.assignments.push(Assignment {
             document: current.id.clone(),
             piece: piece.to_string(),
-            verdict: verdict.to_string(),
-            reasons: json!({"reasons": reasons, "notes": judged.notes}),
-            review: auto.then(|| ReviewDecision::Accepted.as_str().to_string()),
-            reviewed_by: auto.then(|| AUTO_REVIEWER.to_string()),
+            verdict: decided.verdict.to_string(),
+            reasons: decided.reasons.clone(),
+            review: decided.review(),
+            reviewed_by: decided.reviewer(),
         });
-        let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
         plan.change.events.push(snapshot.event(
             EventKind::DocumentAssigned,
             Some(&current.id),
-            json!({"from": current.piece, "to": piece, "verdict": verdict, "reasons": codes}),
+            json!({"from": current.piece, "to": piece, "verdict": decided.verdict,
+                "reasons": decided.codes()}),
         ));
-        if auto {
+        if decided.auto {
             plan.change.events.push(snapshot.event(
                 EventKind::DocumentAccepted,
                 Some(&current.id),

@@ -230,9 +230,13 @@ fn auto_accepts(snapshot: &Snapshot, doc: &DocumentRecord) -> bool {
 /// process runs. One per process: scans wait on clamd, not on this machine.
 pub async fn worker(app: App) {
     let policy = (LEASE, super::jobs::Retry::UNTIL_DONE);
-    super::jobs::work(app, JOB_KIND, "scan", policy, |app, job, owner| async move {
-        run(&app, &job, &owner).await
-    })
+    super::jobs::work(
+        app,
+        JOB_KIND,
+        "scan",
+        policy,
+        |app, job, owner| async move { run(&app, &job, &owner).await },
+    )
     .await;
 }
 

@@ -16,6 +16,7 @@
 
 #[macro_use]
 mod shared;
+mod change;
 mod columns;
 mod exports;
 pub mod journal;

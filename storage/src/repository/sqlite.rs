@@ -19,11 +19,11 @@ use sqlx::{Row, Sqlite, Transaction};
 
 use super::columns::{RecordBinds, RecordRow};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
-use super::retention;
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
-    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, queue, sql,
+    NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
 };
+use super::{change, retention};
 
 pub struct SqliteRepository {
     // Visible to the sibling modules that add traits over the same database (staff.rs).
@@ -179,121 +179,10 @@ repository_impl! {
         if bumped.rows_affected() != 1 {
             return Err(RepoError::Conflict);
         }
-        if let Some((state, reason)) = &change.state {
-            sqlx::query(sql::SET_STATE)
-                .bind(state)
-                .bind(reason)
-                .bind(reference)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // No new document points at an object a purge is deleting.
-        let mut objects: Vec<&String> = change
-            .new_documents
-            .iter()
-            .flat_map(|d| std::iter::once(&d.sha256).chain(&d.display_sha256))
-            .collect();
-        objects.sort();
-        objects.dedup();
-        for sha256 in objects {
+        for sha256 in change::new_objects(&change) {
             retention::lock_nothing(&mut tx, sha256).await?;
-            let deleting: bool = sqlx::query_scalar(retention::BEING_DELETED)
-                .bind(sha256)
-                .fetch_one(&mut *tx)
-                .await?;
-            if deleting {
-                return Err(RepoError::ContentBeingDeleted);
-            }
         }
-        for (document, rule) in &change.purges {
-            sqlx::query(sql::PURGE_DOCUMENT)
-                .bind(now)
-                .bind(rule)
-                .bind(document)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for doc in &change.new_documents {
-            sqlx::query(sql::INSERT_DOCUMENT)
-                .bind_document(doc)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for review in &change.reviews {
-            sqlx::query(sql::REVIEW_DOCUMENT)
-                .bind(&review.decision)
-                .bind(&review.reason)
-                .bind(&review.by)
-                .bind(now)
-                .bind(&review.document)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for scan in &change.scans {
-            sqlx::query(sql::SCAN_DOCUMENT)
-                .bind(&scan.scan)
-                .bind(&scan.signature)
-                .bind(&scan.verdict)
-                .bind(&scan.reasons)
-                .bind(&scan.document)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in &change.withdrawals {
-            sqlx::query(sql::WITHDRAW_DOCUMENT)
-                .bind(now)
-                .bind(id)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(candidate) = &change.candidate {
-            sqlx::query(sql::SET_CANDIDATE)
-                .bind(candidate)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(corrections) = &change.corrections {
-            sqlx::query(sql::SET_CORRECTIONS)
-                .bind(corrections)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(extension) = &change.extension {
-            sqlx::query(sql::SET_EXTENSION)
-                .bind(extension)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for moved in &change.assignments {
-            sqlx::query(sql::ASSIGN_DOCUMENT)
-                .bind(&moved.piece)
-                .bind(&moved.verdict)
-                .bind(&moved.reasons)
-                .bind(&moved.review)
-                .bind(&moved.reviewed_by)
-                .bind(now)
-                .bind(&moved.document)
-                .bind(reference)
-                .execute(&mut *tx)
-                .await?;
-        }
-        // A decided or withdrawn document leaves the review queue, and its claim with it;
-        // after the document rows, the order claimers rely on (see queue.rs).
-        let settled = change.reviews.iter().map(|r| &r.document);
-        for id in settled.chain(&change.withdrawals) {
-            sqlx::query(queue::RELEASE_DOCUMENT)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        change::write::<Sqlite>(&mut tx, reference, &change, now).await?;
         for job in &change.jobs {
             enqueue(&mut tx, job, now).await?;
         }
