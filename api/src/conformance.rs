@@ -809,8 +809,10 @@ fn records() -> Records {
             state_reason: Some("Pièce d'identité refusée".into()),
             corrections: json!({"identite": {"message": "Le verso manque.",
                 "requested_at": "2026-03-02T10:00:00Z", "by": "staff:reviewer"}}),
-            extension: Some(json!({"until": "2026-04-01T17:00:00Z", "reason": "Hospitalisation",
-                "by": "staff:reviewer", "at": "2026-03-02T10:00:00Z"})),
+            extension: Some(
+                json!({"until": "2026-04-01T17:00:00Z", "reason": "Hospitalisation",
+                "by": "staff:reviewer", "at": "2026-03-02T10:00:00Z"}),
+            ),
             version: 3,
             created_at: at,
             updated_at: at,

@@ -12,9 +12,14 @@ pub async fn run(args: &ConfigArgs, dry_run: bool) -> anyhow::Result<ExitCode> {
     let app = wiring::open(&Config::load(args)?).await?;
     if dry_run {
         let now = Utc::now();
-        let listed = ingest::pipeline::purge::due(&app, now, true, ingest::pipeline::purge::LISTED).await?;
+        let listed =
+            ingest::pipeline::purge::due(&app, now, true, ingest::pipeline::purge::LISTED).await?;
         for due in &listed {
-            let when = if due.due_at <= now { "due now" } else { "later" };
+            let when = if due.due_at <= now {
+                "due now"
+            } else {
+                "later"
+            };
             println!(
                 "{}  {when:<7}  {}  {}  {}  {}",
                 due.due_at.to_rfc3339_opts(SecondsFormat::Secs, true),

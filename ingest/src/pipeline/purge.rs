@@ -189,9 +189,7 @@ async fn mark_purged(app: &App, due: &[Due]) -> Result<Vec<Due>, Error> {
                 else {
                     continue;
                 };
-                plan.change
-                    .purges
-                    .push((doc.id.clone(), item.rule.clone()));
+                plan.change.purges.push((doc.id.clone(), item.rule.clone()));
                 plan.change.events.push(snapshot.event(
                     EventKind::DocumentPurged,
                     Some(&doc.id),
@@ -212,11 +210,7 @@ async fn mark_purged(app: &App, due: &[Due]) -> Result<Vec<Due>, Error> {
 async fn delete_objects(app: &App, sha256: &str) -> Result<usize, Error> {
     let mut deleted = 0;
     for image in app.repo.preview_images(sha256).await? {
-        if app
-            .repo
-            .picture_shared(&image.image_sha256, sha256)
-            .await?
-        {
+        if app.repo.picture_shared(&image.image_sha256, sha256).await? {
             continue;
         }
         deleted += usize::from(delete(app, &image.image_sha256).await?);
