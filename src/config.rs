@@ -45,6 +45,30 @@ pub struct Config {
     pub retention: PurgeSettings,
     /// Retries of mailroom batches that fail (`[mailroom]`, see docs/decisions.md).
     pub mailroom: MailroomSettings,
+    /// Staff single sign-on with OpenID Connect (`[oidc]`, see docs/staff.md); off unless
+    /// `issuer` is set.
+    pub oidc: OidcConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The provider's issuer URL, whose discovery document is read (`GUICHET_OIDC_ISSUER`);
+    /// ProConnect: `https://auth.agentconnect.gouv.fr/api/v2` (production).
+    pub issuer: Option<String>,
+    /// The client id registered at the provider (`GUICHET_OIDC_CLIENT_ID`).
+    pub client_id: Option<String>,
+    /// Its secret (`GUICHET_OIDC_CLIENT_SECRET`).
+    pub client_secret: Option<String>,
+    /// `https://HOST/staff/login/oidc/callback`, as registered (`GUICHET_OIDC_REDIRECT_URL`).
+    pub redirect_url: Option<String>,
+    /// Scopes asked for (`GUICHET_OIDC_SCOPES`, space-separated); default `openid email`.
+    /// ProConnect: `openid email given_name usual_name`.
+    pub scopes: Option<Vec<String>>,
+    /// `acr_values` asked for, space-separated (`GUICHET_OIDC_ACR_VALUES`); none by default.
+    pub acr_values: Option<String>,
+    /// The login page's button (`GUICHET_OIDC_LABEL`); default "Se connecter avec ProConnect / SSO".
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -141,6 +165,7 @@ impl Default for Config {
             retention: PurgeSettings::default(),
             mailroom: MailroomSettings::default(),
             http: crate::http::HttpSettings::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -212,11 +237,58 @@ impl Config {
                 .map(str::to_string)
                 .collect();
         }
+        let oidc = &mut self.oidc;
+        oidc.issuer = var("GUICHET_OIDC_ISSUER").or(oidc.issuer.take());
+        oidc.client_id = var("GUICHET_OIDC_CLIENT_ID").or(oidc.client_id.take());
+        oidc.client_secret = var("GUICHET_OIDC_CLIENT_SECRET").or(oidc.client_secret.take());
+        oidc.redirect_url = var("GUICHET_OIDC_REDIRECT_URL").or(oidc.redirect_url.take());
+        if let Some(v) = var("GUICHET_OIDC_SCOPES") {
+            oidc.scopes = Some(v.split_whitespace().map(str::to_string).collect());
+        }
+        oidc.acr_values = var("GUICHET_OIDC_ACR_VALUES").or(oidc.acr_values.take());
+        oidc.label = var("GUICHET_OIDC_LABEL").or(oidc.label.take());
         Ok(())
+    }
+
+    /// The single sign-on settings of the staff interface, when `oidc.issuer` is set; then
+    /// the client id, secret and redirect URL are required.
+    pub fn oidc_settings(&self) -> anyhow::Result<Option<review::OidcSettings>> {
+        let oidc = &self.oidc;
+        let Some(issuer) = oidc.issuer.clone().filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let required = |value: &Option<String>, name: &str| {
+            value
+                .clone()
+                .filter(|s| !s.is_empty())
+                .with_context(|| format!("oidc.{name} is required with oidc.issuer"))
+        };
+        Ok(Some(review::OidcSettings {
+            issuer,
+            client_id: required(&oidc.client_id, "client_id (GUICHET_OIDC_CLIENT_ID)")?,
+            client_secret: required(
+                &oidc.client_secret,
+                "client_secret (GUICHET_OIDC_CLIENT_SECRET)",
+            )?,
+            redirect_url: required(
+                &oidc.redirect_url,
+                "redirect_url (GUICHET_OIDC_REDIRECT_URL)",
+            )?,
+            scopes: oidc
+                .scopes
+                .clone()
+                .unwrap_or_else(|| vec!["openid".into(), "email".into()]),
+            acr_values: oidc.acr_values.clone().filter(|s| !s.is_empty()),
+            label: oidc
+                .label
+                .clone()
+                .unwrap_or_else(|| "Se connecter avec ProConnect / SSO".into()),
+        }))
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         self.http.check()?;
+        self.oidc_settings()?;
         let url = self.database_url();
         let known = ["sqlite:", "postgres://", "postgresql://"];
         if !known.iter().any(|scheme| url.starts_with(scheme)) {

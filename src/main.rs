@@ -174,6 +174,12 @@ enum UserAction {
         /// Read the password from standard input (the only way to give it).
         #[arg(long)]
         password_stdin: bool,
+        /// The e-mail by which single sign-on finds the account (see docs/staff.md).
+        #[arg(long)]
+        email: Option<String>,
+        /// A campaign the account may reach (repeatable); none: every campaign.
+        #[arg(long = "campaign", value_name = "ID")]
+        campaigns: Vec<String>,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -340,9 +346,15 @@ fn main() -> ExitCode {
                         name,
                         role,
                         password_stdin,
+                        email,
+                        campaigns,
                         config,
                     },
-            } => commands::user::create(&config, &name, &role, password_stdin).await,
+            } => {
+                let email = email.as_deref();
+                commands::user::create(&config, &name, &role, password_stdin, email, campaigns)
+                    .await
+            }
             Command::User {
                 action:
                     UserAction::Passwd {

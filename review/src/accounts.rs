@@ -21,6 +21,8 @@ pub enum AccountError {
     Taken(String),
     #[error("le compte {0} n'existe pas")]
     Unknown(String),
+    #[error("la campagne {0} n'existe pas")]
+    UnknownCampaign(String),
     #[error("{0}")]
     Repository(#[from] storage::RepoError),
     #[error("{0}")]
@@ -35,17 +37,20 @@ pub fn valid_user_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-/// Creates an account with an argon2 hash of `password`.
+/// Creates an account with an argon2 hash of `password`, reaching `campaigns` (`None`, or
+/// none given, for every campaign: see [`checked_scope`]).
 pub async fn create_account(
     app: &App,
     name: &str,
     role: &str,
     password: String,
+    campaigns: Option<Vec<String>>,
 ) -> Result<(), AccountError> {
     if !valid_user_name(name) {
         return Err(AccountError::InvalidName);
     }
     let role = Role::parse(role).ok_or_else(|| AccountError::InvalidRole(role.to_string()))?;
+    let campaigns = checked_scope(app, campaigns).await?;
     let hash = password::hash(password).await?;
     let created = app
         .repo
@@ -55,6 +60,7 @@ pub async fn create_account(
             password_hash: hash,
             disabled: false,
             created_at: Utc::now(),
+            campaigns,
         })
         .await?;
     if created {
@@ -62,6 +68,49 @@ pub async fn create_account(
     } else {
         Err(AccountError::Taken(name.to_string()))
     }
+}
+
+/// Sets the campaigns `name` reaches (see [`checked_scope`]). Its sessions go on: the scope
+/// is read on every request.
+pub async fn set_campaigns(
+    app: &App,
+    name: &str,
+    campaigns: Option<Vec<String>>,
+) -> Result<(), AccountError> {
+    let campaigns = checked_scope(app, campaigns).await?;
+    if app
+        .repo
+        .set_staff_campaigns(name, campaigns.as_deref())
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(AccountError::Unknown(name.to_string()))
+    }
+}
+
+/// A scope as stored: sorted, without repeats, `None` when no campaign is given (every
+/// campaign, as for tokens); refused when it names a campaign not loaded, since an account
+/// scoped to a misspelt campaign would reach nothing.
+pub async fn checked_scope(
+    app: &App,
+    campaigns: Option<Vec<String>>,
+) -> Result<Option<Vec<String>>, AccountError> {
+    let Some(mut list) = campaigns.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    list.sort();
+    list.dedup();
+    for id in &list {
+        match app.campaign(id).await {
+            Ok(_) => {}
+            Err(ingest::Error::UnknownCampaign(_)) => {
+                return Err(AccountError::UnknownCampaign(id.clone()));
+            }
+            Err(e) => return Err(AccountError::Internal(e.to_string())),
+        }
+    }
+    Ok(Some(list))
 }
 
 /// Gives `name` a new password and ends its sessions, but `keep` (the session hash of a user

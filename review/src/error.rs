@@ -31,6 +31,12 @@ pub enum PageError {
     Action(#[from] ingest::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A single sign-on identity that matches no enabled account.
+    #[error("no staff account for this identity")]
+    UnknownIdentity,
+    /// The single sign-on exchange failed (provider unreachable, answer refused).
+    #[error("single sign-on failed: {0}")]
+    SignOn(String),
 }
 
 impl From<RepoError> for PageError {
@@ -63,6 +69,8 @@ impl PageError {
             PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             PageError::Action(e) => action_status(e.class()),
             PageError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            PageError::UnknownIdentity => StatusCode::FORBIDDEN,
+            PageError::SignOn(_) => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -97,6 +105,19 @@ impl PageError {
             PageError::Internal(_) => (
                 "Erreur interne",
                 "Une erreur interne est survenue ; elle a été journalisée.".into(),
+            ),
+            PageError::UnknownIdentity => (
+                "Compte inconnu",
+                "Votre identité a bien été vérifiée, mais aucun compte actif de guichet ne lui \
+                 correspond. Aucun compte n'est créé automatiquement : demandez à un \
+                 administrateur d'enregistrer votre adresse électronique sur votre compte."
+                    .into(),
+            ),
+            PageError::SignOn(_) => (
+                "Connexion impossible",
+                "La connexion par le fournisseur d'identité a échoué ; elle a été journalisée. \
+                 Recommencez, ou connectez-vous avec votre mot de passe."
+                    .into(),
             ),
         }
     }

@@ -39,11 +39,11 @@ use axum::routing::{get, post};
 
 use ingest::App;
 
-pub use accounts::{AccountError, create_account, set_password, valid_user_name};
+pub use accounts::{AccountError, create_account, set_campaigns, set_password, valid_user_name};
 pub use index::{refresh_index, refresher};
 pub use names::search_key;
 pub use password::{hash_password, verify_password};
-pub use settings::Settings;
+pub use settings::{OidcSettings, Settings};
 
 /// What every handler gets: the service, the interface's settings, the login brakes.
 #[derive(Clone)]
@@ -51,6 +51,8 @@ pub struct Staff {
     pub app: App,
     pub settings: Arc<Settings>,
     pub throttle: Arc<throttle::Throttle>,
+    /// The single sign-on provider, when configured (`settings.oidc`).
+    pub sso: Option<Arc<pages::sso::Provider>>,
 }
 
 /// Forms are small; a campaign's TOML is the largest thing posted.
@@ -67,8 +69,12 @@ pub fn router(app: App, listen: SocketAddr) -> Router {
 
 /// The staff routes with explicit settings; the caller runs [`refresher`].
 pub fn router_with(app: App, settings: Settings) -> Router {
+    let sso = settings.oidc.clone().map(|oidc| {
+        pages::sso::Provider::new(oidc).expect("an HTTP client with rustls's built-in roots")
+    });
     let state = Staff {
         app,
+        sso,
         throttle: Arc::new(throttle::Throttle::new(settings.login)),
         settings: Arc::new(settings),
     };
@@ -81,6 +87,8 @@ pub fn router_with(app: App, settings: Settings) -> Router {
             "/staff/login",
             get(pages::login::form).post(pages::login::submit),
         )
+        .route("/staff/login/oidc", get(pages::sso::start))
+        .route("/staff/login/oidc/callback", get(pages::sso::callback))
         .route("/staff/logout", post(pages::login::logout))
         .route(
             "/staff/account",
@@ -140,6 +148,10 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .route(
             "/staff/admin/users/{name}/password",
             post(pages::admin::reset_password),
+        )
+        .route(
+            "/staff/admin/users/{name}/campaigns",
+            post(pages::admin::set_user_campaigns),
         )
         .route("/staff/admin/tokens", post(pages::admin::create_token))
         .route(

@@ -8,7 +8,7 @@
 //! compared in constant time on every POST, so a forged request fails even from a browser
 //! that ignores SameSite.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -49,17 +49,102 @@ impl Role {
 }
 
 /// A logged-in staff member: any page except the admin ones.
+///
+/// An account may be scoped to campaigns ([`Reviewer::campaigns`]): what lies outside is
+/// answered as absent (404), like an API token's scope (`api::auth`). What a page's path
+/// names (a dossier, a document, a campaign) is checked here, when the extractor runs, so no
+/// page can forget it; lists, counts and the queue are filtered with [`Reviewer::scope`].
 #[derive(Debug, Clone)]
 pub struct Reviewer {
     pub name: String,
     pub role: Role,
     pub csrf: String,
+    /// The campaigns the account reaches; `None` for every campaign.
+    pub campaigns: Option<Vec<String>>,
     session_hash: String,
 }
 
 impl Reviewer {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Whether the campaign `id` is within the account's scope.
+    pub fn sees(&self, campaign: &str) -> bool {
+        self.campaigns
+            .as_ref()
+            .is_none_or(|scope| scope.iter().any(|c| c == campaign))
+    }
+
+    /// The scope to filter lists, counts and the queue with; `None` for every campaign.
+    pub fn scope(&self) -> Option<Vec<String>> {
+        self.campaigns.clone()
+    }
+
+    /// Refuses, as absent, the dossier `reference` when it lies outside the scope; what does
+    /// not exist is left to the page, which says so in its own words.
+    pub async fn check_dossier(&self, staff: &Staff, reference: &str) -> Result<(), PageError> {
+        if self.campaigns.is_some()
+            && let Some(dossier) = staff.app.repo.dossier(reference).await?
+            && !self.sees(&dossier.campaign)
+        {
+            return Err(PageError::NotFound(format!("Le dossier {reference}")));
+        }
+        Ok(())
+    }
+
+    /// [`Reviewer::check_dossier`] for the document `id`, through its dossier.
+    pub async fn check_document(&self, staff: &Staff, id: &str) -> Result<(), PageError> {
+        if self.campaigns.is_some()
+            && let Some(document) = staff.app.repo.document(id).await?
+            && let Some(dossier) = staff.app.repo.dossier(&document.dossier).await?
+            && !self.sees(&dossier.campaign)
+        {
+            return Err(PageError::NotFound(format!("Le document {id}")));
+        }
+        Ok(())
+    }
+
+    /// Refuses, as absent, the campaign `id` when it lies outside the scope.
+    pub fn check_campaign(&self, id: &str) -> Result<(), PageError> {
+        if self.sees(id) {
+            Ok(())
+        } else {
+            Err(PageError::NotFound(format!("La campagne {id}")))
+        }
+    }
+
+    /// Checks what the matched route `template` names with `params`: the `{...}` after
+    /// `dossiers/` is a dossier, after `documents/` a document, after `campaigns/` a
+    /// campaign. The mailroom's triage is for unscoped accounts only: its pages belong to
+    /// no dossier yet, so no campaign can be told.
+    async fn check_path(
+        &self,
+        staff: &Staff,
+        template: &str,
+        params: &[(&str, &str)],
+    ) -> Result<(), PageError> {
+        if self.campaigns.is_some()
+            && (template == "/staff/triage" || template.starts_with("/staff/triage/"))
+        {
+            return Err(PageError::NotFound("Le tri du courrier".into()));
+        }
+        let segments: Vec<&str> = template.split('/').collect();
+        for pair in segments.windows(2) {
+            let Some(param) = pair[1].strip_prefix('{').and_then(|p| p.strip_suffix('}')) else {
+                continue;
+            };
+            let Some((_, value)) = params.iter().find(|(name, _)| *name == param) else {
+                continue;
+            };
+            match pair[0] {
+                "dossiers" => self.check_dossier(staff, value).await?,
+                "documents" => self.check_document(staff, value).await?,
+                "campaigns" => self.check_campaign(value)?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Refuses a POST whose form does not carry this session's token.
@@ -189,12 +274,23 @@ impl FromRequestParts<Staff> for Reviewer {
         }
         let role = Role::parse(&user.role)
             .ok_or_else(|| PageError::Internal(format!("unknown staff role {:?}", user.role)))?;
-        Ok(Reviewer {
+        let reviewer = Reviewer {
             name: user.name,
             role,
             csrf: session.csrf,
+            campaigns: user.campaigns,
             session_hash: hash,
-        })
+        };
+        if reviewer.campaigns.is_some()
+            && let Some(matched) = parts.extensions.get::<MatchedPath>().cloned()
+            && let Ok(params) = RawPathParams::from_request_parts(parts, staff).await
+        {
+            let params: Vec<(&str, &str)> = params.iter().collect();
+            reviewer
+                .check_path(staff, matched.as_str(), &params)
+                .await?;
+        }
+        Ok(reviewer)
     }
 }
 

@@ -18,6 +18,26 @@ pub struct Settings {
     pub session_lifetime: Duration,
     /// The brakes on failed logins (see [`crate::throttle`]).
     pub login: LoginLimits,
+    /// Single sign-on through an OpenID Connect provider; none: passwords only. Set from the
+    /// configuration (`[oidc]`, `GUICHET_OIDC_*`), not read here.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Connect provider staff sign on with (see `pages::sso`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The issuer; its `/.well-known/openid-configuration` is discovered.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// This service's callback, `https://HOST/staff/login/oidc/callback`, as registered.
+    pub redirect_url: String,
+    /// The scopes asked for; `openid` is always asked.
+    pub scopes: Vec<String>,
+    /// `acr_values` asked for, if any (ProConnect: `eidas1`).
+    pub acr_values: Option<String>,
+    /// The words of the login page's button.
+    pub label: String,
 }
 
 /// When failed logins start to wait, and how long.
@@ -57,6 +77,7 @@ impl Default for Settings {
             secure_cookie: true,
             session_lifetime: Duration::from_secs(10 * 3600),
             login: LoginLimits::default(),
+            oidc: None,
         }
     }
 }

@@ -71,13 +71,25 @@ pub async fn run(
     println!("guichet listening on http://{address}");
     crate::http::serve(
         listener,
-        api::router(app.clone()).merge(review::router(app, address)),
+        api::router(app.clone()).merge(staff_router(&config, app, address)?),
         &config.http,
         shutdown(),
     )
     .await
     .context("serving")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The staff interface: settings from the environment, single sign-on from the configuration.
+fn staff_router(
+    config: &Config,
+    app: ingest::App,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<axum::Router> {
+    let mut settings = review::Settings::from_env(address);
+    settings.oidc = config.oidc_settings()?;
+    tokio::spawn(review::refresher(app.clone()));
+    Ok(review::router_with(app, settings))
 }
 
 fn init_logs() {
@@ -113,7 +125,7 @@ async fn load_demo(app: &App, address: SocketAddr) -> anyhow::Result<()> {
         // Each start makes a new password; only its hash is kept, so a second start on the
         // same data cannot show the first one again.
         let password = ingest::new_token()[4..24].to_string();
-        match review::create_account(app, name, role, password.clone()).await {
+        match review::create_account(app, name, role, password.clone(), None).await {
             Ok(()) => {
                 println!("demo: staff {role:<8} login {name} password {password} at {staff}");
             }

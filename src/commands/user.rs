@@ -1,6 +1,8 @@
 //! `guichet user create --name NAME --role reviewer|admin --password-stdin`: a staff account
 //! for the web interface. The password is read from standard input (never from the command
-//! line, where `ps` and shell history would show it) and stored as an argon2 hash.
+//! line, where `ps` and shell history would show it) and stored as an argon2 hash; `--email`
+//! gives the e-mail by which single sign-on finds the account, `--campaign ID` (repeatable)
+//! the campaigns it reaches (none: every campaign).
 //! `guichet user passwd NAME --password-stdin` replaces it; `guichet user disable NAME` and
 //! `enable NAME` switch an account off and on. Both end the account's sessions.
 
@@ -20,11 +22,19 @@ pub async fn create(
     name: &str,
     role: &str,
     password_stdin: bool,
+    email: Option<&str>,
+    campaigns: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
     let password = read_password(password_stdin)?;
     let app = wiring::open(&Config::load(args)?).await?;
-    match review::create_account(&app, name, role, password).await {
+    match review::create_account(&app, name, role, password, Some(campaigns)).await {
         Ok(()) => {
+            if let Some(email) = email {
+                app.repo
+                    .set_staff_email(name, Some(email.trim()))
+                    .await
+                    .context("setting the account's e-mail (is another account using it?)")?;
+            }
             println!("staff account {name} ({role}) created");
             Ok(ExitCode::SUCCESS)
         }

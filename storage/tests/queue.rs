@@ -388,18 +388,22 @@ async fn filters_choose_the_campaign_and_the_piece(repo: Repo) {
     let bts = QueueFilter {
         campaign: Some("bts".into()),
         piece: None,
+        scope: None,
     };
     let jdc = QueueFilter {
         campaign: None,
         piece: Some("jdc".into()),
+        scope: None,
     };
     let bts_jdc = QueueFilter {
         campaign: Some("bts".into()),
         piece: Some("jdc".into()),
+        scope: None,
     };
     let unknown = QueueFilter {
         campaign: Some("nowhere".into()),
         piece: None,
+        scope: None,
     };
     let counted = |filter: QueueFilter| {
         let repo = repo.clone();
@@ -415,6 +419,19 @@ async fn filters_choose_the_campaign_and_the_piece(repo: Repo) {
     assert_eq!(counted(jdc.clone()).await, 2);
     assert_eq!(counted(bts_jdc.clone()).await, 1);
     assert_eq!(counted(unknown.clone()).await, 0);
+    let scope = |campaigns: &[&str], campaign: Option<&str>| QueueFilter {
+        campaign: campaign.map(str::to_string),
+        piece: None,
+        scope: Some(campaigns.iter().map(|c| c.to_string()).collect()),
+    };
+    assert_eq!(counted(scope(&["bts"], None)).await, 2, "a scope");
+    assert_eq!(counted(scope(&["bts", "cap"], None)).await, 4);
+    assert_eq!(counted(scope(&[], None)).await, 0, "an empty scope");
+    assert_eq!(
+        counted(scope(&["bts"], Some("cap"))).await,
+        0,
+        "a filter does not lift the scope"
+    );
 
     assert_eq!(
         next(&repo, "r1", &bts, at).await.as_deref(),
@@ -431,9 +448,14 @@ async fn filters_choose_the_campaign_and_the_piece(repo: Repo) {
     assert_eq!(next(&repo, "r4", &bts_jdc, at).await, None);
     assert_eq!(next(&repo, "r5", &unknown, at).await, None);
     assert_eq!(
-        next(&repo, "r6", &any(), at).await.as_deref(),
-        Some("cap-identite")
+        next(&repo, "r7", &scope(&["cap"], None), at)
+            .await
+            .as_deref(),
+        Some("cap-identite"),
+        "the scope's oldest"
     );
+    assert_eq!(next(&repo, "r8", &scope(&["bts"], None), at).await, None);
+    assert_eq!(next(&repo, "r6", &any(), at).await, None);
 }
 
 async fn a_live_claim_is_kept_from_others_until_it_expires(repo: Repo) {
@@ -600,6 +622,7 @@ async fn counts_say_what_is_left_for_each_reviewer(repo: Repo) {
     let cap = QueueFilter {
         campaign: Some("cap".into()),
         piece: None,
+        scope: None,
     };
     assert_eq!(
         repo.queue_count("eden", &cap, at).await.expect("count"),

@@ -115,6 +115,7 @@ fn user(name: &str, role: &str) -> StaffUser {
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         disabled: false,
         created_at: now(),
+        campaigns: None,
     }
 }
 
@@ -285,6 +286,7 @@ fn user_like(stored: &StaffUser, name: &str, role: &str) -> StaffUser {
         password_hash: user(name, role).password_hash,
         disabled: false,
         created_at: stored.created_at,
+        campaigns: None,
     }
 }
 
@@ -315,6 +317,25 @@ async fn sessions_join_their_user_and_expire(repo: Repo) {
     assert_eq!(session, live);
     assert_eq!(owner.name, "camille");
     assert_eq!(owner.role, "reviewer");
+    assert_eq!(owner.campaigns, None, "every campaign unless set");
+    let scope = vec!["bts".to_string(), "cap".to_string()];
+    assert!(
+        repo.set_staff_campaigns("camille", Some(&scope))
+            .await
+            .expect("scope")
+    );
+    let (_, owner) = repo
+        .staff_session(&live.hash)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(owner.campaigns, Some(scope));
+    assert!(
+        !repo
+            .set_staff_campaigns("nobody", None)
+            .await
+            .expect("scope")
+    );
     assert_eq!(
         repo.delete_expired_staff_sessions(now())
             .await
@@ -467,6 +488,22 @@ async fn every_filter_and_search_selects_its_rows(repo: Repo) {
         (pick(|q| q.late = Some(true)), &["BTS-001"]),
         (pick(|q| q.campaign = Some("bts".into())), &["BTS-001"]),
         (
+            pick(|q| q.scope = Some(vec!["cap".into()])),
+            &["CAP-001", "CAP-002"],
+        ),
+        (
+            pick(|q| q.scope = Some(vec!["bts".into(), "cap".into()])),
+            &["BTS-001", "CAP-001", "CAP-002"],
+        ),
+        (pick(|q| q.scope = Some(vec![])), &[]),
+        (
+            pick(|q| {
+                q.scope = Some(vec!["cap".into()]);
+                q.campaign = Some("bts".into());
+            }),
+            &[],
+        ),
+        (
             pick(|q| {
                 q.search = Some("martin".into());
                 q.late = Some(true);
@@ -538,7 +575,7 @@ async fn counts_follow_the_index(repo: Repo) {
         };
         repo.put_dossier_index(&r).await.expect("index");
     }
-    let counts = repo.dossier_index_counts().await.expect("counts");
+    let counts = repo.dossier_index_counts(None).await.expect("counts");
     assert_eq!(
         counts.by_state,
         [
@@ -550,6 +587,29 @@ async fn counts_follow_the_index(repo: Repo) {
     assert_eq!(
         (counts.complete, counts.awaiting, counts.late, counts.stale),
         (2, 2, 2, 1)
+    );
+    let cap = ["cap".to_string()];
+    let scoped = repo.dossier_index_counts(Some(&cap)).await.expect("counts");
+    assert_eq!(scoped, counts, "the scope holds every dossier");
+    let elsewhere = repo
+        .dossier_index_counts(Some(&["bts".to_string()]))
+        .await
+        .expect("counts");
+    assert!(elsewhere.by_state.is_empty());
+    assert_eq!(
+        (elsewhere.complete, elsewhere.awaiting, elsewhere.late),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        elsewhere.stale, 1,
+        "stale rows are counted whatever the scope"
+    );
+    assert!(
+        repo.dossier_index_counts(Some(&[]))
+            .await
+            .expect("counts")
+            .by_state
+            .is_empty()
     );
 }
 
@@ -712,7 +772,7 @@ async fn the_duplicates_flag_follows_documents_of_other_dossiers(repo: Repo) {
     )
     .await;
     assert_eq!(listed, ["R-1", "R-2"]);
-    let counts = repo.dossier_index_counts().await.expect("counts");
+    let counts = repo.dossier_index_counts(None).await.expect("counts");
     assert_eq!(counts.duplicates, 2);
     // R-2 withdraws it: R-1 is alone with it again.
     let withdrawal = DossierChange {

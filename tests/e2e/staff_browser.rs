@@ -20,7 +20,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 /// The binaries, or `None` (skip) when absent and not required.
-fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
     let find = |variable: &str, default: &str| {
         std::env::var(variable)
             .map(PathBuf::from)
@@ -43,13 +43,13 @@ fn browser_binaries() -> Option<(PathBuf, PathBuf)> {
 }
 
 /// A chromedriver on a free port, stopped on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
 }
 
 impl Driver {
-    fn start(binary: &PathBuf) -> Driver {
+    pub(crate) fn start(binary: &PathBuf) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -85,7 +85,11 @@ impl Drop for Driver {
     }
 }
 
-async fn browser(driver: &Driver, chromium: &PathBuf, profile: &std::path::Path) -> Client {
+pub(crate) async fn browser(
+    driver: &Driver,
+    chromium: &PathBuf,
+    profile: &std::path::Path,
+) -> Client {
     let mut capabilities = serde_json::Map::new();
     capabilities.insert("browserName".into(), json!("chrome"));
     capabilities.insert(
@@ -144,7 +148,7 @@ async fn wait_text(client: &Client, css: &str, expected: &str) {
 }
 
 /// Waits until the address contains `part`.
-async fn wait_url(client: &Client, part: &str) {
+pub(crate) async fn wait_url(client: &Client, part: &str) {
     let mut last = String::new();
     for _ in 0..400 {
         last = client.current_url().await.expect("url").to_string();
@@ -156,7 +160,7 @@ async fn wait_url(client: &Client, part: &str) {
     panic!("the address {last} never contained {part}");
 }
 
-async fn text_of(client: &Client, css: &str) -> String {
+pub(crate) async fn text_of(client: &Client, css: &str) -> String {
     client
         .wait()
         .for_element(Locator::Css(css))

@@ -10,7 +10,7 @@ use ingest::Role as TokenRole;
 use ingest::auth::NewToken;
 
 use crate::Staff;
-use crate::accounts::{AccountError, create_account, set_password};
+use crate::accounts::{AccountError, create_account, set_campaigns, set_password};
 use crate::error::PageError;
 use crate::pages::home::{CampaignLine, campaign_lines};
 use crate::session::{Admin, Reviewer};
@@ -21,6 +21,10 @@ pub struct UserLine {
     pub role: &'static str,
     pub created: String,
     pub disabled: bool,
+    /// The campaigns it reaches, or « toutes ».
+    pub scope: String,
+    /// The same, as the edit field holds them (empty for every campaign).
+    pub campaigns: String,
 }
 
 pub struct TokenLine {
@@ -83,6 +87,11 @@ async fn admin_page(
             },
             created: when(u.created_at),
             disabled: u.disabled,
+            scope: u
+                .campaigns
+                .as_ref()
+                .map_or_else(|| "toutes".to_string(), |c| c.join(", ")),
+            campaigns: u.campaigns.map(|c| c.join(", ")).unwrap_or_default(),
             name: u.name,
         })
         .collect();
@@ -129,6 +138,7 @@ pub async fn index(
         "password" => Some("Le mot de passe a été remplacé ; les sessions du compte sont fermées."),
         "campaign" => Some("La campagne a été chargée."),
         "revoked" => Some("Le jeton a été révoqué."),
+        "scope" => Some("Les campagnes du compte ont été modifiées."),
         _ => None,
     };
     admin_page(&staff, user, done, ShownOnce::default()).await
@@ -144,6 +154,30 @@ pub struct UserForm {
     role: String,
     #[serde(default)]
     password: String,
+    /// Campaign ids separated by commas or spaces; empty: every campaign.
+    #[serde(default)]
+    campaigns: String,
+}
+
+/// Campaign ids typed in a form, separated by commas or spaces; `None` when there is none
+/// (every campaign).
+fn campaign_list(text: &str) -> Option<Vec<String>> {
+    let list: Vec<String> = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!list.is_empty()).then_some(list)
+}
+
+/// The page's answer to an account that could not be changed.
+fn account_error(e: AccountError) -> PageError {
+    match e {
+        AccountError::Repository(e) => e.into(),
+        AccountError::Internal(e) => PageError::Internal(e),
+        AccountError::Unknown(name) => PageError::NotFound(format!("Le compte {name}")),
+        e => PageError::BadRequest(e.to_string()),
+    }
 }
 
 pub async fn create_user(
@@ -152,15 +186,44 @@ pub async fn create_user(
     Form(form): Form<UserForm>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    match create_account(&staff.app, form.name.trim(), &form.role, form.password).await {
-        Ok(()) => {
-            tracing::info!(admin = %user.name, user = %form.name.trim(), "staff account created");
-            Ok(Redirect::to("/staff/admin?done=user").into_response())
-        }
-        Err(AccountError::Repository(e)) => Err(e.into()),
-        Err(AccountError::Internal(e)) => Err(PageError::Internal(e)),
-        Err(e) => Err(PageError::BadRequest(e.to_string())),
-    }
+    let campaigns = campaign_list(&form.campaigns);
+    create_account(
+        &staff.app,
+        form.name.trim(),
+        &form.role,
+        form.password,
+        campaigns,
+    )
+    .await
+    .map_err(account_error)?;
+    tracing::info!(admin = %user.name, user = %form.name.trim(), "staff account created");
+    Ok(Redirect::to("/staff/admin?done=user").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ScopeForm {
+    #[serde(default)]
+    csrf: String,
+    /// Campaign ids separated by commas or spaces; empty: every campaign.
+    #[serde(default)]
+    campaigns: String,
+}
+
+/// Sets the campaigns an account reaches; its open sessions follow at their next request.
+pub async fn set_user_campaigns(
+    State(staff): State<Staff>,
+    Admin(user): Admin,
+    Path(name): Path<String>,
+    Form(form): Form<ScopeForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&form.csrf)?;
+    let campaigns = campaign_list(&form.campaigns);
+    let scope = campaigns.as_ref().map(|c| c.join(","));
+    set_campaigns(&staff.app, &name, campaigns)
+        .await
+        .map_err(account_error)?;
+    tracing::info!(admin = %user.name, user = %name, scope = ?scope, "staff account scope set");
+    Ok(Redirect::to("/staff/admin?done=scope").into_response())
 }
 
 #[derive(Deserialize)]
@@ -281,16 +344,10 @@ pub async fn create_token(
             PageError::BadRequest("Durée de validité illisible (exemples : 90d, 12h).".into())
         })?),
     };
-    let campaigns = form
-        .campaigns
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect();
     let new = NewToken {
         role,
         name: name.to_string(),
-        campaigns: Some(campaigns),
+        campaigns: campaign_list(&form.campaigns),
         expires_in,
     };
     let token = ingest::auth::issue(&staff.app, new).await?;

@@ -169,8 +169,8 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let snapshot = snapshot(&staff, &reference).await?;
     journal::dossier_viewed(&staff.app, &reference, &staff_actor(&user.name)).await?;
-    let mut view = dossier_view(&staff, &snapshot).await?;
-    let claims = crate::pages::queue::claims_on(&staff, Some(&reference), &user.name).await?;
+    let mut view = dossier_view(&staff, &user, &snapshot).await?;
+    let claims = crate::pages::queue::claims_on(&staff, Some(&reference), &user).await?;
     for doc in view
         .pieces
         .iter_mut()
@@ -202,14 +202,24 @@ pub async fn show(
     })
 }
 
-async fn dossier_view(staff: &Staff, snapshot: &Snapshot) -> Result<DossierView, PageError> {
+/// The page's view of the dossier; the other dossiers named as holding the same content are
+/// those of `user`'s scope.
+async fn dossier_view(
+    staff: &Staff,
+    user: &Reviewer,
+    snapshot: &Snapshot,
+) -> Result<DossierView, PageError> {
     let assessment = snapshot.assessment();
     let closed = snapshot.state == DossierState::Closed;
-    let same = staff
-        .app
-        .repo
-        .same_content_as_dossier(&snapshot.record.reference, DUPLICATES)
-        .await?;
+    let reference = &snapshot.record.reference;
+    let repo = &staff.app.repo;
+    let same = match &user.campaigns {
+        None => repo.same_content_as_dossier(reference, DUPLICATES).await?,
+        Some(scope) => {
+            repo.same_content_in_campaigns(reference, DUPLICATES, scope)
+                .await?
+        }
+    };
     let mut duplicates: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for SameContent {
         sha256,

@@ -54,11 +54,11 @@ fn csv_record(row: &DossierIndexRow) -> Vec<String> {
 
 pub async fn csv(
     State(staff): State<Staff>,
-    _user: Reviewer,
+    user: Reviewer,
     Query(filters): Query<Filters>,
 ) -> Result<Response, PageError> {
     refresh_before_reading(&staff.app).await?;
-    let mut query = filters.query(CSV_PAGE);
+    let mut query = filters.query(CSV_PAGE, user.scope());
     query.after = None;
     let header = CSV_HEADER.map(str::to_string).to_vec();
     let body = exports::csv::stream(header, Some((staff.app.clone(), query)), next_page);

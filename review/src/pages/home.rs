@@ -48,7 +48,11 @@ pub async fn redirect() -> Redirect {
 
 pub async fn dashboard(State(staff): State<Staff>, user: Reviewer) -> Result<Response, PageError> {
     refresh_before_reading(&staff.app).await?;
-    let counts = staff.app.repo.dossier_index_counts().await?;
+    let counts = staff
+        .app
+        .repo
+        .dossier_index_counts(user.campaigns.as_deref())
+        .await?;
     let mut tiles: Vec<Tile> = STATES
         .iter()
         .map(|state| Tile {
@@ -76,11 +80,16 @@ pub async fn dashboard(State(staff): State<Staff>, user: Reviewer) -> Result<Res
         count: counts.duplicates,
         link: "/staff/dossiers?duplicates=yes".into(),
     });
-    let campaigns = campaign_lines(&staff).await?;
+    let mut campaigns = campaign_lines(&staff).await?;
+    campaigns.retain(|line| user.sees(&line.id));
+    let scoped = QueueFilter {
+        scope: user.scope(),
+        ..QueueFilter::default()
+    };
     let queue = staff
         .app
         .repo
-        .queue_count(&user.name, &QueueFilter::default(), Utc::now())
+        .queue_count(&user.name, &scoped, Utc::now())
         .await?;
     page(&Dashboard {
         user,

@@ -57,8 +57,8 @@ fn yes_no_filter(text: &str) -> Option<bool> {
 }
 
 impl Filters {
-    /// The repository query for a page of `limit` rows.
-    pub fn query(&self, limit: u32) -> DossierQuery {
+    /// The repository query for a page of `limit` rows, within `scope` (a reviewer's).
+    pub fn query(&self, limit: u32, scope: Option<Vec<String>>) -> DossierQuery {
         DossierQuery {
             search: Some(search_key(&self.q)).filter(|s| !s.is_empty()),
             state: non_empty(&self.state).filter(|s| STATES.contains(&s.as_str())),
@@ -68,6 +68,7 @@ impl Filters {
             awaiting: (self.awaiting == "yes").then_some(true),
             late: (self.late == "yes").then_some(true),
             duplicates: (self.duplicates == "yes").then_some(true),
+            scope,
             after: non_empty(&self.after),
             limit,
         }
@@ -164,7 +165,7 @@ pub async fn list(
     let mut rows = staff
         .app
         .repo
-        .list_dossier_index(&filters.query(PAGE + 1))
+        .list_dossier_index(&filters.query(PAGE + 1, user.scope()))
         .await?;
     let next = if rows.len() > PAGE as usize {
         rows.truncate(PAGE as usize);
@@ -172,9 +173,19 @@ pub async fn list(
     } else {
         None
     };
-    let stale = staff.app.repo.dossier_index_counts().await?.stale;
-    let (campaigns, pieces) =
-        campaign_choices(&staff, Some(&filters.campaign), Some(&filters.missing)).await?;
+    let stale = staff
+        .app
+        .repo
+        .dossier_index_counts(user.campaigns.as_deref())
+        .await?
+        .stale;
+    let (campaigns, pieces) = campaign_choices(
+        &staff,
+        &user,
+        Some(&filters.campaign),
+        Some(&filters.missing),
+    )
+    .await?;
     let exported = campaigns.iter().find(|c| c.selected).map(|c| Exported {
         id: c.value.clone(),
     });
@@ -205,17 +216,20 @@ pub async fn list(
     })
 }
 
-/// The campaigns, and the piece codes of every campaign, for the filter menus.
-/// The campaigns, and the piece codes of every campaign, for the filter menus, with the
-/// chosen ones selected.
+/// The campaigns of `user`'s scope, and the piece codes of each, for the filter menus, with
+/// the chosen ones selected.
 pub(crate) async fn campaign_choices(
     staff: &Staff,
+    user: &Reviewer,
     chosen_campaign: Option<&str>,
     chosen_piece: Option<&str>,
 ) -> Result<(Vec<Choice>, Vec<Choice>), PageError> {
     let mut campaigns = Vec::new();
     let mut pieces: BTreeMap<String, String> = BTreeMap::new();
     for record in staff.app.repo.campaigns().await? {
+        if !user.sees(&record.id) {
+            continue;
+        }
         let Ok(campaign) = staff.app.campaign(&record.id).await else {
             continue;
         };
@@ -256,7 +270,7 @@ mod tests {
             after: "R-50".into(),
             ..Filters::default()
         };
-        let query = filters.query(51);
+        let query = filters.query(51, None);
         assert_eq!(query.search.as_deref(), Some("eloise"));
         assert_eq!(query.state, None, "unknown states are ignored");
         assert_eq!(query.complete, Some(false));

@@ -42,6 +42,8 @@ struct LoginPage {
     csrf: String,
     name: String,
     failed: bool,
+    /// The single sign-on button's words, when a provider is configured.
+    sso: Option<String>,
 }
 
 /// A pre-session cookie value: `<random id>.<Unix time of issue>`.
@@ -82,6 +84,7 @@ fn login_page(
         csrf: login_token(&staff.app.secret, &presession),
         name,
         failed: status == StatusCode::UNAUTHORIZED,
+        sso: staff.settings.oidc.as_ref().map(|o| o.label.clone()),
     })?;
     if current.is_none() {
         response.headers_mut().append(

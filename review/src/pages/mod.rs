@@ -12,4 +12,5 @@ pub mod list;
 pub mod login;
 pub mod office;
 pub mod queue;
+pub mod sso;
 pub mod triage;

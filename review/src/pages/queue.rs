@@ -43,18 +43,29 @@ pub struct ClaimView {
 }
 
 /// The live claims on documents awaiting review, of one dossier or of all, as `viewer` sees
-/// them. The dossier page shows them beside each document ("pris en charge par ... jusqu'à
-/// ...").
+/// them: those of the viewer's scope. The dossier page shows them beside each document
+/// ("pris en charge par ... jusqu'à ...").
 pub async fn claims_on(
     staff: &Staff,
     dossier: Option<&str>,
-    viewer: &str,
+    viewer: &Reviewer,
 ) -> Result<Vec<ClaimView>, PageError> {
-    let claims = staff.app.repo.live_claims(dossier, Utc::now()).await?;
+    let mut claims = staff.app.repo.live_claims(dossier, Utc::now()).await?;
+    if viewer.campaigns.is_some() {
+        let mut seen = Vec::with_capacity(claims.len());
+        for claim in claims {
+            if let Some(record) = staff.app.repo.dossier(&claim.dossier).await?
+                && viewer.sees(&record.campaign)
+            {
+                seen.push(claim);
+            }
+        }
+        claims = seen;
+    }
     Ok(claims
         .into_iter()
         .map(|c| ClaimView {
-            mine: c.reviewer == viewer,
+            mine: c.reviewer == viewer.name,
             until: hour_minute(c.claimed_until),
             document: c.document,
             dossier: c.dossier,
@@ -86,6 +97,15 @@ impl Filters {
         QueueFilter {
             campaign: chosen(&self.campaign),
             piece: chosen(&self.piece),
+            scope: None,
+        }
+    }
+
+    /// The chosen filters within the reviewer's scope.
+    fn filter_for(&self, user: &Reviewer) -> QueueFilter {
+        QueueFilter {
+            scope: user.scope(),
+            ..self.queue_filter()
         }
     }
 
@@ -141,10 +161,10 @@ pub async fn show(
     let now = Utc::now();
     let repo = &staff.app.repo;
     let overall = repo
-        .queue_count(&user.name, &QueueFilter::default(), now)
+        .queue_count(&user.name, &Filters::default().filter_for(&user), now)
         .await?;
-    let filter = query.filters.queue_filter();
-    let left_filtered = if filter == QueueFilter::default() {
+    let filter = query.filters.filter_for(&user);
+    let left_filtered = if filter.campaign.is_none() && filter.piece.is_none() {
         None
     } else {
         Some(repo.queue_count(&user.name, &filter, now).await?.left())
@@ -157,9 +177,14 @@ pub async fn show(
         (true, false) => Some("Votre document a été rendu à la file."),
         (true, true) => None,
     };
-    let (campaigns, pieces) =
-        campaign_choices(&staff, filter.campaign.as_deref(), filter.piece.as_deref()).await?;
-    let claims = claims_on(&staff, None, &user.name).await?;
+    let (campaigns, pieces) = campaign_choices(
+        &staff,
+        &user,
+        filter.campaign.as_deref(),
+        filter.piece.as_deref(),
+    )
+    .await?;
+    let claims = claims_on(&staff, None, &user).await?;
     page(&QueuePage {
         section: "queue",
         notice,
@@ -193,7 +218,7 @@ pub async fn next(
     Form(form): Form<NextForm>,
 ) -> Result<Response, PageError> {
     user.check_csrf(&form.csrf)?;
-    let filter = form.filters.queue_filter();
+    let filter = form.filters.filter_for(&user);
     let claimed = staff
         .app
         .repo
@@ -246,7 +271,8 @@ mod tests {
             filters.queue_filter(),
             QueueFilter {
                 campaign: Some("bts".into()),
-                piece: None
+                piece: None,
+                scope: None,
             }
         );
         assert_eq!(filters.query_string(), "campaign=bts");

@@ -59,6 +59,9 @@ pub struct QueueFilter {
     pub campaign: Option<String>,
     /// A piece code.
     pub piece: Option<String>,
+    /// The campaigns of the reviewer's scope; `None` for every campaign. Unlike `campaign`,
+    /// a filter the reviewer chooses, this one they cannot lift.
+    pub scope: Option<Vec<String>>,
 }
 
 /// A document under a reviewer's claim.
@@ -139,11 +142,45 @@ macro_rules! awaiting_review {
     };
 }
 
-/// The queue's filters, as `$1` (campaign) and `$2` (piece).
+/// The queue's filters, as `$1` (campaign) and `$2` (piece), and the reviewer's scope, as
+/// `{scope}` ([`scoped`] writes it).
 macro_rules! filtered {
     () => {
-        " AND ($1 IS NULL OR d.campaign = $1) AND ($2 IS NULL OR doc.piece = $2)"
+        " AND ($1 IS NULL OR d.campaign = $1) AND ($2 IS NULL OR doc.piece = $2) {scope}"
     };
+}
+
+/// `statement` with its `{scope}` written for `filter.scope`, whose campaigns are bound from
+/// `$from` on ([`bind_scope`]): nothing for every campaign.
+fn scoped(statement: &str, filter: &QueueFilter, from: usize) -> String {
+    let condition = match &filter.scope {
+        Some(scope) => format!(
+            "AND d.campaign IN ({})",
+            super::sql::placeholders(from, scope.len())
+        ),
+        None => String::new(),
+    };
+    statement.replace("{scope}", &condition)
+}
+
+/// Binds the campaigns [`scoped`] placed, after the statement's other parameters; an empty
+/// scope binds one value no campaign has.
+fn bind_scope<'q, DB: sqlx::Database>(
+    mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    filter: &QueueFilter,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if let Some(scope) = &filter.scope {
+        if scope.is_empty() {
+            query = query.bind(String::new());
+        }
+        for campaign in scope {
+            query = query.bind(campaign.clone());
+        }
+    }
+    query
 }
 
 /// The next candidate: awaiting review, filtered (`$1`, `$2`), under no live claim at `$5`.
@@ -246,14 +283,21 @@ impl SqliteRepository {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Attempt, RepoError> {
-        let claimed: Option<String> = sqlx::query_scalar(CLAIM_SQLITE)
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(scoped(CLAIM_SQLITE, filter, 6)))
             .bind(&filter.campaign)
             .bind(&filter.piece)
             .bind(reviewer)
             .bind(until)
-            .bind(now)
-            .fetch_optional(&mut *conn)
-            .await?;
+            .bind(now);
+        if let Some(scope) = &filter.scope {
+            if scope.is_empty() {
+                query = query.bind(String::new());
+            }
+            for campaign in scope {
+                query = query.bind(campaign.clone());
+            }
+        }
+        let claimed: Option<String> = query.fetch_optional(&mut *conn).await?;
         Ok(claimed.map_or(Attempt::Empty, Attempt::Claimed))
     }
 }
@@ -266,14 +310,13 @@ impl PostgresRepository {
         until: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Attempt, RepoError> {
-        let row = sqlx::query(CLAIM_POSTGRES)
+        let query = sqlx::query(sqlx::AssertSqlSafe(scoped(CLAIM_POSTGRES, filter, 6)))
             .bind(&filter.campaign)
             .bind(&filter.piece)
             .bind(reviewer)
             .bind(until)
-            .bind(now)
-            .fetch_one(&mut *conn)
-            .await?;
+            .bind(now);
+        let row = bind_scope(query, filter).fetch_one(&mut *conn).await?;
         let candidate: Option<String> = row.try_get("candidate")?;
         let claimed: Option<String> = row.try_get("claimed")?;
         Ok(match (candidate, claimed) {
@@ -348,13 +391,12 @@ macro_rules! queue_impl {
                 filter: &QueueFilter,
                 now: DateTime<Utc>,
             ) -> Result<QueueCount, RepoError> {
-                let row = sqlx::query(COUNT)
+                let query = sqlx::query(sqlx::AssertSqlSafe(scoped(COUNT, filter, 5)))
                     .bind(&filter.campaign)
                     .bind(&filter.piece)
                     .bind(now)
-                    .bind(reviewer)
-                    .fetch_one(&self.pool)
-                    .await?;
+                    .bind(reviewer);
+                let row = bind_scope(query, filter).fetch_one(&self.pool).await?;
                 Ok(QueueCount {
                     awaiting: count(row.try_get("awaiting")?)?,
                     claimed_by_others: count(row.try_get("taken")?)?,

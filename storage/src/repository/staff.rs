@@ -35,6 +35,8 @@ pub struct StaffUser {
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The campaigns the account sees and acts on; `None` for every campaign.
+    pub campaigns: Option<Vec<String>>,
 }
 
 /// A login session. `hash` is the SHA-256 of the cookie value, so the table alone opens none.
@@ -95,6 +97,9 @@ pub struct DossierQuery {
     pub late: Option<bool>,
     /// Some document's content is also in another dossier.
     pub duplicates: Option<bool>,
+    /// The campaigns of the reader's scope; `None` for every campaign. Unlike `campaign`, a
+    /// filter the reader chooses, this one they cannot lift.
+    pub scope: Option<Vec<String>>,
     pub after: Option<String>,
     pub limit: u32,
 }
@@ -143,6 +148,13 @@ pub trait StaffRepository: Send + Sync {
     async fn create_staff_user(&self, user: &StaffUser) -> Result<bool, RepoError>;
     async fn staff_user(&self, name: &str) -> Result<Option<StaffUser>, RepoError>;
     async fn staff_users(&self) -> Result<Vec<StaffUser>, RepoError>;
+    /// Sets the campaigns the account reaches (`None`: every campaign); `false` when no
+    /// such account.
+    async fn set_staff_campaigns(
+        &self,
+        name: &str,
+        campaigns: Option<&[String]>,
+    ) -> Result<bool, RepoError>;
     /// Disables or enables an account; a disabled account's sessions are ended.
     async fn set_staff_user_disabled(&self, name: &str, disabled: bool) -> Result<bool, RepoError>;
     /// Replaces the account's password hash and ends its sessions, but `keep` (a session
@@ -153,6 +165,17 @@ pub trait StaffRepository: Send + Sync {
         password_hash: &str,
         keep: Option<&str>,
     ) -> Result<bool, RepoError>;
+    /// Sets the e-mail by which single sign-on finds the account (kept lower-case; `None`
+    /// clears it); `false` when no such account. Fails when another account has it.
+    async fn set_staff_email(&self, name: &str, email: Option<&str>) -> Result<bool, RepoError>;
+    /// The account single sign-on opens for the provider's `subject` and, when the provider
+    /// vouches for it, `email`: the account bound to the subject, else the one with that
+    /// e-mail and no subject yet, which is bound to it from then on.
+    async fn staff_user_for_identity(
+        &self,
+        subject: &str,
+        email: Option<&str>,
+    ) -> Result<Option<StaffUser>, RepoError>;
 
     async fn create_staff_session(&self, session: &StaffSession) -> Result<(), RepoError>;
     /// The session and its user, if the session exists (expired or not: the caller decides).
@@ -174,7 +197,12 @@ pub trait StaffRepository: Send + Sync {
         &self,
         query: &DossierQuery,
     ) -> Result<Vec<DossierIndexRow>, RepoError>;
-    async fn dossier_index_counts(&self) -> Result<IndexCounts, RepoError>;
+    /// The counts of the dashboard, over the dossiers of `scope` (`None`: every campaign);
+    /// `stale` counts every dossier.
+    async fn dossier_index_counts(
+        &self,
+        scope: Option<&[String]>,
+    ) -> Result<IndexCounts, RepoError>;
 
     /// For every content of the dossier's documents (withdrawn ones included), the active
     /// documents of other dossiers with that content, at most `limit` a content; in one
@@ -251,6 +279,9 @@ fn list_statement(query: &DossierQuery) -> (String, Vec<Bind>) {
         let p = push(&mut binds, Bind::Text(pattern));
         conditions.push(format!("missing LIKE {p} ESCAPE '!'"));
     }
+    if let Some(scope) = &query.scope {
+        conditions.push(scope_condition(&mut binds, scope));
+    }
     if let Some(after) = &query.after {
         let p = push(&mut binds, Bind::Text(after.clone()));
         conditions.push(format!("reference > {p}"));
@@ -265,6 +296,25 @@ fn list_statement(query: &DossierQuery) -> (String, Vec<Bind>) {
         format!("SELECT * FROM staff_dossiers {filter} ORDER BY reference LIMIT {limit}"),
         binds,
     )
+}
+
+/// `campaign IN (...)` over the campaigns of a scope, bound after `binds`; an empty scope
+/// binds one value no campaign has.
+fn scope_condition(binds: &mut Vec<Bind>, scope: &[String]) -> String {
+    let from = binds.len() + 1;
+    if scope.is_empty() {
+        binds.push(Bind::Text(String::new()));
+    }
+    binds.extend(scope.iter().cloned().map(Bind::Text));
+    format!(
+        "campaign IN ({})",
+        super::sql::placeholders(from, scope.len())
+    )
+}
+
+/// A scope as stored: a JSON array, or NULL for every campaign.
+fn scope_column(campaigns: Option<&[String]>) -> Option<String> {
+    campaigns.map(|c| serde_json::Value::from(c.to_vec()).to_string())
 }
 
 /// Escapes LIKE's wildcards (`%`, `_`) and the escape character itself.
@@ -295,19 +345,24 @@ fn missing_codes(column: &str) -> Vec<String> {
 const TOKEN_ID_LEN: usize = 12;
 
 const INSERT_USER: &str =
-    "INSERT INTO staff_users (name, role, password_hash, disabled, created_at)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING";
+    "INSERT INTO staff_users (name, role, password_hash, disabled, created_at, campaigns)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING";
 const SELECT_USER: &str = "SELECT * FROM staff_users WHERE name = $1";
 const SELECT_USERS: &str = "SELECT * FROM staff_users ORDER BY name";
+const SET_USER_CAMPAIGNS: &str = "UPDATE staff_users SET campaigns = $1 WHERE name = $2";
 const DISABLE_USER: &str = "UPDATE staff_users SET disabled = $1 WHERE name = $2";
 const DELETE_USER_SESSIONS: &str = "DELETE FROM staff_sessions WHERE user_name = $1";
 const SET_PASSWORD: &str = "UPDATE staff_users SET password_hash = $1 WHERE name = $2";
 const DELETE_OTHER_SESSIONS: &str =
     "DELETE FROM staff_sessions WHERE user_name = $1 AND hash <> $2";
+const SET_EMAIL: &str = "UPDATE staff_users SET email = $1 WHERE name = $2";
+const SELECT_BY_SUBJECT: &str = "SELECT * FROM staff_users WHERE oidc_subject = $1";
+const BIND_SUBJECT: &str =
+    "UPDATE staff_users SET oidc_subject = $1 WHERE email = $2 AND oidc_subject IS NULL";
 const INSERT_SESSION: &str = "INSERT INTO staff_sessions (hash, user_name, csrf, created_at,
     expires_at) VALUES ($1, $2, $3, $4, $5)";
 const SELECT_SESSION: &str = "SELECT s.hash, s.user_name, s.csrf, s.created_at AS session_created,
-        s.expires_at, u.name, u.role, u.password_hash, u.disabled, u.created_at
+        s.expires_at, u.name, u.role, u.password_hash, u.disabled, u.created_at, u.campaigns
     FROM staff_sessions s JOIN staff_users u ON u.name = s.user_name WHERE s.hash = $1";
 const DELETE_SESSION: &str = "DELETE FROM staff_sessions WHERE hash = $1";
 const DELETE_EXPIRED: &str = "DELETE FROM staff_sessions WHERE expires_at <= $1";
@@ -343,14 +398,24 @@ const UPSERT_INDEX: &str = concat!(
     WHERE staff_dossiers.version <= excluded.version"
 );
 const CLEAR_STALE: &str = "DELETE FROM staff_stale WHERE reference = $1 AND version <= $2";
+/// The dashboard's counts, over the rows of `{scope}` (a condition, `TRUE` for every row).
 const COUNT_STATES: &str =
-    "SELECT state, count(*) AS n FROM staff_dossiers GROUP BY state ORDER BY state";
+    "SELECT state, count(*) AS n FROM staff_dossiers WHERE {scope} GROUP BY state ORDER BY state";
 const COUNT_FLAGS: &str = "SELECT
-        (SELECT count(*) FROM staff_dossiers WHERE complete = $1) AS complete,
-        (SELECT count(*) FROM staff_dossiers WHERE awaiting = $1) AS awaiting,
-        (SELECT count(*) FROM staff_dossiers WHERE late = $1) AS late,
-        (SELECT count(*) FROM staff_dossiers WHERE duplicates = $1) AS duplicates,
+        (SELECT count(*) FROM staff_dossiers WHERE complete = $1 AND {scope}) AS complete,
+        (SELECT count(*) FROM staff_dossiers WHERE awaiting = $1 AND {scope}) AS awaiting,
+        (SELECT count(*) FROM staff_dossiers WHERE late = $1 AND {scope}) AS late,
+        (SELECT count(*) FROM staff_dossiers WHERE duplicates = $1 AND {scope}) AS duplicates,
         (SELECT count(*) FROM staff_stale) AS stale";
+
+/// `statement` with its `{scope}` replaced by the condition of `scope`, bound after `binds`.
+fn scoped(statement: &str, binds: &mut Vec<Bind>, scope: Option<&[String]>) -> String {
+    let condition = match scope {
+        Some(scope) => scope_condition(binds, scope),
+        None => "TRUE".to_string(),
+    };
+    statement.replace("{scope}", &condition)
+}
 /// The active documents of other dossiers with a content of dossier `$1`'s documents, `$2` a
 /// content at most.
 const SAME_CONTENT_AS_DOSSIER: &str = "SELECT sha256, id, dossier, piece FROM (
@@ -410,6 +475,7 @@ macro_rules! staff_impl {
                     .bind(&user.password_hash)
                     .bind(user.disabled)
                     .bind(user.created_at)
+                    .bind(scope_column(user.campaigns.as_deref()))
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected() == 1)
@@ -426,6 +492,19 @@ macro_rules! staff_impl {
             async fn staff_users(&self) -> Result<Vec<StaffUser>, RepoError> {
                 let rows = sqlx::query(SELECT_USERS).fetch_all(&self.pool).await?;
                 rows.iter().map(|r| user_of(r, "created_at")).collect()
+            }
+
+            async fn set_staff_campaigns(
+                &self,
+                name: &str,
+                campaigns: Option<&[String]>,
+            ) -> Result<bool, RepoError> {
+                let done = sqlx::query(SET_USER_CAMPAIGNS)
+                    .bind(scope_column(campaigns))
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn set_staff_user_disabled(
@@ -468,6 +547,44 @@ macro_rules! staff_impl {
                     .await?;
                 tx.commit().await?;
                 Ok(done.rows_affected() == 1)
+            }
+
+            async fn set_staff_email(
+                &self,
+                name: &str,
+                email: Option<&str>,
+            ) -> Result<bool, RepoError> {
+                let done = sqlx::query(SET_EMAIL)
+                    .bind(email.map(str::to_lowercase))
+                    .bind(name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn staff_user_for_identity(
+                &self,
+                subject: &str,
+                email: Option<&str>,
+            ) -> Result<Option<StaffUser>, RepoError> {
+                let by_subject = sqlx::query(SELECT_BY_SUBJECT).bind(subject);
+                if let Some(row) = by_subject.fetch_optional(&self.pool).await? {
+                    return user_of(&row, "created_at").map(Some);
+                }
+                let Some(email) = email else {
+                    return Ok(None);
+                };
+                // One statement: of two first sign-ons at once, one binds, the other finds.
+                sqlx::query(BIND_SUBJECT)
+                    .bind(subject)
+                    .bind(email.to_lowercase())
+                    .execute(&self.pool)
+                    .await?;
+                let row = sqlx::query(SELECT_BY_SUBJECT)
+                    .bind(subject)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.as_ref().map(|r| user_of(r, "created_at")).transpose()
             }
 
             async fn create_staff_session(&self, session: &StaffSession) -> Result<(), RepoError> {
@@ -577,16 +694,36 @@ macro_rules! staff_impl {
                 rows.iter().map(index_row_of).collect()
             }
 
-            async fn dossier_index_counts(&self) -> Result<IndexCounts, RepoError> {
-                let rows = sqlx::query(COUNT_STATES).fetch_all(&self.pool).await?;
+            async fn dossier_index_counts(
+                &self,
+                scope: Option<&[String]>,
+            ) -> Result<IndexCounts, RepoError> {
+                let mut binds = Vec::new();
+                let statement = scoped(COUNT_STATES, &mut binds, scope);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(statement));
+                for bind in binds {
+                    q = match bind {
+                        Bind::Text(v) => q.bind(v),
+                        Bind::Bool(v) => q.bind(v),
+                        Bind::Int(v) => q.bind(v),
+                    };
+                }
+                let rows = q.fetch_all(&self.pool).await?;
                 let by_state = rows
                     .iter()
                     .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
                     .collect::<Result<Vec<(String, i64)>, RepoError>>()?;
-                let flags = sqlx::query(COUNT_FLAGS)
-                    .bind(true)
-                    .fetch_one(&self.pool)
-                    .await?;
+                let mut binds = vec![Bind::Bool(true)];
+                let statement = scoped(COUNT_FLAGS, &mut binds, scope);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(statement));
+                for bind in binds {
+                    q = match bind {
+                        Bind::Text(v) => q.bind(v),
+                        Bind::Bool(v) => q.bind(v),
+                        Bind::Int(v) => q.bind(v),
+                    };
+                }
+                let flags = q.fetch_one(&self.pool).await?;
                 Ok(IndexCounts {
                     by_state,
                     complete: flags.try_get("complete")?,
@@ -735,6 +872,11 @@ fn user_of(row: &impl StaffRow, created: &str) -> Result<StaffUser, RepoError> {
         password_hash: row.text("password_hash")?,
         disabled: row.flag("disabled")?,
         created_at: row.instant(created)?,
+        campaigns: row
+            .optional_text("campaigns")?
+            .map(|c| serde_json::from_str(&c))
+            .transpose()
+            .map_err(|e| RepoError::Corrupt(format!("staff campaigns: {e}")))?,
     })
 }
 

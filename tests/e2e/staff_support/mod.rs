@@ -18,6 +18,17 @@ pub const PASSWORD: &str = "un mot de passe assez long";
 
 /// `guichet user create` on the server's data; returns the exit code and standard error.
 pub fn create_user(server: &Server, name: &str, role: &str, password: &str) -> (i32, String) {
+    create_user_with(server, name, role, password, &[])
+}
+
+/// [`create_user`] with more arguments (`--campaign ID`...).
+pub fn create_user_with(
+    server: &Server,
+    name: &str,
+    role: &str,
+    password: &str,
+    more: &[&str],
+) -> (i32, String) {
     let mut args = vec![
         "user".to_string(),
         "create".into(),
@@ -32,6 +43,7 @@ pub fn create_user(server: &Server, name: &str, role: &str, password: &str) -> (
     if let Some(config) = &server.config {
         args.extend(["--config".into(), config.display().to_string()]);
     }
+    args.extend(more.iter().map(|a| a.to_string()));
     let mut child = Command::new(BIN)
         .args(&args)
         .stdin(Stdio::piped())
