@@ -23,7 +23,8 @@ async fn export(
     what: CampaignExport,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Staff, Role::Admin])?;
-    let export = exports::campaign_export(app, id, what, &caller.actor()).await?;
+    let export =
+        exports::campaign_export(app, id, what, &caller.actor(), caller.campaigns.clone()).await?;
     Ok(answer(export))
 }
 

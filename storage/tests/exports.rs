@@ -309,6 +309,7 @@ async fn content_held_elsewhere_names_the_other_dossiers(repo: Repo) {
     let held = |sha: char, dossier: &str| HeldContent {
         sha256: sha.to_string().repeat(64),
         dossier: dossier.into(),
+        campaign: if dossier == "Z" { "bts" } else { "cap" }.into(),
     };
     let first = repo
         .content_held_elsewhere("cap", "", "A")

@@ -768,6 +768,27 @@ async fn scoped_tokens_reach_only_their_campaigns_and_stations_their_batches(bac
     assert_ne!(fields[6], "-", "last use recorded: {line}");
     assert_eq!((fields[5], fields[7]), ("-", "-"), "{line}");
     assert!(!out.contains(&portal), "{out}");
+
+    // A-1 and B-1 hold the same bytes: the documents export names B-1 as a duplicate only to
+    // a caller who may see campaign B.
+    let documents_csv = |token: String| {
+        let server = &server;
+        async move {
+            let response = server
+                .get("/api/v1/campaigns/scope-a/documents.csv", &token)
+                .send()
+                .await
+                .expect("request");
+            assert_eq!(response.status(), 200);
+            response.text().await.expect("text")
+        }
+    };
+    assert!(!documents_csv(staff.clone()).await.contains("B-1"));
+    assert!(
+        documents_csv(server.tokens.staff.clone())
+            .await
+            .contains("B-1")
+    );
 }
 
 /// A revoked token and an expired one are refused as unknown (401 `unauthorized`).

@@ -136,13 +136,14 @@ impl FromStr for CampaignExport {
     }
 }
 
-/// The export `what` of the campaign `campaign`; [`Error::UnknownCampaign`] when there is
-/// none. CSV starts streaming at once; a ZIP or a spreadsheet is answered once written.
+/// The export `what` of the campaign `campaign`, by `actor`, whose `scope` limits the other
+/// dossiers a `duplicates` cell names; [`Error::UnknownCampaign`] when there is none. CSV starts streaming at once; a ZIP or a spreadsheet is answered once written.
 pub async fn campaign_export(
     app: &App,
     campaign: &str,
     what: CampaignExport,
     actor: &str,
+    scope: Option<Vec<String>>,
 ) -> Result<Export, Error> {
     let campaign = app.campaign(campaign).await?;
     let file_name = what.file_name(campaign.id());
@@ -156,7 +157,7 @@ pub async fn campaign_export(
         }
         CampaignExport::DocumentsCsv => {
             let body = pages::Pages::new(app, campaign)
-                .with_duplicates()
+                .with_duplicates(scope)
                 .csv(documents::header(), documents::rows);
             Export::attachment(&file_name, content_type, None, body)
         }

@@ -29,6 +29,8 @@ pub struct Pages {
     after: String,
     done: bool,
     duplicates: bool,
+    /// The campaigns whose dossiers a `duplicates` cell may name; `None`: every campaign.
+    scope: Option<Vec<String>>,
 }
 
 /// One page of dossiers, in reference order.
@@ -47,12 +49,14 @@ impl Pages {
             after: String::new(),
             done: false,
             duplicates: false,
+            scope: None,
         }
     }
 
     /// Reads, with each page, who else holds its documents' content.
-    pub fn with_duplicates(mut self) -> Pages {
+    pub fn with_duplicates(mut self, scope: Option<Vec<String>>) -> Pages {
         self.duplicates = true;
+        self.scope = scope;
         self
     }
 
@@ -74,7 +78,13 @@ impl Pages {
         }
         let mut holders: HashMap<String, Vec<String>> = HashMap::new();
         if self.duplicates {
-            for held in repo.content_held_elsewhere(id, &self.after, &last).await? {
+            let held = repo.content_held_elsewhere(id, &self.after, &last).await?;
+            let seen = |campaign: &str| {
+                self.scope
+                    .as_ref()
+                    .is_none_or(|scope| scope.iter().any(|c| c == campaign))
+            };
+            for held in held.into_iter().filter(|h| seen(&h.campaign)) {
                 holders.entry(held.sha256).or_default().push(held.dossier);
             }
         }

@@ -113,7 +113,8 @@ pub async fn campaign(
     let what: CampaignExport = file
         .parse()
         .map_err(|()| PageError::NotFound(format!("L'export {file}")))?;
-    match exports::campaign_export(&staff.app, &id, what, &staff_actor(&user.name)).await {
+    let scope = user.campaigns.clone();
+    match exports::campaign_export(&staff.app, &id, what, &staff_actor(&user.name), scope).await {
         Ok(export) => Ok(answer(export)),
         Err(ingest::Error::UnknownCampaign(_)) => {
             Err(PageError::NotFound(format!("La campagne {id}")))

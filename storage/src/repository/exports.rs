@@ -25,6 +25,8 @@ use super::{DocumentRecord, DossierRecord, PostgresRepository, RepoError, Sqlite
 pub struct HeldContent {
     pub sha256: String,
     pub dossier: String,
+    /// The campaign of `dossier` (a caller scoped to campaigns sees only theirs).
+    pub campaign: String,
 }
 
 #[async_trait]
@@ -75,10 +77,12 @@ macro_rules! campaign_documents {
     };
 }
 
-const CONTENT_HELD_ELSEWHERE: &str = "SELECT DISTINCT other.sha256, other.dossier
+const CONTENT_HELD_ELSEWHERE: &str = "SELECT DISTINCT other.sha256, other.dossier,
+        holder.campaign
     FROM dossiers s
     JOIN documents mine ON mine.dossier = s.reference
     JOIN documents other ON other.sha256 = mine.sha256 AND other.dossier <> mine.dossier
+    JOIN dossiers holder ON holder.reference = other.dossier
     WHERE s.campaign = $1 AND s.reference > $2 AND s.reference <= $3
         AND other.withdrawn_at IS NULL
     ORDER BY other.sha256, other.dossier";
@@ -125,7 +129,7 @@ macro_rules! exports_impl {
                 after: &str,
                 last: &str,
             ) -> Result<Vec<HeldContent>, RepoError> {
-                let rows: Vec<(String, String)> = sqlx::query_as(CONTENT_HELD_ELSEWHERE)
+                let rows: Vec<(String, String, String)> = sqlx::query_as(CONTENT_HELD_ELSEWHERE)
                     .bind(campaign)
                     .bind(after)
                     .bind(last)
@@ -133,7 +137,11 @@ macro_rules! exports_impl {
                     .await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(sha256, dossier)| HeldContent { sha256, dossier })
+                    .map(|(sha256, dossier, campaign)| HeldContent {
+                        sha256,
+                        dossier,
+                        campaign,
+                    })
                     .collect())
             }
 
