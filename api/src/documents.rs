@@ -388,13 +388,18 @@ pub async fn review(
         &caller.actor(),
     )
     .await?;
+    answer(&app, &caller, &id).await
+}
+
+/// The document `id` with its dossier, as it is now, as answers give it to `caller`.
+pub async fn answer(app: &App, caller: &Caller, id: &str) -> Result<Json<FiledDocument>, ApiError> {
     let doc = app
         .repo
-        .document(&id)
+        .document(id)
         .await?
-        .ok_or_else(|| Error::UnknownDocument(id.clone()))?;
-    let snapshot = Snapshot::read(&app, &doc.dossier).await?;
+        .ok_or_else(|| Error::UnknownDocument(id.to_string()))?;
+    let snapshot = Snapshot::read(app, &doc.dossier).await?;
     let scope = caller.campaigns.as_deref();
-    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
+    let facts = views::facts(app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
     Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
 }

@@ -11,14 +11,14 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use ingest::App;
-use ingest::pipeline::dossier::Snapshot;
 use ingest::pipeline::office::{self, Editor};
 
 use crate::auth::{Caller, Role};
+use crate::documents;
 use crate::dossiers::answer;
 use crate::error::{ApiError, answers};
 use crate::request;
-use crate::views::{self, Dossier, FiledDocument};
+use crate::views::{Dossier, FiledDocument};
 
 /// `POST /api/v1/dossiers/{reference}/pieces/{code}/corrections`.
 #[derive(Deserialize, ToSchema)]
@@ -94,15 +94,7 @@ pub async fn assign(
     caller.require(&[Role::Staff])?;
     let request: AssignRequest = request::json(&body)?;
     office::assign(&app, &id, &request.piece, &caller.actor()).await?;
-    let doc = app
-        .repo
-        .document(&id)
-        .await?
-        .ok_or_else(|| ingest::Error::UnknownDocument(id.clone()))?;
-    let snapshot = Snapshot::read(&app, &doc.dossier).await?;
-    let scope = caller.campaigns.as_deref();
-    let facts = views::facts(&app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
-    Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
+    documents::answer(&app, &caller, &id).await
 }
 
 /// `PATCH /api/v1/dossiers/{reference}`.

@@ -80,14 +80,7 @@ pub async fn record_all(
     dossier: &str,
     entries: &[NewJournalEntry],
 ) -> Result<(), Error> {
-    app.repo
-        .append_journal(dossier, entries)
-        .await
-        .map_err(|e| {
-            Error::Unavailable(format!(
-                "the dossier journal could not record an access: {e}"
-            ))
-        })
+    record_pages(app, &[(dossier.to_string(), entries.to_vec())]).await
 }
 
 /// Appends accesses to several dossiers' journals in one transaction (a page of an export).

@@ -324,13 +324,8 @@ macro_rules! journal_impl {
                 dossier: &str,
                 entries: &[NewJournalEntry],
             ) -> Result<(), RepoError> {
-                let mut tx = self.begin_write().await?;
-                if !journal::lock_dossier::<$db>(&mut *tx, dossier).await? {
-                    return Err(RepoError::Database(format!("no dossier {dossier}")));
-                }
-                journal::append::<$db>(&mut *tx, dossier, chrono::Utc::now(), entries).await?;
-                tx.commit().await?;
-                Ok(())
+                self.append_journals(&[(dossier.to_string(), entries.to_vec())])
+                    .await
             }
 
             async fn append_journals(
