@@ -11,6 +11,8 @@ use storage::{
     SqliteRepository, Staging,
 };
 
+use storage::uploads::{FsUploadStore, UploadStore};
+
 use crate::config::{Config, StorageKind};
 
 /// Staged files older than this at start were left by a crash.
@@ -24,7 +26,7 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let repo = repository(config).await?;
-    let blobs = blob_store(config).await?;
+    let stores = stores(config).await?;
     let staging = Staging::open(config.staging_dir())
         .await
         .context("opening staging")?;
@@ -42,7 +44,7 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     let secrets = config.secrets()?;
     let app = App::new(
         repo,
-        blobs,
+        stores,
         staging,
         config.intake.clone(),
         scanner,
@@ -86,6 +88,28 @@ pub async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> 
             )
         };
     Ok(repo)
+}
+
+/// The object store, and where resumable uploads wait: files under the data directory on the
+/// embedded default, the bucket on S3.
+async fn stores(config: &Config) -> anyhow::Result<ingest::Stores> {
+    let uploads: Arc<dyn UploadStore> = match config.storage.kind {
+        StorageKind::Fs => Arc::new(
+            FsUploadStore::open(config.data_dir.join("uploads"))
+                .await
+                .context("opening the uploads folder")?,
+        ),
+        StorageKind::S3 => Arc::new(
+            S3BlobStore::connect(config.s3_settings()?)
+                .await
+                .context("opening the S3 bucket for uploads")?
+                .uploads(),
+        ),
+    };
+    Ok(ingest::Stores {
+        blobs: blob_store(config).await?,
+        uploads,
+    })
 }
 
 /// The object store: sealed (encryption at rest) when keys are configured. Refuses a store

@@ -109,6 +109,11 @@ pub fn status(class: Class) -> StatusCode {
         Class::Gone => StatusCode::GONE,
         Class::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Class::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        Class::Locked => StatusCode::LOCKED,
+        // The tus protocol's own status for a checksum that does not match.
+        Class::ChecksumMismatch => {
+            StatusCode::from_u16(460).expect("460 is a valid status code")
+        }
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -133,6 +138,11 @@ impl IntoResponse for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            Class::Locked => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
         }

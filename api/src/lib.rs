@@ -21,6 +21,7 @@ mod openapi;
 mod request;
 #[cfg(test)]
 mod testing;
+mod tus;
 mod views;
 mod webhooks;
 
@@ -77,6 +78,16 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(dossiers::close))
         .routes(routes!(dossiers::withdraw))
         .routes(routes!(documents::upload).layer(DefaultBodyLimit::disable()))
+        .routes(
+            routes!(tus::describe, tus::create)
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::map_response(tus::version_header)),
+        )
+        .routes(
+            routes!(tus::offset, tus::append, tus::terminate, tus::read)
+                .layer(DefaultBodyLimit::disable())
+                .layer(axum::middleware::map_response(tus::version_header)),
+        )
         .routes(routes!(documents::content))
         .routes(routes!(documents::display))
         .routes(routes!(documents::page))
@@ -122,7 +133,8 @@ mod tests {
     use crate::testing::TestApi;
 
     /// The methods an operation can be documented for; HEAD is left out, as axum answers it
-    /// for every GET.
+    /// for every GET (the one HEAD documented on its own, a tus upload's offset, is listed in
+    /// `ROUTES` and checked like the others by `every_route_is_described`).
     const METHODS: [Method; 7] = [
         Method::GET,
         Method::POST,
@@ -134,7 +146,7 @@ mod tests {
     ];
 
     /// The routes of the API, as its clients know them: one lost from `routes()` fails here.
-    const ROUTES: [(&str, &str); 34] = [
+    const ROUTES: [(&str, &str); 40] = [
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -169,6 +181,24 @@ mod tests {
         (
             "POST",
             "/api/v1/dossiers/{reference}/pieces/{code}/documents",
+        ),
+        ("OPTIONS", "/api/v1/dossiers/{reference}/pieces/{code}/uploads"),
+        ("POST", "/api/v1/dossiers/{reference}/pieces/{code}/uploads"),
+        (
+            "HEAD",
+            "/api/v1/dossiers/{reference}/pieces/{code}/uploads/{id}",
+        ),
+        (
+            "PATCH",
+            "/api/v1/dossiers/{reference}/pieces/{code}/uploads/{id}",
+        ),
+        (
+            "DELETE",
+            "/api/v1/dossiers/{reference}/pieces/{code}/uploads/{id}",
+        ),
+        (
+            "GET",
+            "/api/v1/dossiers/{reference}/pieces/{code}/uploads/{id}",
         ),
         ("GET", "/api/v1/dossiers/{reference}/cover-sheet.pdf"),
         ("GET", "/api/v1/documents/{id}/content"),
@@ -210,7 +240,7 @@ mod tests {
         let described = described();
         let mut listed: Vec<(String, &str)> = Vec::new();
         for (path, item) in &described {
-            for method in &METHODS {
+            for method in METHODS.iter().chain([&Method::HEAD]) {
                 if item.get(method.as_str().to_lowercase()).is_some() {
                     listed.push((method.to_string(), path.as_str()));
                 }
@@ -229,7 +259,8 @@ mod tests {
         let mut wrong = Vec::new();
         for (template, item) in &described {
             let path = concrete(template);
-            for method in METHODS {
+            let head = item.get("head").is_some().then_some(Method::HEAD);
+            for method in METHODS.into_iter().chain(head) {
                 let answer = api.call(method.clone(), &path, None, None).await;
                 let status = answer.status;
                 match item.get(method.as_str().to_lowercase()) {

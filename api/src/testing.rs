@@ -59,9 +59,16 @@ impl TestApi {
         let staging = Staging::open(dir.path().join("staging"))
             .await
             .expect("staging opens");
+        let uploads = storage::uploads::FsUploadStore::open(dir.path().join("uploads"))
+            .await
+            .expect("the upload store opens");
+        let stores = ingest::Stores {
+            blobs: Arc::new(blobs),
+            uploads: Arc::new(uploads),
+        };
         let app = App::new(
             Arc::new(repo),
-            Arc::new(blobs),
+            stores,
             staging,
             IntakeSettings::default(),
             None,

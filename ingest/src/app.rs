@@ -10,6 +10,7 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 
 use dossiers::Campaign;
+use storage::uploads::UploadStore;
 use storage::{BlobStore, CampaignRecord, Repository, Staging};
 use validators::Limits;
 use validators::clamd::Clamd;
@@ -28,6 +29,8 @@ pub struct IntakeSettings {
     pub verify_concurrency: usize,
     /// Limits applied while verifying content.
     pub limits: Limits,
+    /// How long a resumable upload waits for its next bytes before it is removed (seconds).
+    pub upload_expire_after_secs: u64,
 }
 
 impl Default for IntakeSettings {
@@ -36,8 +39,15 @@ impl Default for IntakeSettings {
             max_body_bytes: 1024 * 1024 * 1024,
             verify_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             limits: Limits::default(),
+            upload_expire_after_secs: 24 * 3600,
         }
     }
+}
+
+/// Where the service keeps bytes: content, and resumable uploads while they arrive.
+pub struct Stores {
+    pub blobs: Arc<dyn BlobStore>,
+    pub uploads: Arc<dyn UploadStore>,
 }
 
 #[derive(Clone)]
@@ -48,6 +58,11 @@ pub struct App {
 pub struct Inner {
     pub repo: Arc<dyn Repository>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Resumable uploads' bytes while they arrive.
+    pub uploads: Arc<dyn UploadStore>,
+    /// The resumable uploads a request of this process is writing: its lease owner, and the
+    /// signal that makes it stop (a client back on a new connection takes over).
+    uploads_writing: std::sync::Mutex<HashMap<String, (String, tokio_util::sync::CancellationToken)>>,
     pub staging: Staging,
     pub settings: IntakeSettings,
     pub verify_slots: Semaphore,
@@ -91,7 +106,7 @@ impl App {
     /// Builds the service state and loads the campaigns kept in the repository.
     pub async fn new(
         repo: Arc<dyn Repository>,
-        blobs: Arc<dyn BlobStore>,
+        stores: Stores,
         staging: Staging,
         settings: IntakeSettings,
         scanner: Option<Clamd>,
@@ -103,7 +118,9 @@ impl App {
         let app = App {
             inner: Arc::new(Inner {
                 repo,
-                blobs,
+                blobs: stores.blobs,
+                uploads: stores.uploads,
+                uploads_writing: std::sync::Mutex::new(HashMap::new()),
                 staging,
                 settings,
                 verify_slots,
@@ -126,6 +143,17 @@ impl App {
             }
         }
         Ok(app)
+    }
+
+    /// The resumable uploads a request of this process is writing (see
+    /// `pipeline::resumable`).
+    pub(crate) fn uploads_writing(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, tokio_util::sync::CancellationToken)>>
+    {
+        self.uploads_writing
+            .lock()
+            .expect("the uploads lock is never poisoned: no code panics while holding it")
     }
 
     /// Every secret a signature may be checked under: `secret`, then `previous_secrets`.

@@ -27,6 +27,10 @@ pub enum Class {
     TooLarge,
     /// The content was judged and refused, with its reasons.
     Rejected,
+    /// Someone else is at it right now: try again shortly.
+    Locked,
+    /// What was sent is not what its checksum says: send it again.
+    ChecksumMismatch,
     /// A dependency is down: try again later.
     Unavailable,
     /// A fault of the service.
@@ -67,6 +71,21 @@ pub enum Error {
     UnknownWebhook(String),
     #[error("unknown mailroom batch {0}")]
     UnknownBatch(String),
+    #[error("unknown upload {0}")]
+    UnknownUpload(String),
+    #[error("the upload expired; start it again")]
+    UploadExpired,
+    /// A whole upload that intake refused: `refusal` is its error (code, message, details).
+    #[error("the uploaded document was refused: {}", .refusal["message"].as_str().unwrap_or("see details"))]
+    UploadRefused { refusal: Value },
+    #[error("the upload is at offset {expected}, not {given}")]
+    OffsetMismatch { expected: u64, given: u64 },
+    #[error("the upload announced {length} bytes; more were sent")]
+    BeyondUploadLength { length: u64 },
+    #[error("another request is writing this upload; retry shortly")]
+    UploadLocked,
+    #[error("the bytes received do not match their `Upload-Checksum`; they were discarded")]
+    ChecksumMismatch,
     #[error("invalid webhook URL: {0}")]
     InvalidWebhookUrl(String),
     #[error("reference {reference} already belongs to campaign {campaign}")]
@@ -143,6 +162,13 @@ impl Error {
             Error::UnknownDocument(_) => "unknown_document",
             Error::UnknownWebhook(_) => "unknown_webhook",
             Error::UnknownBatch(_) => "unknown_batch",
+            Error::UnknownUpload(_) => "unknown_upload",
+            Error::UploadExpired => "upload_expired",
+            Error::UploadRefused { .. } => "upload_refused",
+            Error::OffsetMismatch { .. } => "offset_mismatch",
+            Error::BeyondUploadLength { .. } => "beyond_upload_length",
+            Error::UploadLocked => "upload_locked",
+            Error::ChecksumMismatch => "checksum_mismatch",
             Error::InvalidWebhookUrl(_) => "invalid_webhook_url",
             Error::ReferenceTaken { .. } => "reference_taken",
             Error::CampaignClosed { .. } => "campaign_closed",
@@ -188,7 +214,8 @@ impl Error {
             | Error::InvalidCampaign { .. }
             | Error::InvalidWebhookUrl(_)
             | Error::ReasonRequired
-            | Error::MessageRequired => Class::Invalid,
+            | Error::MessageRequired
+            | Error::BeyondUploadLength { .. } => Class::Invalid,
             Error::NoRoute
             | Error::UnknownCampaign(_)
             | Error::UnknownDossier(_)
@@ -196,6 +223,7 @@ impl Error {
             | Error::UnknownDocument(_)
             | Error::UnknownWebhook(_)
             | Error::UnknownBatch(_)
+            | Error::UnknownUpload(_)
             | Error::NoDisplayCopy(_)
             | Error::NoPreview(_)
             | Error::UnknownPage { .. } => Class::NotFound,
@@ -206,9 +234,13 @@ impl Error {
             | Error::TooManyDocuments { .. }
             | Error::DocumentWithdrawn
             | Error::ScanPending
-            | Error::ScanFailed => Class::Conflict,
+            | Error::ScanFailed
+            | Error::OffsetMismatch { .. }
+            | Error::UploadRefused { .. } => Class::Conflict,
+            Error::UploadLocked => Class::Locked,
+            Error::ChecksumMismatch => Class::ChecksumMismatch,
             Error::TooLarge { .. } => Class::TooLarge,
-            Error::ContentPurged => Class::Gone,
+            Error::ContentPurged | Error::UploadExpired => Class::Gone,
             Error::Rejected { .. } => Class::Rejected,
             // Another process of the deployment may hold the key: worth a retry.
             Error::Unavailable(_) | Error::ContentKeyUnavailable(_) | Error::NotReady { .. } => {
@@ -249,6 +281,9 @@ impl Error {
             }
             Error::TooManyDocuments { piece, max } => json!({"piece": piece, "max_documents": max}),
             Error::TooLarge { limit } => json!({"limit": limit}),
+            Error::OffsetMismatch { expected, .. } => json!({"offset": expected}),
+            Error::BeyondUploadLength { length } => json!({"length": length}),
+            Error::UploadRefused { refusal } => json!({"refusal": refusal}),
             Error::UnknownPage { pages, .. } => json!({"pages": pages}),
             Error::Rejected { reasons } => json!({"reasons": reasons}),
             Error::NotReady { failing } => json!({"failing": failing}),

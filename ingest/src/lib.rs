@@ -16,7 +16,7 @@ pub mod secrets;
 pub mod watermark;
 pub mod webhooks;
 
-pub use app::{App, IntakeSettings};
+pub use app::{App, IntakeSettings, Stores};
 pub use auth::{Role, new_token, token_hash};
 pub use error::Error;
 pub use secrets::Secrets;

@@ -133,7 +133,11 @@ fn action_status(class: Class) -> StatusCode {
         Class::Invalid => StatusCode::BAD_REQUEST,
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        Class::Conflict | Class::TooLarge | Class::Rejected => StatusCode::CONFLICT,
+        Class::Conflict
+        | Class::TooLarge
+        | Class::Rejected
+        | Class::Locked
+        | Class::ChecksumMismatch => StatusCode::CONFLICT,
     }
 }
 

@@ -50,6 +50,7 @@ pub async fn run(
     }
     // Every process renders pictures of pages, one document at a time.
     tokio::spawn(ingest::pipeline::render::worker(app.clone()));
+    tokio::spawn(ingest::pipeline::resumable::housekeeping(app.clone()));
     // Every process applies the retention rules (passes are idempotent).
     tokio::spawn(ingest::pipeline::purge::worker(
         app.clone(),

@@ -189,25 +189,11 @@ where
     E: std::fmt::Display,
 {
     let channel = arrival.origin.channel();
-    // Refuse what can be refused before reading a byte.
-    let before = Snapshot::read(app, &arrival.reference).await?;
-    let piece = arrival
-        .piece
-        .as_deref()
-        .map(|code| piece_of(&before, code).cloned())
-        .transpose()?;
-    check_admitted(&before, channel)?;
-    // Beyond its piece's size an upload is refused as it streams; paper in hand is kept and
-    // its size becomes one of its verdict's reasons.
-    let limit = match &piece {
-        Some(piece) if !channel.keeps_refused_content() => {
-            piece.max_bytes().min(app.settings.max_body_bytes)
-        }
-        _ => app.settings.max_body_bytes,
-    };
-    if arrival.content_length.is_some_and(|length| length > limit) {
-        return Err(Error::TooLarge { limit });
-    }
+    let Admitted {
+        before,
+        piece,
+        limit,
+    } = admit(app, arrival).await?;
 
     let staged = receive(app, body, limit).await?;
     let declared = Declared {
@@ -302,6 +288,43 @@ where
         Ok(plan)
     })
     .await
+}
+
+/// What intake knows before reading a byte: the dossier as it was, the piece, the size limit.
+pub(crate) struct Admitted {
+    pub before: Snapshot,
+    pub piece: Option<Piece>,
+    /// The most bytes the content may have.
+    pub limit: u64,
+}
+
+/// Refuses what can be refused before reading a byte: an unknown piece, a dossier that does
+/// not take documents from this channel now, a declared length beyond the limit. Beyond its
+/// piece's size an upload is refused (as it streams, when no length was declared); paper in
+/// hand is kept and its size becomes one of its verdict's reasons.
+pub(crate) async fn admit(app: &App, arrival: &Arrival) -> Result<Admitted, Error> {
+    let channel = arrival.origin.channel();
+    let before = Snapshot::read(app, &arrival.reference).await?;
+    let piece = arrival
+        .piece
+        .as_deref()
+        .map(|code| piece_of(&before, code).cloned())
+        .transpose()?;
+    check_admitted(&before, channel)?;
+    let limit = match &piece {
+        Some(piece) if !channel.keeps_refused_content() => {
+            piece.max_bytes().min(app.settings.max_body_bytes)
+        }
+        _ => app.settings.max_body_bytes,
+    };
+    if arrival.content_length.is_some_and(|length| length > limit) {
+        return Err(Error::TooLarge { limit });
+    }
+    Ok(Admitted {
+        before,
+        piece,
+        limit,
+    })
 }
 
 /// The facts of `document.received`: what was stored, and where it came from.

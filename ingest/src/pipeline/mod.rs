@@ -11,6 +11,7 @@ pub mod office;
 pub mod purge;
 pub mod receive;
 pub mod render;
+pub mod resumable;
 pub mod scan;
 
 pub use intake::{Arrival, Channel, Intake, Origin, intake};

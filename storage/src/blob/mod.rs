@@ -13,7 +13,7 @@
 //! an object that is already present.
 
 mod fs;
-mod s3;
+pub(crate) mod s3;
 pub mod sealed;
 
 use std::path::Path;

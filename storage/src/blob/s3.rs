@@ -39,7 +39,7 @@ use crate::staging::StagedFile;
 
 const MIB: u64 = 1024 * 1024;
 /// S3 refuses parts below 5 MiB, except the last one.
-const MIN_PART_SIZE: u64 = 5 * MIB;
+pub(crate) const MIN_PART_SIZE: u64 = 5 * MIB;
 /// S3 allows at most 10 000 parts per upload.
 const MAX_PARTS: u64 = 10_000;
 const DEFAULT_REGION: &str = "us-east-1";
@@ -173,6 +173,16 @@ impl S3BlobStore {
             client: Client::from_conf(config.build()),
             settings,
         })
+    }
+
+    /// Where this bucket keeps resumable uploads while they arrive (under the same prefix).
+    pub fn uploads(&self) -> crate::uploads::S3UploadStore {
+        crate::uploads::S3UploadStore::new(
+            self.client.clone(),
+            self.settings.bucket.clone(),
+            self.settings.prefix.clone(),
+            self.settings.part_size,
+        )
     }
 
     fn object_key(&self, path: &str) -> String {
@@ -503,7 +513,7 @@ fn joined<T>(done: Result<Result<T, StoreError>, tokio::task::JoinError>) -> Res
 
 /// Maps an SDK error: no answer (connection refused, timeout) or a server-side failure is
 /// [`StoreError::Unavailable`]; a refusal keeps the service's code and message.
-fn sdk_error<E>(operation: &'static str, target: &str, err: SdkError<E>) -> StoreError
+pub(crate) fn sdk_error<E>(operation: &'static str, target: &str, err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -545,7 +555,7 @@ fn refused_digest(err: StoreError, key: &ContentKey) -> StoreError {
     }
 }
 
-fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+pub(crate) fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     match err {
         SdkError::ServiceError(service) => {
             service.raw().status().as_u16() == 404

@@ -28,6 +28,7 @@ mod retention;
 mod sql;
 mod sqlite;
 mod staff;
+mod uploads;
 mod webhooks;
 
 use std::time::Duration;
@@ -48,6 +49,7 @@ pub use staff::{
     DossierIndexRow, DossierQuery, IndexCounts, SameContent, StaffRepository, StaffSession,
     StaffUser, TokenListing,
 };
+pub use uploads::{UploadProgress, UploadRecord, UploadRepository, upload_state};
 pub use webhooks::{DeliveryRecord, NewWebhook, QueueDepths, WebhookRecord, WebhookRepository};
 
 #[derive(Debug, thiserror::Error)]
@@ -314,6 +316,7 @@ pub trait Repository:
     + RetentionRepository
     + ReviewQueueRepository
     + StaffRepository
+    + UploadRepository
     + WebhookRepository
     + Send
     + Sync
