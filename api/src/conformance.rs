@@ -953,6 +953,24 @@ fn views_show_every_optional_field(check: &mut Conformance) {
     );
     check.view("Batch", &shown);
     check.view("Batch", &views::batch(failed));
+    let now = chrono::Utc::now();
+    let upload = storage::UploadRecord {
+        id: "1b4e28ba-2fa1-11d2-883f-0016d3cca427".into(),
+        dossier: "CONF-2".into(),
+        piece: "identite".into(),
+        actor: "portal:inscriptions".into(),
+        length: 773,
+        offset: 773,
+        metadata: None,
+        parts: json!({}),
+        state: "refused".into(),
+        document: Some("doc-1".into()),
+        outcome: Some(json!({"code": "document_rejected", "message": "refused", "details": {}})),
+        created_at: now,
+        updated_at: now,
+        expires_at: now,
+    };
+    check.view("UploadView", &crate::tus::UploadView::from(&upload));
 }
 
 /// The campaign view is the shape `dossiers` gives a campaign, field for field.

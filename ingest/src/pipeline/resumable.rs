@@ -44,7 +44,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(3);
 const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
 /// An upload received whole but not filed for this long is filed by the housekeeping.
 const UNSETTLED_AFTER: Duration = Duration::from_secs(60);
-/// How often each process looks for uploads to expire or to file.
+/// How often each process looks for uploads to expire or to file, at most: a short expiry is
+/// looked after more often (twice an expiry).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
 /// A new upload, as its sender announces it.
@@ -389,8 +390,11 @@ pub async fn terminate(app: &App, upload: &UploadRecord) -> Result<(), Error> {
 
 /// Every process, until it ends: removes expired uploads, files those received but not filed.
 pub async fn housekeeping(app: App) {
+    let every = HOUSEKEEPING_EVERY
+        .min(Duration::from_secs(app.settings.upload_expire_after_secs) / 2)
+        .max(Duration::from_millis(200));
     loop {
-        tokio::time::sleep(HOUSEKEEPING_EVERY).await;
+        tokio::time::sleep(every).await;
         if let Err(e) = sweep(&app).await {
             tracing::warn!(error = %e, "resumable uploads housekeeping failed; trying again later");
         }
