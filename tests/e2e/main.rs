@@ -8,6 +8,7 @@ mod staff_support;
 
 mod authorization;
 mod bad_input;
+mod cluster;
 mod crash;
 mod demo;
 mod encryption;
@@ -23,6 +24,7 @@ mod office_week;
 mod previews;
 mod processes;
 mod render;
+mod resumable;
 mod retention;
 mod roles;
 mod scale;

@@ -115,6 +115,25 @@ pub async fn fresh_database() -> String {
 
 /// The configuration of a scaled deployment: one database, one bucket prefix, one secret.
 pub async fn scaled_config() -> String {
+    s3_deployment_config(
+        &fresh_database().await,
+        &env("GUICHET_TEST_S3_ENDPOINT"),
+        &env("GUICHET_TEST_S3_BUCKET"),
+        &std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
+        &format!("e2e-{}/", uuid::Uuid::new_v4().simple()),
+    )
+}
+
+/// The configuration of one process of a scaled deployment: PostgreSQL at `database`, objects
+/// in `bucket` under `prefix` through the S3 service at `endpoint`, and the deployment's
+/// secret. Processes given the same database, bucket and prefix serve the same dossiers.
+pub fn s3_deployment_config(
+    database: &str,
+    endpoint: &str,
+    bucket: &str,
+    region: &str,
+    prefix: &str,
+) -> String {
     format!(
         r#"secret = "{secret}"
 
@@ -129,14 +148,9 @@ endpoint = "{endpoint}"
 bucket = "{bucket}"
 region = "{region}"
 path_style = true
-prefix = "e2e-{prefix}/"
+prefix = "{prefix}"
 "#,
         secret = "e2e-shared-secret-0123456789abcdef0123456789",
-        database = fresh_database().await,
-        endpoint = env("GUICHET_TEST_S3_ENDPOINT"),
-        bucket = env("GUICHET_TEST_S3_BUCKET"),
-        region = std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
-        prefix = uuid::Uuid::new_v4().simple(),
     )
 }
 
