@@ -194,6 +194,9 @@ impl Drop for Renderer {
     }
 }
 
+/// The renderer's niceness (0 is the server's, 19 the lowest priority).
+const RENDER_NICENESS: libc::c_int = 19;
+
 /// The limits of the child, set between fork and exec.
 fn confine(memory_bytes: u64) -> io::Result<()> {
     let limit = |bytes: u64| libc::rlimit {
@@ -208,6 +211,18 @@ fn confine(memory_bytes: u64) -> io::Result<()> {
     if unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit(0)) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    // Pictures of pages are derived and may wait; documents arriving may not. The renderer
+    // runs only on cores nothing else wants (Linux's idle scheduling class), so under load
+    // intake keeps the machine and pictures catch up when it quiets down; elsewhere, at the
+    // lowest priority. (Best effort: a refusal is no reason not to render.)
+    #[cfg(target_os = "linux")]
+    {
+        let idle = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sched_setscheduler reads the struct it is given, which lives across the call.
+        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &idle) };
+    }
+    // SAFETY: setpriority takes integers and no pointer.
+    let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, RENDER_NICENESS) };
     // The child dies with the thread that spawned it, which waits for it until it is reaped:
     // a server killed mid-rendering leaves no renderer behind.
     #[cfg(target_os = "linux")]

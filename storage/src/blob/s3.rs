@@ -5,6 +5,9 @@
 //! - The server verifies what it stores: a whole-object put carries the staged SHA-256 as its
 //!   S3 checksum; a multipart put carries a SHA-256 per part, and the concatenation of the parts
 //!   is hashed here while reading and compared with the key before the upload is completed.
+//! - Bodies are not signed (`UNSIGNED-PAYLOAD`): the SHA-256 checksum every put carries already
+//!   makes the store refuse bytes that are not the ones hashed, and signing would hash each body
+//!   twice more (once here, once in the store) for no further guarantee. Headers are signed.
 //! - A document is never held in memory: a small object streams from the staged file; a large
 //!   one goes up in parts, with at most `concurrency` parts in flight plus the one being read.
 //! - An upload that fails or whose future is dropped (a cancelled request) is aborted; what a
@@ -205,6 +208,8 @@ impl S3BlobStore {
             .content_length(i64::try_from(staged.size()).expect("staged sizes fit in i64"))
             .checksum_sha256(checksum_of_key(staged.key()))
             .body(body)
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| refused_digest(sdk_error("PutObject", object, e), staged.key()))?;
@@ -333,6 +338,8 @@ impl Upload {
             .content_length(i64::try_from(part.bytes.len()).expect("parts fit in i64"))
             .checksum_sha256(&part.checksum)
             .body(ByteStream::from(part.bytes))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| sdk_error("UploadPart", &format!("{} part {number}", self.object), e))?;
@@ -618,6 +625,8 @@ impl ObjectStore for S3BlobStore {
             .content_length(i64::try_from(bytes.len()).expect("small objects fit in i64"))
             .checksum_sha256(checksum)
             .body(ByteStream::from(bytes))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| sdk_error("PutObject", &object, e))?;

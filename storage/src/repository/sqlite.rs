@@ -28,6 +28,10 @@ use super::{change, retention};
 pub struct SqliteRepository {
     // Visible to the sibling modules that add traits over the same database (staff.rs).
     pub(super) pool: SqlitePool,
+    /// The one connection write transactions take, in turn: writers queue here, in order,
+    /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made
+    /// the slowest uploads wait for a lock long free.
+    writer: SqlitePool,
 }
 
 impl SqliteRepository {
@@ -42,17 +46,22 @@ impl SqliteRepository {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(|e| RepoError::Database(format!("migration failed: {e}")))?;
-        Ok(SqliteRepository { pool })
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteRepository { pool, writer })
     }
 
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, RepoError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Moves a job of `owner`'s out of `running`, due again `due_in` from now (when it is

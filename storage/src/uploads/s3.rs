@@ -292,6 +292,8 @@ impl S3PartWriter {
             .content_length(i64::try_from(size).expect("parts fit in i64"))
             .checksum_sha256(&checksum)
             .body(ByteStream::from(bytes))
+            .customize()
+            .disable_payload_signing()
             .send()
             .await
             .map_err(|e| sdk_error("UploadPart", &format!("{object} part {number}"), e))?;
@@ -346,6 +348,8 @@ impl PartWriter for S3PartWriter {
                     .content_length(i64::try_from(size).expect("tails fit in i64"))
                     .checksum_sha256(checksum)
                     .body(ByteStream::from(rest))
+                    .customize()
+                    .disable_payload_signing()
                     .send()
                     .await
                     .map_err(|e| sdk_error("PutObject", &object, e))?;
