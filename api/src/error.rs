@@ -111,9 +111,7 @@ pub fn status(class: Class) -> StatusCode {
         Class::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
         Class::Locked => StatusCode::LOCKED,
         // The tus protocol's own status for a checksum that does not match.
-        Class::ChecksumMismatch => {
-            StatusCode::from_u16(460).expect("460 is a valid status code")
-        }
+        Class::ChecksumMismatch => StatusCode::from_u16(460).expect("460 is a valid status code"),
         Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Class::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

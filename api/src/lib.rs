@@ -182,7 +182,10 @@ mod tests {
             "POST",
             "/api/v1/dossiers/{reference}/pieces/{code}/documents",
         ),
-        ("OPTIONS", "/api/v1/dossiers/{reference}/pieces/{code}/uploads"),
+        (
+            "OPTIONS",
+            "/api/v1/dossiers/{reference}/pieces/{code}/uploads",
+        ),
         ("POST", "/api/v1/dossiers/{reference}/pieces/{code}/uploads"),
         (
             "HEAD",

@@ -123,7 +123,13 @@ fn not_offset_stream(headers: &HeaderMap) -> Option<Response> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        });
     (content_type.as_deref() != Some(OFFSET_STREAM)).then(|| {
         protocol_refusal(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -433,9 +439,7 @@ pub async fn append(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Portal])?;
     let headers = request.headers().clone();
-    if let Some(refused) =
-        unsupported_version(&headers).or_else(|| not_offset_stream(&headers))
-    {
+    if let Some(refused) = unsupported_version(&headers).or_else(|| not_offset_stream(&headers)) {
         return Ok(refused);
     }
     let offset = number(&headers, &UPLOAD_OFFSET)?

@@ -62,7 +62,8 @@ pub struct Inner {
     pub uploads: Arc<dyn UploadStore>,
     /// The resumable uploads a request of this process is writing: its lease owner, and the
     /// signal that makes it stop (a client back on a new connection takes over).
-    uploads_writing: std::sync::Mutex<HashMap<String, (String, tokio_util::sync::CancellationToken)>>,
+    uploads_writing:
+        std::sync::Mutex<HashMap<String, (String, tokio_util::sync::CancellationToken)>>,
     pub staging: Staging,
     pub settings: IntakeSettings,
     pub verify_slots: Semaphore,

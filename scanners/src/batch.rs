@@ -1,20 +1,31 @@
 //! Reading a scanned batch: a PDF from scanner software or a multi-page TIFF, into pages that
 //! keep their original encoded image, so that documents can be rebuilt without re-encoding.
 //!
-//! Nothing is decoded here beyond the structure: page images stay encoded (decoding for sheet
-//! detection happens in [`crate::split`], downscaled). Limits are checked as the structure is
-//! walked: the page count before any page is read, each image's pixel count from its header
-//! before its bytes are copied. Hostile input returns a [`BatchError`], never a panic: the
-//! parsers are maintained crates, and as a last guard the whole read runs under
+//! Nothing is decoded here beyond the structure, and no page image is copied: a page records
+//! where its image's bytes lie in the batch, and they are read when the page is decoded
+//! ([`crate::split`], downscaled) or rebuilt into a document. A batch read from a file
+//! ([`open`]) is mapped rather than loaded, so memory stays within a few pages whatever the
+//! size of the batch (see [`crate::source`]). A PDF's structure is parsed by lopdf with the
+//! image data left out, then the data of each image stream is located in the file from the
+//! object's offset and length (checked as lopdf checks them); a file whose images cannot be
+//! located so is read whole, as a last resort.
+//!
+//! Limits are checked as the structure is walked: the page count before any page is read,
+//! each image's pixel count from its header. Hostile input returns a [`BatchError`], never a
+//! panic: the parsers are maintained crates, and as a last guard the whole read runs under
 //! `catch_unwind`, so that a bug in one of them costs a batch, not the worker.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use lopdf::content::Content;
-use lopdf::{Dictionary, Document, Object, ObjectId};
+use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId};
 
 use crate::sheet::PREFIX;
+use crate::source::{self, Source};
 
 use crate::tiff_reader;
 
@@ -82,6 +93,9 @@ pub enum BatchError {
     /// A page index outside the batch (from [`crate::split::segment_pdf`]).
     #[error("la page {0} n'existe pas dans le lot")]
     NoSuchPage(usize),
+    /// The batch file could not be opened.
+    #[error("le fichier du lot ne peut pas être ouvert : {0}")]
+    Io(String),
 }
 
 impl BatchError {
@@ -96,6 +110,7 @@ impl BatchError {
             BatchError::PageTooLarge { .. } => "batch_page_too_large",
             BatchError::Unsupported { .. } => "batch_unsupported_image",
             BatchError::NoSuchPage(_) => "batch_no_such_page",
+            BatchError::Io(_) => "batch_io",
         }
     }
 }
@@ -116,8 +131,63 @@ pub struct Batch {
     pub format: BatchFormat,
     /// The pages, in order.
     pub pages: Vec<Page>,
-    /// The parsed source PDF, kept to copy pages that are not a single image.
+    /// The parsed source PDF (without its image data), kept to copy pages that are not a
+    /// single image.
     pub(crate) source: Option<Arc<Document>>,
+    /// Where the data of the source PDF's image streams lie in [`Batch::bytes`].
+    pub(crate) located: Arc<HashMap<ObjectId, Range<usize>>>,
+    /// The batch's bytes.
+    pub(crate) bytes: Arc<Source>,
+    /// The limits the batch was read under, for the pages converted when read.
+    pub(crate) limits: BatchLimits,
+}
+
+impl Batch {
+    /// The encoded bytes of page `page`'s image, exactly as the batch stores them (for a TIFF
+    /// page PDF cannot carry as it is, the page converted to Flate data); `None` for a page
+    /// without an image. Read from the batch each time: nothing is kept.
+    pub fn image_data(&self, page: usize) -> Result<Option<Cow<'_, [u8]>>, BatchError> {
+        let page_ref = self.pages.get(page).ok_or(BatchError::NoSuchPage(page))?;
+        match &page_ref.image {
+            Some(image) => self.data_of(image).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The bytes of `image`, one of this batch's page images.
+    pub(crate) fn data_of<'a>(&'a self, image: &'a PageImage) -> Result<Cow<'a, [u8]>, BatchError> {
+        let slice = |r: &Range<usize>| {
+            self.bytes
+                .get(r.clone())
+                .ok_or_else(|| BatchError::Malformed("image hors du fichier".into()))
+        };
+        let data = match &image.data {
+            ImageData::InBatch(r) => Cow::Borrowed(slice(r)?),
+            ImageData::Owned(bytes) => Cow::Borrowed(bytes.as_slice()),
+            ImageData::Pieces(pieces) => {
+                let mut out = Vec::new();
+                for r in pieces {
+                    out.extend_from_slice(slice(r)?);
+                }
+                Cow::Owned(out)
+            }
+            ImageData::JpegWithTables { tables, strip } => {
+                Cow::Owned(tiff_reader::merge_jpeg_tables(tables, slice(strip)?))
+            }
+            ImageData::Converted { ifd, index } => Cow::Owned(tiff_reader::convert(
+                &self.bytes,
+                *ifd,
+                *index,
+                &self.limits,
+            )?),
+        };
+        if !matches!(image.data, ImageData::Owned(_)) {
+            // The kernel may map a large block of the page cache (up to 2 MB) around what was
+            // read: a small image costs that much resident memory until the next release.
+            source::note_read(data.len() + (2 << 20));
+        }
+        Ok(data)
+    }
 }
 
 /// One scanned page.
@@ -158,8 +228,34 @@ pub struct PageImage {
     pub decode: Option<Vec<f32>>,
     /// A PDF stencil mask (`/ImageMask true`): 1-bit, painted in the fill colour.
     pub image_mask: bool,
-    /// The encoded bytes, untouched.
-    pub data: Vec<u8>,
+    /// Where the encoded bytes are (read with [`Batch::image_data`]).
+    pub(crate) data: ImageData,
+}
+
+/// Where a page image's encoded bytes are.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ImageData {
+    /// A range of the batch's bytes, untouched.
+    InBatch(Range<usize>),
+    /// Ranges of the batch's bytes, one after the other (an uncompressed TIFF page in
+    /// several strips).
+    Pieces(Vec<Range<usize>>),
+    /// A TIFF JPEG strip, with the file's shared tables spliced in when read.
+    JpegWithTables {
+        /// The `JPEGTables` bytes.
+        tables: Vec<u8>,
+        /// The strip.
+        strip: Range<usize>,
+    },
+    /// A TIFF page converted to Flate data when read: its directory's offset and its index.
+    Converted {
+        /// The offset of the page's directory.
+        ifd: u64,
+        /// The page's index.
+        index: usize,
+    },
+    /// Bytes held apart.
+    Owned(Vec<u8>),
 }
 
 impl PageImage {
@@ -265,30 +361,160 @@ impl Predictor {
     };
 }
 
-/// Reads a batch, PDF or TIFF as its first bytes say.
+/// Reads a batch held in memory, PDF or TIFF as its first bytes say. The bytes are copied
+/// once; for a batch on disk, [`open`] maps the file instead.
 pub fn read(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
+    read_source(Arc::new(Source::Memory(bytes.to_vec())), limits)
+}
+
+/// Reads the batch in the file at `path`, PDF or TIFF as its first bytes say, page by page:
+/// the file is mapped, its structure parsed, and each page image is read from the file only
+/// when the page is decoded or rebuilt. The file must not change while the batch is in use.
+pub fn open(path: &Path, limits: &BatchLimits) -> Result<Batch, BatchError> {
+    let source = Source::map(path).map_err(|e| BatchError::Io(e.to_string()))?;
+    read_source(Arc::new(source), limits)
+}
+
+fn read_source(source: Arc<Source>, limits: &BatchLimits) -> Result<Batch, BatchError> {
     let read = || {
+        let bytes: &[u8] = &source;
         if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-            tiff_reader::read(bytes, limits)
+            tiff_reader::read(&source, limits)
         } else if bytes.len() >= 5
             && bytes[..bytes.len().min(1024)]
                 .windows(5)
                 .any(|w| w == b"%PDF-")
         {
-            read_pdf(bytes, limits)
+            read_pdf(&source, limits)
         } else {
             Err(BatchError::UnknownFormat)
         }
     };
-    std::panic::catch_unwind(read)
-        .unwrap_or_else(|_| Err(BatchError::Malformed("structure incohérente".into())))
+    let result = std::panic::catch_unwind(read)
+        .unwrap_or_else(|_| Err(BatchError::Malformed("structure incohérente".into())));
+    source::release_pages();
+    result
 }
 
-fn read_pdf(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
-    let doc = Document::load_mem(bytes).map_err(|e| BatchError::Malformed(e.to_string()))?;
+/// lopdf's object filter: leaves out the data of image streams (located afterwards, read when
+/// needed), and counts what was parsed so that mapped pages are released as the parse goes.
+///
+/// lopdf keeps the object as the filter left it for objects read from the file, and the
+/// returned one for members of object streams, which are never streams themselves; so a
+/// stream is emptied in place and anything else is returned as it is.
+fn without_image_data(id: ObjectId, object: &mut Object) -> Option<(ObjectId, Object)> {
+    const OBJECT_OVERHEAD: usize = 64;
+    let Object::Stream(stream) = object else {
+        source::note_read(OBJECT_OVERHEAD);
+        return Some((id, object.clone()));
+    };
+    source::note_read(OBJECT_OVERHEAD + stream.content.len());
+    if stream.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Image") {
+        // Not `set_content`: the dictionary, `/Length` included, stays as the file says.
+        stream.content = Vec::new();
+        // A stream whose `/Length` is an indirect object is read after every object is
+        // parsed, from its start position, past this filter: without it, it stays empty.
+        stream.start_position = None;
+    }
+    Some((id, Object::Null))
+}
+
+/// Where the data of each image stream left out of `doc` lies in `bytes`; `None` when one of
+/// them cannot be located.
+///
+/// lopdf's cross-reference table says where each object begins and the stream's `/Length`
+/// how long its data is; the data begins after the first `stream` keyword and its end of line
+/// that follows the object's start, and is accepted only if `endstream` follows it exactly
+/// as lopdf requires when it parses the stream. Only the object's first bytes and the end of
+/// its data are read.
+fn locate_images(doc: &Document, bytes: &[u8]) -> Option<HashMap<ObjectId, Range<usize>>> {
+    // lopdf's offsets count from the `%PDF-` header, which may follow some junk.
+    let header = bytes[..bytes.len().min(1024)]
+        .windows(5)
+        .position(|w| w == b"%PDF-")?;
+    let mut located = HashMap::new();
+    for (id, object) in &doc.objects {
+        let Object::Stream(stream) = object else {
+            continue;
+        };
+        if !stream.content.is_empty()
+            || stream.dict.get(b"Subtype").and_then(Object::as_name).ok() != Some(b"Image")
+        {
+            continue;
+        }
+        let Some(lopdf::xref::XrefEntry::Normal { offset, .. }) = doc.reference_table.get(id.0)
+        else {
+            return None;
+        };
+        let length = stream
+            .dict
+            .get(b"Length")
+            .ok()
+            .and_then(|l| doc.dereference(l).ok())
+            .and_then(|(_, l)| l.as_i64().ok())
+            .and_then(|l| usize::try_from(l).ok())?;
+        let object_start = header.checked_add(*offset as usize)?;
+        let start = stream_data_start(bytes, object_start, length)?;
+        // Two places of the file were read; the kernel may have mapped a large block of the
+        // page cache (up to 2 MB) around each.
+        source::note_read(4 << 20);
+        located.insert(*id, start..start + length);
+    }
+    Some(located)
+}
+
+/// The start of the data of the stream object at `object`, `length` bytes long.
+fn stream_data_start(bytes: &[u8], object: usize, length: usize) -> Option<usize> {
+    // An image's dictionary is a few hundred bytes; a palette written inline may be more.
+    let window = bytes.get(object..)?;
+    let window = &window[..window.len().min(64 << 10)];
+    let mut from = 0;
+    while let Some(found) = window[from..].windows(6).position(|w| w == b"stream") {
+        let keyword = object + from + found;
+        from += found + 6;
+        let mut start = keyword + 6;
+        match bytes.get(start) {
+            Some(b'\r') if bytes.get(start + 1) == Some(&b'\n') => start += 2,
+            Some(b'\n' | b'\r') => start += 1,
+            _ => continue,
+        }
+        let Some(end) = start.checked_add(length) else {
+            continue;
+        };
+        let Some(after) = bytes.get(end..) else {
+            continue;
+        };
+        let after = after
+            .strip_prefix(b"\r\n")
+            .or_else(|| after.strip_prefix(b"\n"))
+            .or_else(|| after.strip_prefix(b"\r"))
+            .unwrap_or(after);
+        if after.starts_with(b"endstream") {
+            return Some(start);
+        }
+    }
+    None
+}
+
+fn read_pdf(bytes: &Arc<Source>, limits: &BatchLimits) -> Result<Batch, BatchError> {
+    let malformed = |e: lopdf::Error| BatchError::Malformed(e.to_string());
+    let options = LoadOptions {
+        filter: Some(without_image_data as lopdf::FilterFunc),
+        ..LoadOptions::default()
+    };
+    let doc = Document::load_mem_with_options(bytes, options).map_err(malformed)?;
     if doc.is_encrypted() {
         return Err(BatchError::Encrypted);
     }
+    // A file whose image streams cannot be located (a `/Length` lopdf had to correct, say) is
+    // read whole: its pages then hold their images' bytes.
+    let (doc, located) = match locate_images(&doc, bytes) {
+        Some(located) => (doc, located),
+        None => (
+            Document::load_mem(bytes).map_err(malformed)?,
+            HashMap::new(),
+        ),
+    };
     let page_ids = doc.get_pages();
     if page_ids.len() > limits.max_pages {
         return Err(BatchError::TooManyPages {
@@ -306,48 +532,40 @@ fn read_pdf(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
         pages.push(page);
         images.push(image_id);
     }
-    // Each page image's bytes are moved out of the parsed document rather than copied: a
-    // batch of 300 scanned pages is hundreds of megabytes. The document is kept only when a
-    // page must be copied whole from it.
-    let mut moved: HashMap<ObjectId, usize> = HashMap::new();
-    let mut doc = doc;
     for (index, image_id) in images.iter().enumerate() {
-        let (Some(image_id), Some(image)) = (image_id, pages[index].image.as_ref()) else {
+        let (Some(image_id), Some(image)) = (image_id, pages[index].image.as_mut()) else {
             continue;
         };
-        if !image.data.is_empty() {
-            continue;
-        }
-        let data = match moved.get(image_id) {
-            Some(&first) => pages[first].image.as_ref().map(|i| i.data.clone()),
-            None => doc
-                .get_object_mut(*image_id)
-                .ok()
-                .and_then(|o| o.as_stream_mut().ok())
-                .map(|s| std::mem::take(&mut s.content)),
+        image.data = match located.get(image_id) {
+            Some(range) => ImageData::InBatch(range.clone()),
+            None => ImageData::Owned(
+                doc.get_object(*image_id)
+                    .and_then(Object::as_stream)
+                    .map(|s| s.content.clone())
+                    .unwrap_or_default(),
+            ),
         };
-        if let (Some(data), Some(image)) = (data, pages[index].image.as_mut()) {
-            image.data = data;
+        let len = match &image.data {
+            ImageData::InBatch(range) => range.len(),
+            ImageData::Owned(bytes) => bytes.len(),
+            _ => 0,
+        };
+        if len > limits.max_image_bytes {
+            return Err(BatchError::PageTooLarge { page: index });
         }
-        moved.insert(*image_id, index);
     }
     let source = if pages.iter().all(|p| p.single_image) {
         None
     } else {
-        // Put back what pages copied whole may show.
-        for (image_id, &index) in &moved {
-            if let (Some(image), Ok(Object::Stream(s))) =
-                (pages[index].image.as_ref(), doc.get_object_mut(*image_id))
-            {
-                s.content = image.data.clone();
-            }
-        }
         Some(Arc::new(doc))
     };
     Ok(Batch {
         format: BatchFormat::Pdf,
         pages,
         source,
+        located: Arc::new(located),
+        bytes: bytes.clone(),
+        limits: limits.clone(),
     })
 }
 
@@ -437,7 +655,7 @@ fn read_pdf_page(
         Some((px, _, _)) if px > limits.max_page_pixels => {
             return Err(BatchError::PageTooLarge { page: index });
         }
-        Some((_, stream, image_id)) => (pdf_image(doc, stream, index, limits)?, Some(image_id)),
+        Some((_, stream, image_id)) => (pdf_image(doc, stream)?, Some(image_id)),
         None => (None, None),
     };
     let content = page_content(doc, dict, limits);
@@ -572,12 +790,7 @@ fn boolean(doc: &Document, dict: &Dictionary, key: &[u8]) -> Option<bool> {
 
 /// The page image of a PDF image XObject, or `None` when its filter chain is not one we can
 /// carry over (the page is then copied whole and looked at as content).
-fn pdf_image(
-    doc: &Document,
-    stream: &lopdf::Stream,
-    page: usize,
-    limits: &BatchLimits,
-) -> Result<Option<PageImage>, BatchError> {
+fn pdf_image(doc: &Document, stream: &lopdf::Stream) -> Result<Option<PageImage>, BatchError> {
     let d = &stream.dict;
     let (Some(width), Some(height)) = (int(doc, d, b"Width"), int(doc, d, b"Height")) else {
         return Ok(None);
@@ -587,9 +800,6 @@ fn pdf_image(
     };
     if width == 0 || height == 0 {
         return Ok(None);
-    }
-    if stream.content.len() > limits.max_image_bytes {
-        return Err(BatchError::PageTooLarge { page });
     }
     let image_mask = boolean(doc, d, b"ImageMask").unwrap_or(false);
     let bits = if image_mask {
@@ -672,8 +882,8 @@ fn pdf_image(
         encoding,
         decode,
         image_mask,
-        // Moved in by `read_pdf`, without a copy.
-        data: Vec::new(),
+        // Located by `read_pdf`.
+        data: ImageData::Owned(Vec::new()),
     }))
 }
 

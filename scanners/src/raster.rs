@@ -59,6 +59,7 @@ pub(crate) type Failure = String;
 /// coarser). `page_width_pt` is the width of the page the image fills, for its resolution.
 pub(crate) fn decode(
     image: &PageImage,
+    data: &[u8],
     page_width_pt: f32,
     target_dpi: f32,
     max_bytes: usize,
@@ -66,7 +67,7 @@ pub(crate) fn decode(
     let dpi = (image.width as f32 / (page_width_pt / 72.0)).clamp(10.0, 10_000.0);
     let factor = ((dpi / target_dpi).floor() as usize).max(1);
     let gray = match &image.encoding {
-        Encoding::Dct => return jpeg(image, dpi, target_dpi, max_bytes),
+        Encoding::Dct => return jpeg(image, data, dpi, target_dpi, max_bytes),
         Encoding::Ccitt(p) => {
             let mut acc = Accumulator::new(image.width as usize, image.height as usize, factor);
             let settings = hayro_ccitt::DecodeSettings {
@@ -86,7 +87,7 @@ pub(crate) fn decode(
             // says otherwise.
             acc.invert = p.black_is_1 ^ image.inverted();
             let mut ctx = hayro_ccitt::DecoderContext::new(settings);
-            let result = hayro_ccitt::decode(&image.data, &mut acc, &mut ctx);
+            let result = hayro_ccitt::decode(data, &mut acc, &mut ctx);
             // Rows decoded before an error are kept: a scan with a damaged tail still shows
             // its top, where a sheet's code is.
             if result.is_err() && acc.rows == 0 {
@@ -94,9 +95,9 @@ pub(crate) fn decode(
             }
             acc.finish(dpi)
         }
-        Encoding::Jbig2 { globals } => jbig2(image, globals.as_deref(), dpi, factor)?,
+        Encoding::Jbig2 { globals } => jbig2(image, data, globals.as_deref(), dpi, factor)?,
         Encoding::Flate(pred) => {
-            let raw = inflate(&image.data, expected_len(image, pred), max_bytes)?;
+            let raw = inflate(data, expected_len(image, pred), max_bytes)?;
             samples_to_gray(image, pred, &raw, dpi)?.reduce(factor)
         }
         Encoding::Lzw {
@@ -104,20 +105,26 @@ pub(crate) fn decode(
             early_change,
         } => {
             let raw = lzw(
-                &image.data,
+                data,
                 *early_change,
                 expected_len(image, predictor),
                 max_bytes,
             )?;
             samples_to_gray(image, predictor, &raw, dpi)?.reduce(factor)
         }
-        Encoding::Raw => samples_to_gray(image, &Predictor::NONE, &image.data, dpi)?.reduce(factor),
+        Encoding::Raw => samples_to_gray(image, &Predictor::NONE, data, dpi)?.reduce(factor),
     };
     Ok(gray)
 }
 
-fn jpeg(image: &PageImage, dpi: f32, target_dpi: f32, max_bytes: usize) -> Result<Gray, Failure> {
-    let mut decoder = jpeg_decoder::Decoder::new(image.data.as_slice());
+fn jpeg(
+    image: &PageImage,
+    data: &[u8],
+    dpi: f32,
+    target_dpi: f32,
+    max_bytes: usize,
+) -> Result<Gray, Failure> {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
     decoder.set_max_decoding_buffer_size(max_bytes);
     decoder.read_info().map_err(|e| e.to_string())?;
     let info = decoder.info().ok_or("JPEG sans en-tête")?;
@@ -301,6 +308,7 @@ impl hayro_jbig2::Decoder for Accumulator {
 
 fn jbig2(
     image: &PageImage,
+    data: &[u8],
     globals: Option<&[u8]>,
     dpi: f32,
     factor: usize,
@@ -310,7 +318,7 @@ fn jbig2(
         Some(g) => Some(hayro_jbig2::Globals::new(g, &settings).map_err(|e| format!("{e:?}"))?),
         None => None,
     };
-    let page = hayro_jbig2::Page::new_embedded(&image.data, globals.as_ref(), &settings)
+    let page = hayro_jbig2::Page::new_embedded(data, globals.as_ref(), &settings)
         .map_err(|e| format!("{e:?}"))?;
     // The page's own size governs what the decoder allocates: it must match the image's.
     if page.width() != image.width || page.height() != image.height {

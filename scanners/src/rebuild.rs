@@ -7,6 +7,7 @@
 //! tree made explicit.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, dictionary};
 
@@ -28,9 +29,17 @@ pub(crate) fn segment_pdf(batch: &Batch, pages: &[usize]) -> Result<Vec<u8>, Bat
             &batch.source,
             page.source_page,
         ) {
-            (Some(image), true, _, _) => image_page(&mut doc, pages_id, page, image),
+            (Some(image), true, _, _) => {
+                let data = batch.data_of(image)?.into_owned();
+                image_page(&mut doc, pages_id, page, image, data)
+            }
             (_, _, Some(source), Some(source_page)) => {
-                copy_page(&mut doc, pages_id, source, source_page, &mut copied)
+                let from = From {
+                    doc: source,
+                    located: &batch.located,
+                    bytes: &batch.bytes,
+                };
+                copy_page(&mut doc, pages_id, &from, source_page, &mut copied)
                     .ok_or(BatchError::Malformed(format!("page {index}")))?
             }
             _ => {
@@ -58,7 +67,13 @@ pub(crate) fn segment_pdf(batch: &Batch, pages: &[usize]) -> Result<Vec<u8>, Bat
     Ok(out)
 }
 
-fn image_page(doc: &mut Document, parent: ObjectId, page: &Page, image: &PageImage) -> ObjectId {
+fn image_page(
+    doc: &mut Document,
+    parent: ObjectId,
+    page: &Page,
+    image: &PageImage,
+    data: Vec<u8>,
+) -> ObjectId {
     let mut dict = image_dict(image);
     if let Encoding::Jbig2 {
         globals: Some(globals),
@@ -67,7 +82,7 @@ fn image_page(doc: &mut Document, parent: ObjectId, page: &Page, image: &PageIma
         let globals = doc.add_object(Stream::new(dictionary! {}, globals.clone()));
         dict.set("DecodeParms", dictionary! { "JBIG2Globals" => globals });
     }
-    let mut stream = Stream::new(dict, image.data.clone());
+    let mut stream = Stream::new(dict, data);
     // The bytes are the scanner's: never recompressed.
     stream.allows_compression = false;
     let image_id = doc.add_object(stream);
@@ -171,15 +186,23 @@ fn colour_space(colour: &Colour) -> Object {
     }
 }
 
+/// The source PDF pages are copied from: its structure, parsed without image data, and where
+/// that data lies in the batch.
+struct From<'a> {
+    doc: &'a Document,
+    located: &'a HashMap<ObjectId, Range<usize>>,
+    bytes: &'a [u8],
+}
+
 /// Copies a source page and everything it references.
 fn copy_page(
     doc: &mut Document,
     parent: ObjectId,
-    source: &Document,
+    source: &From<'_>,
     page_id: ObjectId,
     copied: &mut HashMap<ObjectId, ObjectId>,
 ) -> Option<ObjectId> {
-    let page = source.get_dictionary(page_id).ok()?;
+    let page = source.doc.get_dictionary(page_id).ok()?;
     let mut dict = Dictionary::new();
     for (key, value) in page.iter() {
         // Links to the rest of the source document (its tree, annotations pointing at other
@@ -196,7 +219,7 @@ fn copy_page(
         if dict.has(key) {
             continue;
         }
-        if let Some(value) = inherited(source, page, key) {
+        if let Some(value) = inherited(source.doc, page, key) {
             dict.set(key.to_vec(), copy_object(doc, source, &value, copied, 0)?);
         }
     }
@@ -218,7 +241,7 @@ fn inherited(source: &Document, page: &Dictionary, key: &[u8]) -> Option<Object>
 
 fn copy_object(
     doc: &mut Document,
-    source: &Document,
+    source: &From<'_>,
     object: &Object,
     copied: &mut HashMap<ObjectId, ObjectId>,
     depth: u32,
@@ -232,7 +255,7 @@ fn copy_object(
             if let Some(new) = copied.get(id) {
                 return Some(Object::Reference(*new));
             }
-            let target = source.get_object(*id).ok()?;
+            let target = source.doc.get_object(*id).ok()?;
             // Page objects reached indirectly (from a link, say) are not copied.
             if target
                 .as_dict()
@@ -245,7 +268,11 @@ fn copy_object(
             }
             let new = doc.new_object_id();
             copied.insert(*id, new);
-            let value = copy_object(doc, source, target, copied, depth + 1)?;
+            let mut value = copy_object(doc, source, target, copied, depth + 1)?;
+            // Image data was left out of the parsed structure: it comes from the batch.
+            if let (Object::Stream(stream), Some(range)) = (&mut value, source.located.get(id)) {
+                stream.content = source.bytes.get(range.clone())?.to_vec();
+            }
             doc.objects.insert(new, value);
             Object::Reference(new)
         }
@@ -270,7 +297,7 @@ fn copy_object(
 
 fn copy_dict(
     doc: &mut Document,
-    source: &Document,
+    source: &From<'_>,
     d: &Dictionary,
     copied: &mut HashMap<ObjectId, ObjectId>,
     depth: u32,

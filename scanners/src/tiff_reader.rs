@@ -8,29 +8,63 @@
 //!
 //! Directories are walked with a set of visited offsets, so a loop in the IFD chain ends the
 //! walk instead of spinning, and every strip is bounds-checked against the input.
+//!
+//! Nothing of a page's image is kept when the batch is read: a page carried over records where
+//! its strip lies in the file; a page to be converted is converted once to check it, and again
+//! each time its bytes are wanted ([`convert`]), so that memory does not grow with the batch.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Write};
+use std::ops::Range;
+use std::sync::Arc;
 
 use tiff::decoder::{Decoder, DecodingResult, Limits};
-use tiff::tags::Tag;
+use tiff::tags::{IfdPointer, Tag};
 
 use crate::batch::{
-    Batch, BatchError, BatchFormat, BatchLimits, CcittParams, Colour, Encoding, Page, PageImage,
-    Predictor,
+    Batch, BatchError, BatchFormat, BatchLimits, CcittParams, Colour, Encoding, ImageData, Page,
+    PageImage, Predictor,
 };
+use crate::source::Source;
 
 fn malformed(e: impl std::fmt::Display) -> BatchError {
     BatchError::Malformed(e.to_string())
 }
 
-pub(crate) fn read(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchError> {
+fn decoder<'a>(
+    bytes: &'a [u8],
+    limits: &BatchLimits,
+) -> Result<Decoder<Cursor<&'a [u8]>>, BatchError> {
     let mut tiff_limits = Limits::default();
     tiff_limits.decoding_buffer_size = limits.max_image_bytes;
     tiff_limits.intermediate_buffer_size = limits.max_image_bytes;
-    let mut decoder = Decoder::new(Cursor::new(bytes))
+    Ok(Decoder::new(Cursor::new(bytes))
         .map_err(malformed)?
-        .with_limits(tiff_limits);
+        .with_limits(tiff_limits))
+}
+
+/// The converted bytes of the page at directory `ifd` (page `index`), as [`read`] checked
+/// they could be made.
+pub(crate) fn convert(
+    source: &Source,
+    ifd: u64,
+    index: usize,
+    limits: &BatchLimits,
+) -> Result<Vec<u8>, BatchError> {
+    let bytes: &[u8] = source;
+    let mut decoder = decoder(bytes, limits)?;
+    let dir = decoder.read_directory(IfdPointer(ifd)).map_err(malformed)?;
+    let fields = Fields::read(&mut decoder, &dir).map_err(malformed)?;
+    let page = fields.decoded(bytes, &mut decoder, index, limits)?;
+    match page.image.map(|i| i.data) {
+        Some(ImageData::Owned(data)) => Ok(data),
+        _ => Err(malformed("page convertie")),
+    }
+}
+
+pub(crate) fn read(source: &Arc<Source>, limits: &BatchLimits) -> Result<Batch, BatchError> {
+    let bytes: &[u8] = source;
+    let mut decoder = decoder(bytes, limits)?;
     let mut next = decoder.ifd_pointer();
     let mut seen = HashSet::new();
     let mut pages = Vec::new();
@@ -50,8 +84,21 @@ pub(crate) fn read(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchErr
         let fields = Fields::read(&mut decoder, &dir).map_err(malformed)?;
         let page = match fields.carry_over(bytes, index, limits)? {
             Some(page) => page,
-            None => fields.decoded(bytes, &mut decoder, index, limits)?,
+            None => {
+                // Converted once to check that it can be; its bytes are not kept.
+                let mut page = fields.decoded(bytes, &mut decoder, index, limits)?;
+                if let Some(image) = page.image.as_mut() {
+                    image.data = ImageData::Converted { ifd: ptr.0, index };
+                }
+                page
+            }
         };
+        // The directory was read (the kernel may map up to 2 MB of the page cache around it),
+        // and, for a page converted, its strips.
+        let strips: u64 = fields.counts.iter().sum();
+        crate::source::note_read(
+            (2 << 20) + usize::try_from(strips).unwrap_or(usize::MAX).min(1 << 30),
+        );
         pages.push(page);
     }
     if pages.is_empty() {
@@ -61,6 +108,9 @@ pub(crate) fn read(bytes: &[u8], limits: &BatchLimits) -> Result<Batch, BatchErr
         format: BatchFormat::Tiff,
         pages,
         source: None,
+        located: Arc::new(HashMap::new()),
+        bytes: source.clone(),
+        limits: limits.clone(),
     })
 }
 
@@ -165,13 +215,13 @@ impl Fields {
         Ok(())
     }
 
-    /// The page's strips, bounds-checked against the file.
-    fn strips<'a>(
+    /// Where the page's strips are, bounds-checked against the file.
+    fn strips(
         &self,
-        bytes: &'a [u8],
+        bytes: &[u8],
         index: usize,
         limits: &BatchLimits,
-    ) -> Result<Vec<&'a [u8]>, BatchError> {
+    ) -> Result<Vec<Range<usize>>, BatchError> {
         if self.offsets.len() != self.counts.len() {
             return Err(malformed("bandes incohérentes"));
         }
@@ -187,7 +237,8 @@ impl Fields {
             let strip = usize::try_from(offset)
                 .ok()
                 .zip(usize::try_from(end).ok())
-                .and_then(|(s, e)| bytes.get(s..e))
+                .filter(|&(_, e)| e <= bytes.len())
+                .map(|(s, e)| s..e)
                 .ok_or_else(|| malformed("bande hors du fichier"))?;
             strips.push(strip);
         }
@@ -215,6 +266,7 @@ impl Fields {
             data: Vec::with_capacity(stride * self.height as usize),
         };
         for (i, strip) in strips.iter().enumerate() {
+            let strip = &bytes[strip.clone()];
             let rows =
                 rows_per_strip.min(self.height - (i as u32 * rows_per_strip).min(self.height));
             let reversed: Vec<u8>;
@@ -258,7 +310,7 @@ impl Fields {
             encoding: Encoding::Flate(Predictor::NONE),
             decode: (self.photometric == Some(1)).then(|| vec![1.0, 0.0]),
             image_mask: false,
-            data,
+            data: ImageData::Owned(data),
         }))
     }
 
@@ -339,8 +391,12 @@ impl Fields {
             _ => return Ok(None),
         };
         let data = match (&encoding, &self.jpeg_tables) {
-            (Encoding::Dct, Some(tables)) => merge_jpeg_tables(tables, strips[0]),
-            _ => strips.concat(),
+            (Encoding::Dct, Some(tables)) => ImageData::JpegWithTables {
+                tables: tables.clone(),
+                strip: strips[0].clone(),
+            },
+            _ if one_strip => ImageData::InBatch(strips[0].clone()),
+            _ => ImageData::Pieces(strips),
         };
         Ok(Some(self.page(PageImage {
             width: self.width,
@@ -472,7 +528,7 @@ impl Fields {
             encoding: Encoding::Flate(Predictor::NONE),
             decode,
             image_mask: false,
-            data,
+            data: ImageData::Owned(data),
         }))
     }
 }
@@ -509,7 +565,7 @@ impl hayro_ccitt::Decoder for FaxRows {
 
 /// A TIFF JPEG strip with its tables (`JPEGTables`, an abbreviated JPEG stream of DQT/DHT
 /// segments) spliced in after SOI: a self-contained JPEG for `DCTDecode`.
-fn merge_jpeg_tables(tables: &[u8], strip: &[u8]) -> Vec<u8> {
+pub(crate) fn merge_jpeg_tables(tables: &[u8], strip: &[u8]) -> Vec<u8> {
     let tables = tables
         .strip_prefix(&[0xFF, 0xD8])
         .unwrap_or(tables)

@@ -1,11 +1,12 @@
 //! Generated batches (guichet's own sheets, scanned at 200 and 300 dpi with rotation, skew,
 //! noise, blank backs and a stray first page; JPEG and CCITT G4; PDF and TIFF) split into the
-//! expected segments, and segments rebuilt without touching the page images.
+//! expected segments, and segments rebuilt without touching the page images, whether the batch
+//! is read from memory or page by page from a file.
 
 use lopdf::{Document, Object};
 use scanners::generate::{self, Manifest};
 use scanners::split::{PageFinding, UnmatchedReason};
-use scanners::{Batch, BatchLimits, read, segment_pdf, split};
+use scanners::{Batch, BatchLimits, open, read, segment_pdf, split};
 
 const SECRET: &[u8] = b"test secret for generated batches";
 
@@ -60,6 +61,10 @@ fn check(batch: &Batch, manifest: &Manifest) {
         assert_eq!(pages.len(), segment.pages.len());
         for (page_id, &source) in pages.values().zip(&segment.pages) {
             let original = batch.pages[source].image.as_ref().expect("image page");
+            let original_data = batch
+                .image_data(source)
+                .expect("image bytes read")
+                .expect("image page");
             let (resources, _) = doc.get_page_resources(*page_id).expect("resources");
             let xobjects = resources
                 .expect("resources")
@@ -72,7 +77,8 @@ fn check(batch: &Batch, manifest: &Manifest) {
                 .and_then(Object::as_stream)
                 .expect("stream");
             assert_eq!(
-                stream.content, original.data,
+                stream.content.as_slice(),
+                &*original_data,
                 "bytes carried over as they are"
             );
             assert_eq!(
@@ -91,6 +97,16 @@ fn run(name: &str) {
     let (bytes, manifest) = generate::build(&spec, SECRET);
     let batch = read(&bytes, &BatchLimits::default()).expect("generated batch reads");
     check(&batch, &manifest);
+
+    // The same batch read page by page from a file splits and rebuilds the same way.
+    let dir = std::env::temp_dir().join(format!("scanners-batches-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let path = dir.join("batch");
+    std::fs::write(&path, &bytes).expect("batch written");
+    let opened = open(&path, &BatchLimits::default()).expect("batch file reads");
+    check(&opened, &manifest);
+    drop(opened);
+    std::fs::remove_dir_all(&dir).expect("temporary directory removed");
 }
 
 #[test]

@@ -130,6 +130,9 @@ data_dir = "$node_dir/data"
 db_engine = "sqlite"
 metadata_fsync = false
 data_fsync = false
+# Documents are PDF, JPEG, PNG, HEIC: compressed already. Compressing them again costs the
+# node CPU for nothing (see docs/deployment.md).
+compression_level = "none"
 
 replication_factor = $replication
 consistency_mode = "consistent"

@@ -17,6 +17,31 @@ pub(crate) struct JpegHeader {
     pub truncated: Option<String>,
     /// Width and height from the frame header (SOF), when one comes before the first scan.
     pub frame: Option<(u16, u16)>,
+    /// The frame is progressive (SOF2): its scans refine the coefficients of the whole
+    /// picture in turn, so a decoder holds them all until the last scan.
+    pub progressive: bool,
+    /// The memory of the frame's DCT coefficients, all components, in bytes (two bytes a
+    /// coefficient, blocks padded to whole MCUs): what a decoder holds for a progressive frame.
+    pub coefficient_bytes: Option<u64>,
+    /// Where the entropy-coded data of the first scan starts (just after its header).
+    pub first_scan: Option<usize>,
+}
+
+/// The bytes of the DCT coefficients of a frame whose SOF body is `body`, padded to MCUs.
+fn coefficient_bytes(body: &[u8]) -> Option<u64> {
+    let height = u64::from(u16::from_be_bytes([*body.get(1)?, *body.get(2)?]));
+    let width = u64::from(u16::from_be_bytes([*body.get(3)?, *body.get(4)?]));
+    let count = usize::from(*body.get(5)?);
+    let sampling: Vec<(u64, u64)> = body
+        .get(6..6 + 3 * count)?
+        .chunks_exact(3)
+        .map(|c| (u64::from(c[1] >> 4).max(1), u64::from(c[1] & 15).max(1)))
+        .collect();
+    let h_max = sampling.iter().map(|s| s.0).max()?;
+    let v_max = sampling.iter().map(|s| s.1).max()?;
+    let (mcus_x, mcus_y) = (width.div_ceil(8 * h_max), height.div_ceil(8 * v_max));
+    let blocks: u64 = sampling.iter().map(|(h, v)| mcus_x * h * mcus_y * v).sum();
+    Some(blocks * 64 * 2)
 }
 
 /// A TIFF header (as EXIF and MPF blocks start with) is `II*\0` or `MM\0*`.
@@ -85,6 +110,8 @@ pub(crate) fn walk(data: &[u8]) -> JpegHeader {
             let height = u16::from_be_bytes([body[1], body[2]]);
             let width = u16::from_be_bytes([body[3], body[4]]);
             out.frame = Some((width, height));
+            out.progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+            out.coefficient_bytes = coefficient_bytes(body);
         }
         match marker {
             0xE1 if body.starts_with(b"Exif\0") => {
@@ -123,8 +150,13 @@ pub(crate) fn walk(data: &[u8]) -> JpegHeader {
                 // with it too, before the next one.
                 // A file that stops right after the scan header (Pillow's Ultra HDR fixture,
                 // cut to its metadata) is left to the decoder.
+                // Searched in windows, so that a large mapped file's pages are released.
+                out.first_scan = Some(body_end);
                 let scan = &data[body_end..];
-                if !scan.is_empty() && crate::detect::find(scan, &[0xFF, 0xD9]).is_none() {
+                let end = crate::mapped::scan_windows(scan, 1, |window, offset| {
+                    crate::detect::find(window, &[0xFF, 0xD9]).map(|at| offset + at)
+                });
+                if !scan.is_empty() && end.is_none() {
                     out.truncated = Some("no end-of-image marker after the first scan".into());
                 }
                 break;
@@ -167,11 +199,24 @@ mod tests {
             walk(&data),
             JpegHeader {
                 frame: Some((10, 10)),
+                first_scan: Some(data.len() - 4),
                 ..JpegHeader::default()
             }
         );
         let wide = jpeg(&[segment(0xC2, &[8, 0, 7, 1, 2, 3])]);
         assert_eq!(walk(&wide).frame, Some((258, 7)));
+        assert!(walk(&wide).progressive);
+    }
+
+    #[test]
+    fn coefficients_are_counted_in_whole_mcus() {
+        // 100x50, Y sampled 2x2, Cb and Cr 1x1: MCUs of 16x16, 7 across and 4 down.
+        let colour = [8, 0, 50, 0, 100, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+        let blocks = 7 * 4 * (4 + 1 + 1);
+        assert_eq!(coefficient_bytes(&colour), Some(blocks * 64 * 2));
+        let header = walk(&jpeg(&[segment(0xC0, &colour)]));
+        assert_eq!(header.coefficient_bytes, Some(blocks * 64 * 2));
+        assert!(!header.progressive);
     }
 
     #[test]

@@ -11,13 +11,21 @@
 //! where the PDF check releases pages as it goes, as a plain function pointer on any thread.
 //! A map is removed from the registry, under the registry's lock, before it is unmapped, so a
 //! release never touches an address range that was unmapped and reused.
+//!
+//! Decoders read large content through a [`ReleasingReader`], which counts what they read.
+//! Some checks walk the bytes of a whole file on their own (the search for another file in a
+//! JPEG's segments and after its end, for one); so that they too leave few pages resident, a
+//! background thread releases the pages of the live maps every [`RELEASE_PERIOD`] while any
+//! map is live, and sleeps otherwise. Reading from the page cache runs at about a gigabyte a
+//! second, so a walk makes at most some tens of megabytes resident between two releases.
 
 use std::fs::File;
-use std::io;
+use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::mem::ManuallyDrop;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, Once};
+use std::time::Duration;
 
 use memmap2::Mmap;
 
@@ -29,6 +37,13 @@ static SINCE_RELEASE: AtomicUsize = AtomicUsize::new(0);
 
 /// Resident bytes of mapped content allowed to build up before its pages are released.
 const RELEASE_EVERY: usize = 16 << 20;
+
+/// How often the background release runs while a map is live.
+const RELEASE_PERIOD: Duration = Duration::from_millis(10);
+
+/// Wakes the background release when a map opens.
+static OPENED: Condvar = Condvar::new();
+static RELEASER: Once = Once::new();
 
 /// A file mapped read-only for the length of one verification.
 pub struct MappedFile {
@@ -47,6 +62,8 @@ impl MappedFile {
         let map = unsafe { Mmap::map(&file)? };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         lock().push((id, map.as_ptr() as usize, map.len()));
+        start_releaser();
+        OPENED.notify_all();
         Ok(MappedFile {
             id,
             map: ManuallyDrop::new(map),
@@ -75,6 +92,31 @@ impl Drop for MappedFile {
 fn lock() -> std::sync::MutexGuard<'static, Vec<(u64, usize, usize)>> {
     // The registry holds plain numbers: a panic elsewhere cannot leave it inconsistent.
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Starts, once per process, the thread that releases the pages of the live maps every
+/// [`RELEASE_PERIOD`] while there are any. If the thread cannot be started, pages are still
+/// released by the checks themselves ([`note_read`]).
+fn start_releaser() {
+    RELEASER.call_once(|| {
+        let started = std::thread::Builder::new()
+            .name("mapped-release".into())
+            .spawn(|| {
+                loop {
+                    let mut live = lock();
+                    while live.is_empty() {
+                        live = OPENED
+                            .wait(live)
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    }
+                    drop(live);
+                    std::thread::sleep(RELEASE_PERIOD);
+                    release_pages();
+                }
+            });
+        // Only a resident-memory optimisation is missing without it.
+        drop(started);
+    });
 }
 
 /// Counts `bytes` as read from mapped content; releases every map's pages once enough was.
@@ -125,6 +167,47 @@ pub(crate) fn scan_windows<T>(
     }
 }
 
+/// A reader over content, mapped or not, for decoders that take `std::io::Read`: it counts
+/// what they read ([`note_read`]), so that a decoder going through a large file from start to
+/// end releases the pages behind it as it goes.
+pub(crate) struct ReleasingReader<'a> {
+    inner: Cursor<&'a [u8]>,
+    /// Bytes read and not counted yet (counted a megabyte at a time).
+    pending: usize,
+}
+
+impl<'a> ReleasingReader<'a> {
+    pub(crate) fn new(content: &'a [u8]) -> Self {
+        ReleasingReader {
+            inner: Cursor::new(content),
+            pending: 0,
+        }
+    }
+
+    /// Where the next read starts.
+    pub(crate) fn position(&self) -> u64 {
+        self.inner.position()
+    }
+}
+
+impl Read for ReleasingReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.pending += n;
+        if self.pending >= 1 << 20 {
+            note_read(self.pending);
+            self.pending = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl Seek for ReleasingReader<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.inner.seek(to)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +233,20 @@ mod tests {
         assert!(lock().iter().any(|(i, _, _)| *i == id));
         drop(mapped);
         assert!(!lock().iter().any(|(i, _, _)| *i == id));
+    }
+
+    #[test]
+    fn a_releasing_reader_reads_and_seeks_as_a_cursor() {
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+        let mut reader = ReleasingReader::new(&bytes);
+        let mut all = Vec::new();
+        reader.read_to_end(&mut all).unwrap();
+        assert_eq!(all, bytes);
+        reader.seek(SeekFrom::Start(1_000_001)).unwrap();
+        assert_eq!(reader.position(), 1_000_001);
+        let mut one = [0u8; 1];
+        reader.read_exact(&mut one).unwrap();
+        assert_eq!(one[0], bytes[1_000_001]);
     }
 
     #[test]

@@ -24,18 +24,20 @@ use crate::guard::no_panic;
 use crate::reason::ReasonCode;
 use crate::{Findings, Limits, ccitt, clock, gif, jpeg, png_profile, polyglot, tiff};
 
+mod streamed;
+
 pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
     let mut f = Findings::default();
     match kind {
         Kind::Jpeg => {
             let header = jpeg::walk(content);
-            if let Some(why) = header.malformed {
+            if let Some(why) = &header.malformed {
                 f.refuse(ReasonCode::ImageStructure, why);
             }
-            if let Some(why) = header.truncated {
+            if let Some(why) = &header.truncated {
                 f.refuse(ReasonCode::ImageTruncated, why);
             }
-            if let Some(why) = header.unsupported {
+            if let Some(why) = &header.unsupported {
                 f.refuse(
                     ReasonCode::KindNotSupported,
                     format!("jpeg: {why}, which guichet cannot decode"),
@@ -50,14 +52,33 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
                     format!("{what}, in a JPEG segment or after its end of image"),
                 );
             }
+            // A large JPEG's header is read from the start of the file up to its first scan:
+            // `image` copies all it is given into memory before it reads a header.
+            let large = content.len() as u64 > limits.large_content_bytes;
+            let head = if large {
+                let end = header
+                    .first_scan
+                    .map_or(HEAD_WITHOUT_SCAN, |at| at + 64 * 1024);
+                &content[..end.min(content.len())]
+            } else {
+                content
+            };
             if f.refused() {
                 // Still report the size when the header gives it.
-                if let Ok(Ok((w, h))) = no_panic(|| header_dimensions(content)) {
+                if let Ok(Ok((w, h))) = no_panic(|| header_dimensions(head)) {
                     (f.width, f.height, f.pages) = (Some(w), Some(h), Some(1));
                 }
                 return f;
             }
-            if dimensions_pass(content, limits, &mut f) {
+            if !dimensions_pass(head, limits, &mut f) {
+                return f;
+            }
+            // A file that stops right after its scan header holds no entropy-coded data:
+            // it is judged as when it is small, whatever the size of its metadata.
+            let scan_empty = header.first_scan == Some(content.len());
+            if large && !scan_empty {
+                decode_jpeg_scaled(content, &header, limits, &mut f);
+            } else {
                 decode_jpeg(content, limits, &mut f);
             }
         }
@@ -294,6 +315,115 @@ fn decode_jpeg(content: &[u8], limits: &Limits, f: &mut Findings) {
     f.refuse(code, detail);
 }
 
+/// How much of a large JPEG whose walk found no scan is read for its header (when the walk
+/// stopped at a malformation, the file is refused and its size only reported).
+const HEAD_WITHOUT_SCAN: usize = 8 << 20;
+
+/// Most memory the coefficients of a large progressive JPEG may take while it is verified:
+/// 64 MiB, about 22 million pixels in colour with the usual chroma subsampling, 33 million in
+/// grey. A progressive file that large (above `limits.large_content_bytes`) is rare: cameras,
+/// phones and scanners write baseline JPEGs, and web exports are small.
+pub(crate) const MAX_PROGRESSIVE_COEFFICIENT_BYTES: u64 = 64 << 20;
+
+/// A large JPEG (above `limits.large_content_bytes`), verified in bounded memory: it is
+/// decoded with jpeg-decoder at an eighth of its width and height, a scaling done in the
+/// inverse DCT. Every byte of every scan is still entropy-decoded and checked, so damage and
+/// truncation are found as by a full decode, but the picture kept is a sixty-fourth of the
+/// pixels, a baseline frame is decoded one row of MCUs at a time, and the file is read through
+/// a [`ReleasingReader`](crate::mapped::ReleasingReader), so its pages do not stay resident.
+/// A baseline JPEG of any size is verified in a few megabytes.
+///
+/// A progressive JPEG cannot be verified that way: its scans refine the coefficients of the
+/// whole picture in turn, and any decoder holds them all until the last scan (two bytes a
+/// coefficient: three bytes a pixel in colour with 4:2:0 subsampling). Above
+/// [`MAX_PROGRESSIVE_COEFFICIENT_BYTES`] of coefficients, a large progressive JPEG is refused
+/// as `image_too_large` before any decoding, the detail asking for a baseline export; below,
+/// it is decoded and costs its coefficients.
+///
+/// Smaller JPEGs keep the full decode of [`decode_jpeg`].
+fn decode_jpeg_scaled(
+    content: &[u8],
+    header: &jpeg::JpegHeader,
+    limits: &Limits,
+    f: &mut Findings,
+) {
+    use jpeg_decoder::Error;
+
+    if header.progressive {
+        let needed = header.coefficient_bytes.unwrap_or(u64::MAX);
+        if needed > MAX_PROGRESSIVE_COEFFICIENT_BYTES {
+            let (width, height) = header.frame.unwrap_or_default();
+            return f.refuse(
+                ReasonCode::ImageTooLarge,
+                format!(
+                    "jpeg: a progressive JPEG of {width}x{height} holds {} MiB of coefficients \
+                     while it is verified, more than the {} MiB allowed for a large progressive \
+                     file; a baseline (non-progressive) JPEG of any size is accepted",
+                    needed.div_ceil(1 << 20),
+                    MAX_PROGRESSIVE_COEFFICIENT_BYTES >> 20
+                ),
+            );
+        }
+    }
+    let alloc = usize::try_from(limits.max_image_alloc).unwrap_or(usize::MAX);
+    let decoded = no_panic(|| {
+        let mut decoder =
+            jpeg_decoder::Decoder::new(Timed::new(crate::mapped::ReleasingReader::new(content)));
+        decoder.set_max_decoding_buffer_size(alloc);
+        decoder.scale(1, 1)?;
+        decoder.decode().map(drop)
+    });
+    let error = match decoded {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(panic) => return f.refuse(ReasonCode::ImageCorrupt, panic),
+    };
+    if clock::over() {
+        return; // stopped by the time limit, which the verification reports
+    }
+    let detail = format!("jpeg: {error}");
+    let code = match &error {
+        Error::Unsupported(_) => ReasonCode::KindNotSupported,
+        Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            ReasonCode::ImageTruncated
+        }
+        Error::Format(why) if why.contains("maximum") => ReasonCode::ImageTooLarge,
+        _ if looks_truncated(&detail) => ReasonCode::ImageTruncated,
+        _ => ReasonCode::ImageCorrupt,
+    };
+    f.refuse(code, detail);
+}
+
+/// A reader that fails once the verification's time is spent, so that a decoder that reads
+/// from it stops there. The clock is read every 64 KiB (decoders read a byte at a time).
+struct Timed<R> {
+    inner: R,
+    unchecked: usize,
+}
+
+impl<R> Timed<R> {
+    fn new(inner: R) -> Self {
+        Timed {
+            inner,
+            unchecked: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Timed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.unchecked >= 1 << 16 {
+            self.unchecked = 0;
+            if clock::over() {
+                return Err(std::io::Error::other("the verification's time is spent"));
+            }
+        }
+        let n = self.inner.read(buf)?;
+        self.unchecked += n;
+        Ok(n)
+    }
+}
+
 fn looks_truncated(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     [
@@ -422,7 +552,7 @@ fn decode_tiff_pages(
                     }
                 })?;
             }
-            None => read_chunks(&mut decoder, &mut buffer, alloc).map_err(tiff_refusal)?,
+            None => read_chunks(&mut decoder, content, &mut buffer, alloc).map_err(tiff_refusal)?,
         }
         if !decoder.more_images() {
             break;
@@ -434,9 +564,12 @@ fn decode_tiff_pages(
 
 /// Decodes the current page a strip or tile at a time, every plane, into `buffer`: the checks
 /// of decoding it whole, in the memory of its largest strip, and with the decoded rows still
-/// in the processor's cache when the predictor runs over them.
+/// in the processor's cache when the predictor runs over them. A strip or tile larger than
+/// [`streamed::STREAMED_CHUNK_BYTES`] (a page written as one strip) is verified as a stream
+/// when its compression allows, never whole (see [`streamed`]).
 fn read_chunks<R: std::io::Read + std::io::Seek>(
     decoder: &mut ::tiff::decoder::Decoder<R>,
+    content: &[u8],
     buffer: &mut Vec<u8>,
     max_alloc: usize,
 ) -> ::tiff::TiffResult<()> {
@@ -452,6 +585,12 @@ fn read_chunks<R: std::io::Read + std::io::Seek>(
         let len = decoder.image_chunk_buffer_layout(chunk)?.len;
         if len > max_alloc {
             return Err(::tiff::TiffError::LimitsExceeded);
+        }
+        if len > streamed::STREAMED_CHUNK_BYTES
+            && let Some(verified) = streamed::verify_chunk(decoder, content, chunk, len)
+        {
+            verified?;
+            continue;
         }
         if buffer.len() < len {
             buffer.resize(len, 0);
@@ -574,6 +713,131 @@ mod tests {
         assert_eq!(
             (f.pages, f.width, f.height),
             (Some(1), Some(120), Some(130))
+        );
+    }
+
+    /// Limits under which every JPEG and TIFF takes the bounded path of large content.
+    fn bounded() -> Limits {
+        Limits {
+            large_content_bytes: 0,
+            ..Limits::default()
+        }
+    }
+
+    fn noisy_jpeg(width: u32, height: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(width, height, |x, y| {
+            let n = (x.wrapping_mul(2_654_435_761) ^ y.wrapping_mul(40_503)) % 251;
+            image::Rgb([n as u8, (n * 3 % 251) as u8, (x % 256) as u8])
+        });
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg)
+            .expect("encode jpeg");
+        out.into_inner()
+    }
+
+    #[test]
+    fn a_large_jpeg_is_decoded_scaled_and_its_damage_found() {
+        let good = noisy_jpeg(640, 480);
+        let f = check(Kind::Jpeg, &good, &bounded());
+        assert!(f.reasons.is_empty(), "{:?}", f.reasons);
+        assert_eq!((f.width, f.height), (Some(640), Some(480)));
+        // Cut short: the walk finds no end of image.
+        let cut = &good[..good.len() * 2 / 3];
+        assert_eq!(
+            codes(&check(Kind::Jpeg, cut, &bounded())),
+            vec![ReasonCode::ImageTruncated]
+        );
+        // A marker inside the entropy-coded data, where the decoder must stop.
+        let mut marker = good.clone();
+        let at = good.len() / 2;
+        marker[at..at + 2].copy_from_slice(&[0xFF, 0xC4]);
+        assert_eq!(
+            codes(&check(Kind::Jpeg, &marker, &bounded())),
+            vec![ReasonCode::ImageCorrupt]
+        );
+        assert_eq!(
+            codes(&check(Kind::Jpeg, &marker, &Limits::default())),
+            vec![ReasonCode::ImageCorrupt],
+            "as when the JPEG is decoded whole"
+        );
+    }
+
+    /// A JPEG of `width` x `height` in one grey component, whose frame is progressive
+    /// (SOF2), with a few bytes of scan data.
+    fn progressive_grey_header(width: u16, height: u16) -> Vec<u8> {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xC2, 0, 11, 8];
+        j.extend_from_slice(&height.to_be_bytes());
+        j.extend_from_slice(&width.to_be_bytes());
+        j.extend_from_slice(&[1, 1, 0x11, 0]);
+        j.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0, 0, 0x12, 0xFF, 0xD9]);
+        j
+    }
+
+    #[test]
+    fn a_large_progressive_jpeg_over_its_coefficient_bound_is_refused_before_decoding() {
+        // 9000x9000 grey: 81 million coefficients of two bytes, over the bound.
+        let f = check(Kind::Jpeg, &progressive_grey_header(9000, 9000), &bounded());
+        assert_eq!(codes(&f), vec![ReasonCode::ImageTooLarge]);
+        let detail = f.reasons[0].detail.as_deref().unwrap_or_default();
+        assert!(detail.contains("progressive"), "{detail}");
+        assert_eq!((f.width, f.height), (Some(9000), Some(9000)));
+        // Under the bound, the same header goes on to the decoder (whose scan data is junk).
+        let small = check(Kind::Jpeg, &progressive_grey_header(2000, 2000), &bounded());
+        assert!(
+            !codes(&small).contains(&ReasonCode::ImageTooLarge),
+            "{small:?}"
+        );
+    }
+
+    /// A grey TIFF of `width` x `height` in a single strip coded with `compression`.
+    fn single_strip_tiff(compression: u32, width: u32, height: u32, strip: Vec<u8>) -> Vec<u8> {
+        let grey = [(258, 3, 1, 8), (262, 3, 1, 1)];
+        crate::tiff::tests::strip_tiff(compression, &grey, width, height, height, &[strip])
+    }
+
+    /// Grey pixels filling more than the strip size verified as a stream.
+    fn large_page() -> (u32, u32, Vec<u8>) {
+        let (width, height) = (4200u32, 4100u32);
+        assert!((width * height) as usize > streamed::STREAMED_CHUNK_BYTES);
+        let pixels = (0..width * height).map(|i| (i % 253) as u8).collect();
+        (width, height, pixels)
+    }
+
+    #[test]
+    fn a_page_in_one_large_strip_is_verified_as_a_stream() {
+        let (width, height, pixels) = large_page();
+        let limits = Limits::default();
+        let raw = single_strip_tiff(1, width, height, pixels.clone());
+        assert!(check(Kind::Tiff, &raw, &limits).reasons.is_empty());
+        let cut = &raw[..raw.len() - 1000];
+        assert_eq!(
+            codes(&check(Kind::Tiff, cut, &limits)),
+            vec![ReasonCode::ImageTruncated]
+        );
+
+        let lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+            .encode(&pixels)
+            .expect("encoding to memory");
+        let lzw = single_strip_tiff(5, width, height, lzw);
+        assert!(check(Kind::Tiff, &lzw, &limits).reasons.is_empty());
+        let cut = &lzw[..lzw.len() / 2];
+        assert_eq!(
+            codes(&check(Kind::Tiff, cut, &limits)),
+            vec![ReasonCode::ImageTruncated]
+        );
+
+        let deflate = miniz_oxide::deflate::compress_to_vec_zlib(&pixels, 1);
+        let deflate = single_strip_tiff(8, width, height, deflate);
+        assert!(check(Kind::Tiff, &deflate, &limits).reasons.is_empty());
+        let mut damaged = deflate.clone();
+        let at = damaged.len() / 2;
+        for b in &mut damaged[at..at + 64] {
+            *b ^= 0xA5;
+        }
+        let c = codes(&check(Kind::Tiff, &damaged, &limits));
+        assert!(
+            c == vec![ReasonCode::ImageCorrupt] || c == vec![ReasonCode::ImageTruncated],
+            "{c:?}"
         );
     }
 }

@@ -418,16 +418,18 @@ fn palette_of(ifd: &Ifd, big_endian: bool) -> Result<Option<(u64, [u8; 2])>, Str
 /// The TIFF as the `tiff` crate reads it, with palette pages read as grey: a palette page's
 /// samples are colour-map indices, coded exactly like grey levels, and the crate, which
 /// refuses palette pages, then decodes and checks them. The file itself is not copied: the
-/// two bytes of each such page's photometric value are replaced as they are read.
+/// two bytes of each such page's photometric value are replaced as they are read. It reads
+/// through a [`ReleasingReader`](crate::mapped::ReleasingReader), so that the strips of a
+/// large file do not stay resident once decoded.
 pub(crate) struct GreyPalettes<'a> {
-    data: std::io::Cursor<&'a [u8]>,
+    data: crate::mapped::ReleasingReader<'a>,
     patches: Vec<(u64, [u8; 2])>,
 }
 
 impl<'a> GreyPalettes<'a> {
     pub(crate) fn new(data: &'a [u8], layout: &TiffLayout) -> Self {
         GreyPalettes {
-            data: std::io::Cursor::new(data),
+            data: crate::mapped::ReleasingReader::new(data),
             patches: layout.pages.iter().filter_map(|p| p.palette).collect(),
         }
     }

@@ -221,10 +221,25 @@ pub async fn change<T>(
     app: &App,
     reference: &str,
     actor: &str,
+    compute: impl FnMut(&Snapshot) -> Result<Plan<T>, Error>,
+) -> Result<T, Error> {
+    change_from(app, None, reference, actor, compute).await
+}
+
+/// [`change`], trying first from `read`, a snapshot the caller read already: one read less
+/// when the dossier did not change since (the version check tells).
+pub async fn change_from<T>(
+    app: &App,
+    mut read: Option<Snapshot>,
+    reference: &str,
+    actor: &str,
     mut compute: impl FnMut(&Snapshot) -> Result<Plan<T>, Error>,
 ) -> Result<T, Error> {
     for _ in 0..ATTEMPTS {
-        let snapshot = Snapshot::read(app, reference).await?;
+        let snapshot = match read.take() {
+            Some(snapshot) => snapshot,
+            None => Snapshot::read(app, reference).await?,
+        };
         let mut plan = compute(&snapshot)?;
         if plan.change == DossierChange::default() {
             return Ok(plan.outcome);

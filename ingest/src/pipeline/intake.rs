@@ -242,51 +242,57 @@ where
         scanned.as_ref(),
     );
     document.display_sha256 = display;
-    dossier::change(app, &arrival.reference, &arrival.actor, |snapshot| {
-        check_admitted(snapshot, channel)?;
-        if let Some(existing) = same_content(snapshot, arrival, &document.sha256)? {
-            return Ok(Plan::nothing(existing));
-        }
-        if let Some(piece) = &piece {
-            check_room(snapshot, piece)?;
-        }
-        let mut plan = Plan::nothing(Intake {
-            document: document.clone(),
-            created: true,
-        });
-        plan.change.new_documents.push(document.clone());
-        if document.scan.as_deref() == Some(scan::state::PENDING) {
-            plan.change.jobs.push(scan::job(&document));
-        }
-        plan.change.jobs.extend(render::job(&document));
-        let mut facts = received_facts(&document, arrival);
-        // The document staff asked for: the request is answered.
-        if let Some(code) = &document.piece
-            && snapshot.correction(code).is_some()
-        {
-            plan.change.corrections = Some(office::without_correction(snapshot, code));
-            facts["answers_correction"] = json!(true);
-        }
-        plan.change.events.push(snapshot.event(
-            EventKind::DocumentReceived,
-            Some(&document.id),
-            facts,
-        ));
-        if document.review.is_some() {
+    dossier::change_from(
+        app,
+        Some(before),
+        &arrival.reference,
+        &arrival.actor,
+        |snapshot| {
+            check_admitted(snapshot, channel)?;
+            if let Some(existing) = same_content(snapshot, arrival, &document.sha256)? {
+                return Ok(Plan::nothing(existing));
+            }
+            if let Some(piece) = &piece {
+                check_room(snapshot, piece)?;
+            }
+            let mut plan = Plan::nothing(Intake {
+                document: document.clone(),
+                created: true,
+            });
+            plan.change.new_documents.push(document.clone());
+            if document.scan.as_deref() == Some(scan::state::PENDING) {
+                plan.change.jobs.push(scan::job(&document));
+            }
+            plan.change.jobs.extend(render::job(&document));
+            let mut facts = received_facts(&document, arrival);
+            // The document staff asked for: the request is answered.
+            if let Some(code) = &document.piece
+                && snapshot.correction(code).is_some()
+            {
+                plan.change.corrections = Some(office::without_correction(snapshot, code));
+                facts["answers_correction"] = json!(true);
+            }
             plan.change.events.push(snapshot.event(
-                EventKind::DocumentAccepted,
+                EventKind::DocumentReceived,
                 Some(&document.id),
-                json!({"piece": document.piece, "by": AUTO_REVIEWER, "review": false}),
+                facts,
             ));
-        }
-        let next = dossiers::state::after_change(
-            snapshot.state,
-            &snapshot.assessment_after(&plan.change),
-            Change::DocumentReceived,
-        );
-        snapshot.move_to(&mut plan.change, next, None);
-        Ok(plan)
-    })
+            if document.review.is_some() {
+                plan.change.events.push(snapshot.event(
+                    EventKind::DocumentAccepted,
+                    Some(&document.id),
+                    json!({"piece": document.piece, "by": AUTO_REVIEWER, "review": false}),
+                ));
+            }
+            let next = dossiers::state::after_change(
+                snapshot.state,
+                &snapshot.assessment_after(&plan.change),
+                Change::DocumentReceived,
+            );
+            snapshot.move_to(&mut plan.change, next, None);
+            Ok(plan)
+        },
+    )
     .await
 }
 

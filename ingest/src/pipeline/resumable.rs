@@ -162,7 +162,12 @@ pub async fn create(app: &App, new: NewUpload) -> Result<UploadRecord, Error> {
 }
 
 /// The upload `id` of this dossier's piece (the address names both); an expired one is gone.
-pub async fn find(app: &App, reference: &str, piece: &str, id: &str) -> Result<UploadRecord, Error> {
+pub async fn find(
+    app: &App,
+    reference: &str,
+    piece: &str,
+    id: &str,
+) -> Result<UploadRecord, Error> {
     let upload = app
         .repo
         .upload(id)
@@ -232,7 +237,10 @@ where
         return finished(app, upload).await;
     }
     let parts = Parts::from_json(&upload.parts)?;
-    let mut writer = app.uploads.writer(&upload.id, upload.offset, &parts).await?;
+    let mut writer = app
+        .uploads
+        .writer(&upload.id, upload.offset, &parts)
+        .await?;
     let mut received = upload.offset;
     let mut hasher = checksum.map(|_| Sha256::new());
     let mut interrupted = false;

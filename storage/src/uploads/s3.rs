@@ -110,7 +110,12 @@ impl S3UploadStore {
     }
 }
 
-async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) -> Result<(), StoreError> {
+async fn abort(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), StoreError> {
     match client
         .abort_multipart_upload()
         .bucket(bucket)
@@ -121,8 +126,9 @@ async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) -> Res
     {
         Ok(_) => Ok(()),
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchUpload")) =>
+            if e.as_service_error().is_some_and(|s| {
+                aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchUpload")
+            }) =>
         {
             Ok(())
         }

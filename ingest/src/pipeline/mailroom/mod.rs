@@ -33,7 +33,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use storage::ContentKey;
 use storage::repository::BatchRecord;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::app::App;
 use crate::auth::{Role, staff_actor};
@@ -106,6 +106,33 @@ async fn read_blob(app: &App, sha256: &str) -> Result<Vec<u8>, Error> {
         .await
         .map_err(|e| Error::Unavailable(format!("reading the stored batch: {e}")))?;
     Ok(bytes)
+}
+
+/// A stored batch copied, as it streams from the store, to a temporary file of the staging
+/// directory, for the split to read it page by page (mapped) rather than hold it in memory.
+/// The file is removed when the returned path is dropped.
+async fn spool_blob(app: &App, sha256: &str) -> Result<tempfile::TempPath, Error> {
+    let key = ContentKey::from_hex(sha256)
+        .ok_or_else(|| Error::Internal(format!("stored batch key {sha256:?}")))?;
+    let mut blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
+    let local = |e: std::io::Error| Error::Internal(format!("spooling the stored batch: {e}"));
+    let (file, path) = tempfile::Builder::new()
+        .prefix("mailroom-batch-")
+        .tempfile_in(app.staging.dir())
+        .map_err(local)?
+        .into_parts();
+    let mut out = tokio::fs::File::from_std(file);
+    let copied = tokio::io::copy(&mut blob.reader, &mut out)
+        .await
+        .map_err(|e| Error::Unavailable(format!("reading the stored batch: {e}")))?;
+    out.flush().await.map_err(local)?;
+    if copied != blob.size {
+        return Err(Error::Unavailable(format!(
+            "the stored batch is {} bytes, {copied} read",
+            blob.size
+        )));
+    }
+    Ok(path)
 }
 
 /// What a mailroom PDF is filed as: from which batch and pages, into which dossier and piece

@@ -17,7 +17,7 @@ use scanners::batch::BatchLimits;
 use scanners::split::{PageFinding, Split};
 use storage::Job;
 
-use super::{JOB_KIND, MailroomSettings, file, read_blob, state, triage};
+use super::{JOB_KIND, MailroomSettings, file, spool_blob, state, triage};
 use crate::app::App;
 use crate::error::Error;
 use crate::pipeline::jobs::{Retry, with_lease};
@@ -114,10 +114,13 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), Error> {
         app.repo.complete_job(job.id, owner).await?;
         return Ok(());
     }
-    let bytes = read_blob(app, &record.sha256).await?;
+    // The batch is read page by page from a local copy (kept until the batch is filed), never
+    // whole in memory.
+    let spooled = spool_blob(app, &record.sha256).await?;
+    let path = spooled.to_path_buf();
     let secrets: Vec<Vec<u8>> = app.secrets().into_iter().map(<[u8]>::to_vec).collect();
     let parsed = tokio::task::spawn_blocking(move || {
-        let batch = scanners::batch::read(&bytes, &BatchLimits::default())?;
+        let batch = scanners::batch::open(&path, &BatchLimits::default())?;
         let keys: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
         let split = scanners::split::split_with_keys(&batch, &keys);
         Ok::<_, scanners::batch::BatchError>((batch, split))
@@ -126,6 +129,10 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), Error> {
     .map_err(|e| Error::Internal(format!("batch task failed: {e}")))?;
     let (batch, split) = match parsed {
         Ok(parsed) => parsed,
+        // The local copy could not be opened: a fault of this host, tried again.
+        Err(e @ scanners::batch::BatchError::Io(_)) => {
+            return Err(Error::Internal(format!("opening the spooled batch: {e}")));
+        }
         Err(e) => {
             // The bytes will not read better next time: the batch fails for good.
             let report = json!({"error": {"code": e.code(), "message": e.to_string()}});
@@ -183,6 +190,8 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), Error> {
     tracing::info!(batch = %record.id, pages, segments = report.segments.len(),
         unmatched = report.unmatched.len(), "mailroom batch done");
     app.repo.complete_job(job.id, owner).await?;
+    drop(batch);
+    drop(spooled);
     Ok(())
 }
 
