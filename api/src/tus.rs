@@ -25,7 +25,7 @@ use ingest::pipeline::resumable::{self, NewUpload};
 use storage::{UploadRecord, upload_state};
 
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, Error, ErrorBody, ErrorDetail, answers};
+use crate::error::{ApiError, Error, ErrorBody, ErrorDetail};
 use crate::openapi::Binary;
 use crate::request;
 
@@ -56,6 +56,62 @@ pub async fn version_header(mut response: Response) -> Response {
         .headers_mut()
         .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
     response
+}
+
+/// The answers of the tus routes, each described once for the OpenAPI document, beside the
+/// API's shared ones. Never built: answers are built from [`ErrorBody`].
+mod answers {
+    use utoipa::IntoResponses;
+
+    use crate::error::ErrorBody;
+    pub use crate::error::answers::*;
+
+    #[derive(IntoResponses)]
+    #[response(status = 410, description = "The upload expired")]
+    #[allow(dead_code)]
+    pub struct Expired(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 412,
+        description = "Not tus 1.0.0: `Tus-Version` says what is spoken"
+    )]
+    #[allow(dead_code)]
+    pub struct NotTus(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 413, description = "Beyond the piece's size limit")]
+    #[allow(dead_code)]
+    pub struct TooLarge(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 415,
+        description = "Bytes not sent as `application/offset+octet-stream`"
+    )]
+    #[allow(dead_code)]
+    pub struct NotOffsetStream(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 422,
+        description = "Every byte in, and intake refused the document, with every reason"
+    )]
+    #[allow(dead_code)]
+    pub struct Refused(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(status = 423, description = "Another request is writing it; retry")]
+    #[allow(dead_code)]
+    pub struct Locked(ErrorBody);
+
+    #[derive(IntoResponses)]
+    #[response(
+        status = 460,
+        description = "The bytes do not match `Upload-Checksum`; they were discarded"
+    )]
+    #[allow(dead_code)]
+    pub struct ChecksumMismatch(ErrorBody);
 }
 
 /// An upload as `GET` answers it.
@@ -271,12 +327,12 @@ pub async fn describe(State(app): State<App>) -> Response {
         answers::Forbidden,
         answers::NotFound,
         answers::Conflict,
-        (status = 412, description = "Not tus 1.0.0", body = ErrorBody),
-        (status = 413, description = "Beyond the piece's size limit", body = ErrorBody),
-        (status = 415, description = "Bytes not sent as `application/offset+octet-stream`", body = ErrorBody),
-        (status = 422, description = "Every byte sent, and the document refused", body = ErrorBody),
-        (status = 423, description = "Another request is writing it", body = ErrorBody),
-        (status = 460, description = "The bytes do not match `Upload-Checksum`", body = ErrorBody),
+        answers::NotTus,
+        answers::TooLarge,
+        answers::NotOffsetStream,
+        answers::Refused,
+        answers::Locked,
+        answers::ChecksumMismatch,
         answers::Unavailable,
     )
 )]
@@ -365,8 +421,8 @@ pub async fn create(
         answers::Forbidden,
         answers::NotFound,
         (status = 409, description = "The upload was refused by intake", body = ErrorBody),
-        (status = 410, description = "The upload expired", body = ErrorBody),
-        (status = 412, description = "Not tus 1.0.0", body = ErrorBody),
+        answers::Expired,
+        answers::NotTus,
         answers::Unavailable,
     )
 )]
@@ -421,13 +477,13 @@ pub async fn offset(
         answers::Forbidden,
         answers::NotFound,
         (status = 409, description = "`Upload-Offset` is not the upload's offset, or intake refused the upload", body = ErrorBody),
-        (status = 410, description = "The upload expired", body = ErrorBody),
-        (status = 412, description = "Not tus 1.0.0", body = ErrorBody),
-        (status = 413, description = "Beyond the piece's size limit", body = ErrorBody),
-        (status = 415, description = "Bytes not sent as `application/offset+octet-stream`", body = ErrorBody),
-        (status = 422, description = "Every byte in, and the document refused", body = ErrorBody),
-        (status = 423, description = "Another request is writing it; retry", body = ErrorBody),
-        (status = 460, description = "The bytes do not match `Upload-Checksum`; discarded", body = ErrorBody),
+        answers::Expired,
+        answers::NotTus,
+        answers::TooLarge,
+        answers::NotOffsetStream,
+        answers::Refused,
+        answers::Locked,
+        answers::ChecksumMismatch,
         answers::Unavailable,
     )
 )]
@@ -469,9 +525,9 @@ pub async fn append(
         answers::Unauthenticated,
         answers::Forbidden,
         answers::NotFound,
-        (status = 410, description = "The upload expired", body = ErrorBody),
-        (status = 412, description = "Not tus 1.0.0", body = ErrorBody),
-        (status = 423, description = "Another request is writing it; retry", body = ErrorBody),
+        answers::Expired,
+        answers::NotTus,
+        answers::Locked,
         answers::Unavailable,
     )
 )]
@@ -502,7 +558,7 @@ pub async fn terminate(
         answers::Unauthenticated,
         answers::Forbidden,
         answers::NotFound,
-        (status = 410, description = "The upload expired", body = ErrorBody),
+        answers::Expired,
         answers::Unavailable,
     )
 )]

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Document, Object, dictionary};
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Server, error_code, open_campaign};
@@ -179,7 +179,6 @@ async fn download(server: &Server, answer: &Value) -> Result<Vec<u8>, String> {
 /// marker is in the file's bytes).
 fn marked_pdf(title: &str, lines: usize) -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
         "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
     });
@@ -197,26 +196,11 @@ fn marked_pdf(title: &str, lines: usize) -> Vec<u8> {
     }
     operations.push(Operation::new("ET", vec![]));
     let content = Content { operations };
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
+    crate::common::a4_pdf(
+        doc,
         content.encode().expect("content encodes"),
-    ));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("the PDF saves");
-    out
+        dictionary! { "Font" => dictionary! { "F1" => font_id } },
+    )
 }
 
 /// A server's object store seen directly: its directory, or its bucket prefix.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, ImageFormat, Luma};
 use lopdf::content::{Content, Operation};
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Document, Object, dictionary};
 use scanners::generate::{
     Canvas, ImageCoding, encode_page, pdf_batch, rasterise_sheet, tiff_batch,
 };
@@ -63,7 +63,6 @@ required = true
 /// A born-digital A4 PDF: a black block in the top-left corner and a line of text.
 pub fn born_digital_pdf() -> Vec<u8> {
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let font_id = doc.add_object(dictionary! {
         "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
     });
@@ -82,26 +81,11 @@ pub fn born_digital_pdf() -> Vec<u8> {
             Operation::new("ET", vec![]),
         ],
     };
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
+    crate::common::a4_pdf(
+        doc,
         content.encode().expect("content encodes"),
-    ));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Resources" => dictionary! { "Font" => dictionary! { "F1" => font_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("the PDF saves");
-    out
+        dictionary! { "Font" => dictionary! { "F1" => font_id } },
+    )
 }
 
 /// A phone photo taken sideways: stored landscape, EXIF orientation 6 (turn a quarter

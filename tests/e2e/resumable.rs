@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use lopdf::{Document, Object, Stream, dictionary};
+use lopdf::{Document, Stream, dictionary};
 use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -138,7 +138,6 @@ fn scan_pdf(size: usize, seed: u64) -> Vec<u8> {
         })
         .collect();
     let mut doc = Document::with_version("1.5");
-    let pages_id = doc.new_object_id();
     let image_id = doc.add_object(Stream::new(
         dictionary! {
             "Type" => "XObject", "Subtype" => "Image", "Width" => side, "Height" => side,
@@ -146,26 +145,11 @@ fn scan_pdf(size: usize, seed: u64) -> Vec<u8> {
         },
         pixels,
     ));
-    let content_id = doc.add_object(Stream::new(
-        dictionary! {},
+    crate::common::a4_pdf(
+        doc,
         b"q 595 0 0 842 0 0 cm /Im0 Do Q".to_vec(),
-    ));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
-        }),
-    );
-    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
-    doc.trailer.set("Root", catalog_id);
-    let mut out = Vec::new();
-    doc.save_to(&mut out).expect("the PDF saves");
-    out
+        dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
+    )
 }
 
 /// What the store holds of resumable uploads, listed behind guichet's back: the files of the

@@ -768,3 +768,27 @@ impl Server {
         Some((s3, env("GUICHET_TEST_S3_BUCKET"), prefix))
     }
 }
+
+/// A one-page A4 PDF: `content` drawn with `resources` (objects `doc` already holds: fonts,
+/// images), saved.
+pub fn a4_pdf(mut doc: lopdf::Document, content: Vec<u8>, resources: lopdf::Dictionary) -> Vec<u8> {
+    use lopdf::{Object, Stream, dictionary};
+    let pages_id = doc.new_object_id();
+    let content_id = doc.add_object(Stream::new(dictionary! {}, content));
+    let page_id = doc.add_object(dictionary! {
+        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        "MediaBox" => vec![0.into(), 0.into(), 595.into(), 842.into()],
+        "Resources" => resources,
+    });
+    doc.objects.insert(
+        pages_id,
+        Object::Dictionary(dictionary! {
+            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+        }),
+    );
+    let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
+    doc.trailer.set("Root", catalog_id);
+    let mut out = Vec::new();
+    doc.save_to(&mut out).expect("the PDF saves");
+    out
+}
