@@ -1,6 +1,6 @@
 //! Resumable uploads with the tus 1.0 protocol (<https://tus.io/protocols/resumable-upload>),
 //! for candidates on flaky networks: core, creation, creation-with-upload, termination,
-//! checksum (sha256) and expiration, at `/dossiers/{reference}/pieces/{code}/uploads`. The
+//! checksum (sha1 and sha256) and expiration, at `/dossiers/{reference}/pieces/{code}/uploads`. The
 //! work is `ingest::pipeline::resumable`'s; this is its HTTP.
 //!
 //! Beside the protocol, `GET` on an upload answers its state as JSON: how far it got, the
@@ -21,7 +21,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use ingest::App;
-use ingest::pipeline::resumable::{self, NewUpload};
+use ingest::pipeline::resumable::{self, Checksum, NewUpload};
 use storage::{UploadRecord, upload_state};
 
 use crate::auth::{Caller, Role};
@@ -209,9 +209,9 @@ fn number(headers: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, Error> 
         .transpose()
 }
 
-/// The SHA-256 an `Upload-Checksum` header gives (`sha256 <base64>`); other algorithms are
-/// refused.
-fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Error> {
+/// The digest an `Upload-Checksum` header gives (`sha1 <base64>` or `sha256 <base64>`); other
+/// algorithms are refused.
+fn checksum(headers: &HeaderMap) -> Result<Option<Checksum>, Error> {
     let Some(value) = headers.get(UPLOAD_CHECKSUM) else {
         return Ok(None);
     };
@@ -220,17 +220,20 @@ fn checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Error> {
     let (algorithm, digest) = value
         .trim()
         .split_once(' ')
-        .ok_or_else(|| malformed("expected `sha256 <base64 digest>`"))?;
-    if !algorithm.eq_ignore_ascii_case("sha256") {
-        return Err(malformed("the only algorithm supported is sha256"));
-    }
+        .ok_or_else(|| malformed("expected `sha1 <base64>` or `sha256 <base64>`"))?;
     let digest = BASE64
         .decode(digest.trim())
         .map_err(|_| malformed("the digest is not base64"))?;
-    digest
-        .try_into()
-        .map(Some)
-        .map_err(|_| malformed("a SHA-256 digest is 32 bytes"))
+    let wrong_length = |_| malformed("the digest's length is not its algorithm's");
+    match algorithm.to_ascii_lowercase().as_str() {
+        "sha1" => Ok(Some(Checksum::Sha1(
+            digest.try_into().map_err(wrong_length)?,
+        ))),
+        "sha256" => Ok(Some(Checksum::Sha256(
+            digest.try_into().map_err(wrong_length)?,
+        ))),
+        _ => Err(malformed("the algorithms supported are sha1 and sha256")),
+    }
 }
 
 fn text(value: impl ToString) -> HeaderValue {
@@ -281,7 +284,7 @@ fn unless_refused(upload: UploadRecord) -> Result<UploadRecord, Error> {
                 ("Tus-Version" = String, description = "`1.0.0`"),
                 ("Tus-Extension" = String, description = "The extensions supported"),
                 ("Tus-Max-Size" = u64, description = "The largest upload (a piece may allow less)"),
-                ("Tus-Checksum-Algorithm" = String, description = "`sha256`"),
+                ("Tus-Checksum-Algorithm" = String, description = "`sha1,sha256`"),
             )),
     )
 )]
@@ -291,7 +294,10 @@ pub async fn describe(State(app): State<App>) -> Response {
     headers.insert("tus-version", HeaderValue::from_static(TUS_VERSION));
     headers.insert("tus-extension", HeaderValue::from_static(EXTENSIONS));
     headers.insert("tus-max-size", text(app.settings.max_body_bytes));
-    headers.insert("tus-checksum-algorithm", HeaderValue::from_static("sha256"));
+    headers.insert(
+        "tus-checksum-algorithm",
+        HeaderValue::from_static("sha1,sha256"),
+    );
     response
 }
 
@@ -308,7 +314,7 @@ pub async fn describe(State(app): State<App>) -> Response {
         ("Upload-Metadata" = Option<String>, Header,
             description = "`filename` and `filetype` (or `name` and `type`), base64"),
         ("Upload-Checksum" = Option<String>, Header,
-            description = "`sha256 <base64>` of the bytes sent with the creation"),
+            description = "`sha1 <base64>` or `sha256 <base64>` of the bytes sent with the creation"),
     ),
     request_body(
         content((Binary = "application/offset+octet-stream")),
@@ -462,7 +468,7 @@ pub async fn offset(
         ("reference" = String, Path), ("code" = String, Path), ("id" = String, Path),
         ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's offset"),
-        ("Upload-Checksum" = Option<String>, Header, description = "`sha256 <base64>` of these bytes"),
+        ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of these bytes"),
     ),
     request_body(content((Binary = "application/offset+octet-stream")), description = "The next bytes"),
     responses(

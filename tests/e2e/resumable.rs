@@ -457,7 +457,20 @@ async fn the_protocol_refuses_what_it_must(backend: Backend) {
     assert_eq!(error_code(mismatch).await, "checksum_mismatch");
     assert_eq!(offset_of(&server, &location).await, 1000);
 
-    // An algorithm other than sha256: 400.
+    // SHA-1 too, which every tus server supports (tuspy sends only it): a wrong one is 460.
+    let wrong_sha1 = patch(&server, &location, 1000)
+        .header(
+            "Upload-Checksum",
+            format!("sha1 {}", BASE64.encode(sha1::Sha1::digest(b"other bytes"))),
+        )
+        .body(chunk.to_vec())
+        .send()
+        .await
+        .expect("PATCH");
+    assert_eq!(wrong_sha1.status(), 460);
+    assert_eq!(offset_of(&server, &location).await, 1000);
+
+    // An algorithm other than sha1 and sha256: 400.
     let md5 = patch(&server, &location, 1000)
         .header("Upload-Checksum", "md5 1B2M2Y8AsgTpgAmY7PhCfg==")
         .body(chunk.to_vec())
@@ -466,11 +479,20 @@ async fn the_protocol_refuses_what_it_must(backend: Backend) {
         .expect("PATCH");
     assert_eq!(md5.status(), 400);
 
-    // The right checksum: taken.
-    let right = BASE64.encode(Sha256::digest(chunk));
+    // The right checksums: taken.
+    let right = BASE64.encode(Sha256::digest(&chunk[..20_000]));
     let matched = patch(&server, &location, 1000)
         .header("Upload-Checksum", format!("sha256 {right}"))
-        .body(chunk.to_vec())
+        .body(chunk[..20_000].to_vec())
+        .send()
+        .await
+        .expect("PATCH");
+    assert_eq!(matched.status(), 204);
+    assert_eq!(header_number(&matched, "upload-offset"), 21_000);
+    let right = BASE64.encode(sha1::Sha1::digest(&chunk[20_000..]));
+    let matched = patch(&server, &location, 21_000)
+        .header("Upload-Checksum", format!("sha1 {right}"))
+        .body(chunk[20_000..].to_vec())
         .send()
         .await
         .expect("PATCH");

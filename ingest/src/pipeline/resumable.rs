@@ -48,6 +48,46 @@ const UNSETTLED_AFTER: Duration = Duration::from_secs(60);
 /// looked after more often (twice an expiry).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
+/// What a request's bytes must hash to (`Upload-Checksum`): SHA-1, which every tus server
+/// supports and some clients (tuspy) only send, or SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    Sha1([u8; 20]),
+    Sha256([u8; 32]),
+}
+
+/// A running hash of a request's bytes, for its [`Checksum`].
+enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(Sha256),
+}
+
+impl Checksum {
+    fn hasher(&self) -> Hasher {
+        match self {
+            Checksum::Sha1(_) => Hasher::Sha1(sha1::Sha1::new()),
+            Checksum::Sha256(_) => Hasher::Sha256(Sha256::new()),
+        }
+    }
+}
+
+impl Hasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            Hasher::Sha1(h) => h.update(bytes),
+            Hasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    fn matches(self, expected: &Checksum) -> bool {
+        match (self, expected) {
+            (Hasher::Sha1(h), Checksum::Sha1(digest)) => h.finalize().as_slice() == digest,
+            (Hasher::Sha256(h), Checksum::Sha256(digest)) => h.finalize().as_slice() == digest,
+            _ => false,
+        }
+    }
+}
+
 /// A new upload, as its sender announces it.
 #[derive(Debug, Clone)]
 pub struct NewUpload {
@@ -180,15 +220,15 @@ pub async fn find(
     Ok(upload)
 }
 
-/// Appends the bytes of `body`, sent for `offset`, to `upload`; with `checksum` (SHA-256 of
-/// the body), they are recorded only if they match it. Files the document once the last byte
+/// Appends the bytes of `body`, sent for `offset`, to `upload`; with `checksum`, they are
+/// recorded only if they match it. Files the document once the last byte
 /// is in. The work runs in its own task: a client that goes away mid-request still gets its
 /// bytes recorded.
 pub async fn append<S, E>(
     app: &App,
     upload: &UploadRecord,
     offset: u64,
-    checksum: Option<[u8; 32]>,
+    checksum: Option<Checksum>,
     body: S,
 ) -> Result<Appended, Error>
 where
@@ -213,7 +253,7 @@ async fn append_held<S, E>(
     app: &App,
     lease: &Lease,
     offset: u64,
-    checksum: Option<[u8; 32]>,
+    checksum: Option<Checksum>,
     body: S,
 ) -> Result<Appended, Error>
 where
@@ -242,7 +282,7 @@ where
         .writer(&upload.id, upload.offset, &parts)
         .await?;
     let mut received = upload.offset;
-    let mut hasher = checksum.map(|_| Sha256::new());
+    let mut hasher = checksum.as_ref().map(Checksum::hasher);
     let mut interrupted = false;
     let mut renewed = Instant::now();
     futures::pin_mut!(body);
@@ -293,7 +333,7 @@ where
                 "the request ended before its bytes did; they were discarded".into(),
             ));
         }
-        if hasher.finalize().as_slice() != expected {
+        if !hasher.matches(&expected) {
             return Err(Error::ChecksumMismatch);
         }
     }
