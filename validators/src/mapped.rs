@@ -120,7 +120,7 @@ fn start_releaser() {
 }
 
 /// Counts `bytes` as read from mapped content; releases every map's pages once enough was.
-pub(crate) fn note_read(bytes: usize) {
+pub fn note_read(bytes: usize) {
     let total = SINCE_RELEASE.fetch_add(bytes, Ordering::Relaxed) + bytes;
     if total >= RELEASE_EVERY {
         SINCE_RELEASE.store(0, Ordering::Relaxed);
@@ -130,7 +130,7 @@ pub(crate) fn note_read(bytes: usize) {
 
 /// Drops the resident pages of every live map from the process. Nothing is lost: the maps
 /// are read-only views of files, and the pages come back from the page cache when read again.
-pub(crate) fn release_pages() {
+pub fn release_pages() {
     let live = lock();
     for &(_, address, length) in live.iter() {
         // SAFETY: the range is a live read-only shared file mapping (it leaves the registry
