@@ -241,17 +241,7 @@ async fn events_arrive_signed_in_order_after_failures(backend: Backend) {
     let id = endpoint["id"].as_str().expect("id");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let record = loop {
-        let record: Value = server
-            .get(
-                &format!("/api/v1/campaigns/hooks/webhooks/{id}/deliveries"),
-                &server.tokens.admin,
-            )
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+        let record = delivery_record(&server, "hooks", id, "").await;
         let deliveries = record["deliveries"].as_array().expect("deliveries");
         let all = deliveries.len() == expected.len()
             && deliveries.iter().all(|d| d["state"] == "delivered");
@@ -286,17 +276,7 @@ async fn an_event_is_given_up_after_the_bound_and_recorded(backend: Backend) {
     assert_eq!(expected.len(), 2);
 
     let failed = || async {
-        let record: Value = server
-            .get(
-                &format!("/api/v1/campaigns/down/webhooks/{id}/deliveries?failed=true"),
-                &server.tokens.admin,
-            )
-            .send()
-            .await
-            .expect("request")
-            .json()
-            .await
-            .expect("json");
+        let record = delivery_record(&server, "down", id, "?failed=true").await;
         record["deliveries"].as_array().expect("deliveries").clone()
     };
     let mut given_up = Vec::new();
@@ -442,4 +422,19 @@ async fn two_processes_deliver_each_event_once() {
         assert_eq!(got, &expected, "{path}: each event once, in id order");
         assert_eq!(got.iter().collect::<HashSet<_>>().len(), got.len());
     }
+}
+
+/// The delivery record of endpoint `id` of `campaign`, as admins read it (`query`: its filter).
+async fn delivery_record(server: &Server, campaign: &str, id: &str, query: &str) -> Value {
+    server
+        .get(
+            &format!("/api/v1/campaigns/{campaign}/webhooks/{id}/deliveries{query}"),
+            &server.tokens.admin,
+        )
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json")
 }

@@ -340,27 +340,20 @@ where
     let whole = received == upload.length;
     let checkpoint = writer.finish(whole).await?;
     let upload = lease.save(app, &upload, &checkpoint, whole).await?;
-    if !whole {
-        return Ok(Appended {
-            upload,
-            filed: None,
-        });
-    }
-    let filed = file(app, &upload).await?;
-    let upload = app.repo.upload(&upload.id).await?.unwrap_or(upload);
-    Ok(Appended {
-        upload,
-        filed: Some(filed),
-    })
+    finished(app, upload).await
 }
 
-/// An upload whose every byte is in, asked again: its document, its refusal, or (not filed
-/// yet) filed now.
+/// Where an upload stands after a request: still receiving, or, every byte in, its document,
+/// its refusal, or (not filed yet) filed now.
 async fn finished(app: &App, upload: UploadRecord) -> Result<Appended, Error> {
     match upload.state.as_str() {
         upload_state::RECEIVED => {
             let filed = file(app, &upload).await?;
-            let upload = app.repo.upload(&upload.id).await?.unwrap_or(upload);
+            let upload = UploadRecord {
+                state: upload_state::FILED.into(),
+                document: Some(filed.document.id.clone()),
+                ..upload
+            };
             Ok(Appended {
                 upload,
                 filed: Some(filed),
@@ -518,8 +511,15 @@ impl Lease {
 
     async fn claim(app: &App, id: &str, owner: &str) -> Result<bool, Error> {
         let now = Utc::now();
-        let until = now + chrono::Duration::from_std(LEASE).expect("a short duration");
-        Ok(app.repo.lease_upload(id, owner, until, now).await?)
+        Ok(app
+            .repo
+            .lease_upload(id, owner, Self::until(now), now)
+            .await?)
+    }
+
+    /// When a lease taken or renewed at `now` lapses.
+    fn until(now: DateTime<Utc>) -> DateTime<Utc> {
+        now + chrono::Duration::from_std(LEASE).expect("a short duration")
     }
 
     fn hold(app: &App, id: &str, owner: String) -> Lease {
@@ -557,16 +557,16 @@ impl Lease {
         } else {
             upload_state::RECEIVING
         };
+        let expires_at = expiry(app, now);
         let progress = UploadProgress {
             offset: checkpoint.offset,
             parts: &parts,
             state,
-            expires_at: expiry(app, now),
+            expires_at,
         };
-        let until = now + chrono::Duration::from_std(LEASE).expect("a short duration");
         if !app
             .repo
-            .save_upload(&self.id, &self.owner, progress, until)
+            .save_upload(&self.id, &self.owner, progress, Self::until(now))
             .await?
         {
             return Err(Error::UploadLocked);
@@ -576,7 +576,7 @@ impl Lease {
             parts,
             state: state.into(),
             updated_at: now,
-            expires_at: expiry(app, now),
+            expires_at,
             ..upload.clone()
         })
     }

@@ -144,9 +144,10 @@ impl S3Settings {
     }
 }
 
+#[derive(Clone)]
 pub struct S3BlobStore {
-    client: Client,
-    settings: S3Settings,
+    pub(crate) client: Client,
+    pub(crate) settings: S3Settings,
 }
 
 impl S3BlobStore {
@@ -180,15 +181,10 @@ impl S3BlobStore {
 
     /// Where this bucket keeps resumable uploads while they arrive (under the same prefix).
     pub fn uploads(&self) -> crate::uploads::S3UploadStore {
-        crate::uploads::S3UploadStore::new(
-            self.client.clone(),
-            self.settings.bucket.clone(),
-            self.settings.prefix.clone(),
-            self.settings.part_size,
-        )
+        crate::uploads::S3UploadStore::new(self.clone())
     }
 
-    fn object_key(&self, path: &str) -> String {
+    pub(crate) fn object_key(&self, path: &str) -> String {
         format!("{}{path}", self.settings.prefix)
     }
 
@@ -284,11 +280,11 @@ fn checksum_of_key(key: &ContentKey) -> String {
 }
 
 /// One multipart upload in progress.
-struct Upload {
-    client: Client,
-    bucket: String,
-    object: String,
-    upload_id: String,
+pub(crate) struct Upload {
+    pub(crate) client: Client,
+    pub(crate) bucket: String,
+    pub(crate) object: String,
+    pub(crate) upload_id: String,
 }
 
 impl Upload {
@@ -298,6 +294,16 @@ impl Upload {
         bucket: String,
         object: String,
     ) -> Result<PendingUpload, StoreError> {
+        let upload = Upload::create(client, bucket, object).await?;
+        Ok(PendingUpload::new(Arc::new(upload)))
+    }
+
+    /// Opens a multipart upload of `object` (with SHA-256 checksums per part).
+    pub(crate) async fn create(
+        client: Client,
+        bucket: String,
+        object: String,
+    ) -> Result<Upload, StoreError> {
         let created = client
             .create_multipart_upload()
             .bucket(&bucket)
@@ -315,15 +321,15 @@ impl Upload {
                 message: "the store answered without an upload id".into(),
             });
         };
-        Ok(PendingUpload::new(Arc::new(Upload {
+        Ok(Upload {
             client,
             bucket,
             object,
             upload_id: upload_id.to_string(),
-        })))
+        })
     }
 
-    async fn send_part(
+    pub(crate) async fn send_part(
         self: Arc<Self>,
         number: i32,
         part: Part,
@@ -351,26 +357,36 @@ impl Upload {
     }
 
     async fn abort(&self) -> Result<(), StoreError> {
-        let aborted = self
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.bucket)
-            .key(&self.object)
-            .upload_id(&self.upload_id)
-            .send()
-            .await;
-        match aborted {
-            Ok(_) => Ok(()),
-            // Already completed or aborted (by another process's sweep, say): nothing to undo.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.code() == Some("NoSuchUpload")) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("AbortMultipartUpload", &self.object, e)),
-        }
+        abort_multipart(&self.client, &self.bucket, &self.object, &self.upload_id).await
     }
+}
+
+/// Aborts the multipart upload `upload_id` of `object`. One already completed or aborted (by
+/// another process's sweep, say) leaves nothing to undo.
+pub(crate) async fn abort_multipart(
+    client: &Client,
+    bucket: &str,
+    object: &str,
+    upload_id: &str,
+) -> Result<(), StoreError> {
+    let aborted = client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(object)
+        .upload_id(upload_id)
+        .send()
+        .await;
+    match aborted {
+        Ok(_) => Ok(()),
+        Err(e) if is_no_such_upload(&e) => Ok(()),
+        Err(e) => Err(sdk_error("AbortMultipartUpload", object, e)),
+    }
+}
+
+/// The store knows no such multipart upload: it was completed or aborted.
+pub(crate) fn is_no_such_upload<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.as_service_error()
+        .is_some_and(|s| s.code() == Some("NoSuchUpload"))
 }
 
 /// Aborts its upload when dropped unless completed or aborted: the drop guard that undoes a
@@ -445,9 +461,10 @@ impl Drop for PendingUpload {
 }
 
 /// A part read from the staged file, with the base64 SHA-256 S3 checks it against.
-struct Part {
-    bytes: Bytes,
-    checksum: String,
+pub(crate) struct Part {
+    pub(crate) bytes: Bytes,
+    /// Base64 SHA-256 of `bytes`.
+    pub(crate) checksum: String,
 }
 
 /// Reads a staged file part after part, in order, hashing the whole file on the way.

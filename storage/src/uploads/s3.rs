@@ -5,67 +5,81 @@
 //! half-way (a wrong checksum, a lost lease) is overwritten by the next one, and only the
 //! recorded parts are assembled.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::{Bytes, BytesMut};
+use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use super::{Checkpoint, PartWriter, Parts, SentPart, Tail, UPLOADS_PREFIX, UploadStore, checked};
-use crate::blob::s3::{MIN_PART_SIZE, is_not_found, sdk_error};
-use crate::blob::{Blob, StoreError};
+use crate::blob::s3::{MIN_PART_SIZE, Part, Upload, abort_multipart, is_no_such_upload, sdk_error};
+use crate::blob::{Blob, Listed, ObjectStore, S3BlobStore, StoreError};
 
+/// The bucket's resumable uploads: multipart uploads driven here, every other object (tails,
+/// the assembled upload) read, written and removed through the store's own operations.
 #[derive(Clone)]
 pub struct S3UploadStore {
-    client: Client,
-    bucket: String,
-    prefix: String,
+    store: S3BlobStore,
     part_size: u64,
 }
 
 impl S3UploadStore {
-    pub(crate) fn new(client: Client, bucket: String, prefix: String, part_size: u64) -> Self {
-        S3UploadStore {
-            client,
-            bucket,
-            prefix,
-            part_size: part_size.max(MIN_PART_SIZE),
-        }
+    pub(crate) fn new(store: S3BlobStore) -> Self {
+        let part_size = store.settings.part_size.max(MIN_PART_SIZE);
+        S3UploadStore { store, part_size }
     }
 
+    /// The upload's path in the store (under its prefix).
+    fn path(&self, id: &str) -> Result<String, StoreError> {
+        Ok(format!("{UPLOADS_PREFIX}{}", checked(id)?))
+    }
+
+    /// The upload's key in the bucket, for the multipart operations.
     fn object(&self, id: &str) -> Result<String, StoreError> {
-        Ok(format!("{}{UPLOADS_PREFIX}{}", self.prefix, checked(id)?))
+        Ok(self.store.object_key(&self.path(id)?))
     }
 
-    fn tail_object(&self, id: &str, end: u64) -> Result<String, StoreError> {
-        Ok(format!("{}.tail.{end}", self.object(id)?))
+    fn tail_path(&self, id: &str, end: u64) -> Result<String, StoreError> {
+        Ok(format!("{}.tail.{end}", self.path(id)?))
+    }
+
+    fn client(&self) -> &Client {
+        &self.store.client
+    }
+
+    fn bucket(&self) -> &str {
+        &self.store.settings.bucket
     }
 
     async fn read_tail(&self, id: &str, tail: &Tail) -> Result<BytesMut, StoreError> {
-        let object = self.tail_object(id, tail.end)?;
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&object)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetObject", &object, e))?;
+        let path = self.tail_path(id, tail.end)?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
+        };
+        let blob = self
+            .store
+            .read(&path)
+            .await?
+            .ok_or_else(|| corrupt("the recorded tail is missing".into()))?;
         let mut bytes = Vec::with_capacity(usize::try_from(tail.size).unwrap_or_default());
-        got.body
-            .into_async_read()
+        let mut reader = blob.reader;
+        reader
             .read_to_end(&mut bytes)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("reading {object}: {e}")))?;
+            .map_err(|e| StoreError::Unavailable(format!("reading {path}: {e}")))?;
         if bytes.len() as u64 != tail.size {
-            return Err(StoreError::Corrupt {
-                path: object,
-                reason: format!("{} bytes where {} were recorded", bytes.len(), tail.size),
-            });
+            return Err(corrupt(format!(
+                "{} bytes where {} were recorded",
+                bytes.len(),
+                tail.size
+            )));
         }
         Ok(BytesMut::from(&bytes[..]))
     }
@@ -75,64 +89,23 @@ impl S3UploadStore {
     async fn remove_all(&self, id: &str) -> Result<(), StoreError> {
         let object = self.object(id)?;
         let listed = self
-            .client
+            .client()
             .list_multipart_uploads()
-            .bucket(&self.bucket)
+            .bucket(self.bucket())
             .prefix(&object)
             .send()
             .await
             .map_err(|e| sdk_error("ListMultipartUploads", &object, e))?;
         for upload in listed.uploads() {
             if let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) {
-                abort(&self.client, &self.bucket, key, upload_id).await?;
+                abort_multipart(self.client(), self.bucket(), key, upload_id).await?;
             }
         }
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&object)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("ListObjectsV2", &object, e))?;
-            for key in page.contents().iter().filter_map(|o| o.key()) {
-                self.client
-                    .delete_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("DeleteObject", key, e))?;
-            }
+        let paths: Vec<Listed> = self.store.list(&self.path(id)?).try_collect().await?;
+        for listed in paths {
+            self.store.remove(&listed.path).await?;
         }
         Ok(())
-    }
-}
-
-async fn abort(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-) -> Result<(), StoreError> {
-    match client
-        .abort_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error().is_some_and(|s| {
-                aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchUpload")
-            }) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(sdk_error("AbortMultipartUpload", key, e)),
     }
 }
 
@@ -168,7 +141,6 @@ impl UploadStore for S3UploadStore {
     }
 
     async fn read(&self, id: &str, length: u64, parts: &Parts) -> Result<Blob, StoreError> {
-        let object = self.object(id)?;
         if parts.sent.is_empty() {
             return Ok(Blob {
                 size: 0,
@@ -176,6 +148,7 @@ impl UploadStore for S3UploadStore {
             });
         }
         if let Some(upload_id) = &parts.multipart {
+            let object = self.object(id)?;
             let completed: Vec<CompletedPart> = parts
                 .sent
                 .iter()
@@ -188,9 +161,9 @@ impl UploadStore for S3UploadStore {
                 })
                 .collect();
             let done = self
-                .client
+                .client()
                 .complete_multipart_upload()
-                .bucket(&self.bucket)
+                .bucket(self.bucket())
                 .key(&object)
                 .upload_id(upload_id)
                 .multipart_upload(
@@ -203,44 +176,27 @@ impl UploadStore for S3UploadStore {
             match done {
                 Ok(_) => {}
                 // Completed already, by an earlier attempt at filing it: read it.
-                Err(e)
-                    if e.as_service_error().is_some_and(|s| {
-                        aws_sdk_s3::error::ProvideErrorMetadata::code(s) == Some("NoSuchUpload")
-                    }) => {}
+                Err(e) if is_no_such_upload(&e) => {}
                 Err(e) => return Err(sdk_error("CompleteMultipartUpload", &object, e)),
             }
         }
-        let got = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&object)
-            .send()
-            .await;
-        let output = match got {
-            Ok(output) => output,
-            Err(e) if is_not_found(&e) => {
-                return Err(StoreError::Corrupt {
-                    path: object,
-                    reason: "the assembled upload is missing".into(),
-                });
-            }
-            Err(e) => return Err(sdk_error("GetObject", &object, e)),
+        let path = self.path(id)?;
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.clone(),
+            reason,
         };
-        let size = output
-            .content_length()
-            .and_then(|len| u64::try_from(len).ok())
-            .unwrap_or_default();
-        if size != length {
-            return Err(StoreError::Corrupt {
-                path: object,
-                reason: format!("{size} bytes assembled; {length} were received"),
-            });
+        let blob = self
+            .store
+            .read(&path)
+            .await?
+            .ok_or_else(|| corrupt("the assembled upload is missing".into()))?;
+        if blob.size != length {
+            return Err(corrupt(format!(
+                "{} bytes assembled; {length} were received",
+                blob.size
+            )));
         }
-        Ok(Blob {
-            size,
-            reader: Box::pin(output.body.into_async_read()),
-        })
+        Ok(blob)
     }
 
     async fn discard(&self, id: &str, _parts: &Parts) -> Result<(), StoreError> {
@@ -261,24 +217,22 @@ struct S3PartWriter {
 impl S3PartWriter {
     /// Sends `bytes` as the next part, beginning the multipart upload with the first one.
     async fn send(&mut self, bytes: Bytes) -> Result<(), StoreError> {
-        let object = self.store.object(&self.id)?;
-        let client = &self.store.client;
-        let upload_id = match &self.parts.multipart {
-            Some(id) => id.clone(),
+        let upload = match &self.parts.multipart {
+            Some(upload_id) => Upload {
+                client: self.store.client().clone(),
+                bucket: self.store.bucket().to_string(),
+                object: self.store.object(&self.id)?,
+                upload_id: upload_id.clone(),
+            },
             None => {
-                let created = client
-                    .create_multipart_upload()
-                    .bucket(&self.store.bucket)
-                    .key(&object)
-                    .checksum_algorithm(ChecksumAlgorithm::Sha256)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("CreateMultipartUpload", &object, e))?;
-                let id = created.upload_id().map(str::to_string).ok_or_else(|| {
-                    StoreError::Unavailable(format!("{object}: no multipart upload id"))
-                })?;
-                self.parts.multipart = Some(id.clone());
-                id
+                let upload = Upload::create(
+                    self.store.client().clone(),
+                    self.store.bucket().to_string(),
+                    self.store.object(&self.id)?,
+                )
+                .await?;
+                self.parts.multipart = Some(upload.upload_id.clone());
+                upload
             }
         };
         let number = i32::try_from(self.parts.sent.len() + 1).expect("part numbers fit in i32");
@@ -289,20 +243,11 @@ impl S3PartWriter {
         .await
         .expect("hashing does not panic");
         let size = bytes.len() as u64;
-        let sent = client
-            .upload_part()
-            .bucket(&self.store.bucket)
-            .key(&object)
-            .upload_id(&upload_id)
-            .part_number(number)
-            .content_length(i64::try_from(size).expect("parts fit in i64"))
-            .checksum_sha256(&checksum)
-            .body(ByteStream::from(bytes))
-            .customize()
-            .disable_payload_signing()
-            .send()
-            .await
-            .map_err(|e| sdk_error("UploadPart", &format!("{object} part {number}"), e))?;
+        let part = Part {
+            bytes,
+            checksum: checksum.clone(),
+        };
+        let sent = Arc::new(upload).send_part(number, part).await?;
         self.parts.sent.push(SentPart {
             number,
             etag: sent.e_tag().unwrap_or_default().to_string(),
@@ -343,22 +288,9 @@ impl PartWriter for S3PartWriter {
             if last || rest.len() as u64 >= MIN_PART_SIZE {
                 self.send(rest).await?;
             } else {
-                let object = self.store.tail_object(&self.id, self.offset)?;
-                let checksum = BASE64.encode(Sha256::digest(&rest));
                 let size = rest.len() as u64;
-                self.store
-                    .client
-                    .put_object()
-                    .bucket(&self.store.bucket)
-                    .key(&object)
-                    .content_length(i64::try_from(size).expect("tails fit in i64"))
-                    .checksum_sha256(checksum)
-                    .body(ByteStream::from(rest))
-                    .customize()
-                    .disable_payload_signing()
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("PutObject", &object, e))?;
+                let path = self.store.tail_path(&self.id, self.offset)?;
+                self.store.store.write_small(&path, Vec::from(rest)).await?;
                 self.parts.tail = Some(Tail {
                     end: self.offset,
                     size,
