@@ -90,32 +90,21 @@ pub async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> 
     Ok(repo)
 }
 
-/// The object store, and where resumable uploads wait: files under the data directory on the
-/// embedded default, the bucket on S3.
+/// The object store, and where resumable uploads wait (see [`backend`]).
 async fn stores(config: &Config) -> anyhow::Result<ingest::Stores> {
-    let uploads: Arc<dyn UploadStore> = match config.storage.kind {
-        StorageKind::Fs => Arc::new(
-            FsUploadStore::open(config.data_dir.join("uploads"))
-                .await
-                .context("opening the uploads folder")?,
-        ),
-        StorageKind::S3 => Arc::new(
-            S3BlobStore::connect(config.s3_settings()?)
-                .await
-                .context("opening the S3 bucket for uploads")?
-                .uploads(),
-        ),
-    };
+    let Backend { objects, uploads } = backend(config).await?;
     Ok(ingest::Stores {
-        blobs: blob_store(config).await?,
+        blobs: blob_store(config, objects).await?,
         uploads,
     })
 }
 
-/// The object store: sealed (encryption at rest) when keys are configured. Refuses a store
-/// whose content needs keys that are not configured, naming them.
-async fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
-    let backend = backend(config).await?;
+/// The object store over `backend`: sealed (encryption at rest) when keys are configured.
+/// Refuses a store whose content needs keys that are not configured, naming them.
+async fn blob_store(
+    config: &Config,
+    backend: Arc<dyn ObjectStore>,
+) -> anyhow::Result<Arc<dyn BlobStore>> {
     match config.keyring()? {
         Some(keyring) => Ok(Arc::new(
             SealedStore::open(backend, keyring)
@@ -136,30 +125,47 @@ pub async fn sealed_store(config: &Config) -> anyhow::Result<SealedStore> {
     let Some(keyring) = config.keyring()? else {
         anyhow::bail!("no encryption keys configured (GUICHET_ENCRYPTION_KEYS or encryption.keys)");
     };
-    SealedStore::open(backend(config).await?, keyring)
+    SealedStore::open(backend(config).await?.objects, keyring)
         .await
         .context("opening the encrypted object store")
 }
 
+/// The configured backend: where objects live, and where resumable uploads wait meanwhile
+/// (files under the data directory on the embedded default, the same bucket on S3).
+struct Backend {
+    objects: Arc<dyn ObjectStore>,
+    uploads: Arc<dyn UploadStore>,
+}
+
 /// The configured backend, its leftovers of interrupted writes cleaned.
-async fn backend(config: &Config) -> anyhow::Result<Arc<dyn ObjectStore>> {
-    let backend: Arc<dyn ObjectStore> = match config.storage.kind {
-        StorageKind::Fs => Arc::new(
-            FsBlobStore::open(config.objects_dir())
-                .await
-                .context("opening the object store")?,
-        ),
+async fn backend(config: &Config) -> anyhow::Result<Backend> {
+    let backend = match config.storage.kind {
+        StorageKind::Fs => Backend {
+            objects: Arc::new(
+                FsBlobStore::open(config.objects_dir())
+                    .await
+                    .context("opening the object store")?,
+            ),
+            uploads: Arc::new(
+                FsUploadStore::open(config.data_dir.join("uploads"))
+                    .await
+                    .context("opening the uploads folder")?,
+            ),
+        },
         StorageKind::S3 => {
             let settings = config.s3_settings()?;
             let bucket = settings.bucket.clone();
-            Arc::new(
-                S3BlobStore::connect(settings)
-                    .await
-                    .with_context(|| format!("opening the S3 bucket {bucket}"))?,
-            )
+            let store = S3BlobStore::connect(settings)
+                .await
+                .with_context(|| format!("opening the S3 bucket {bucket}"))?;
+            Backend {
+                uploads: Arc::new(store.uploads()),
+                objects: Arc::new(store),
+            }
         }
     };
     let swept = backend
+        .objects
         .sweep_leftovers(MULTIPART_LEFTOVER_AGE)
         .await
         .context("cleaning leftovers of interrupted writes")?;
