@@ -316,13 +316,13 @@ async fn a_storage_node_killed_during_intake_loses_nothing_acknowledged() {
     let servers: Vec<Server> = (1..=3)
         .map(|node| {
             let config = s3_deployment_config(
-                &database,
+                &database.url,
                 cluster.value(&format!("GUICHET_TEST_S3_ENDPOINT_{node}")),
                 cluster.value("GUICHET_TEST_S3_BUCKET"),
                 cluster.value("GUICHET_TEST_S3_REGION"),
                 &prefix,
             );
-            Server::with_config_and_env(config, cluster.credentials())
+            Server::with_config_and_env(config, cluster.credentials(), Some(database.clone()))
         })
         .collect();
     servers[0].load_campaign(&open_campaign(CAMPAIGN)).await;

@@ -311,7 +311,7 @@ address = "{clamd}"
             value(&s3, "AWS_SECRET_ACCESS_KEY"),
         ),
     ];
-    let server = Server::with_config_and_env(config, credentials);
+    let server = Server::with_config_and_env(config, credentials, None);
     server.load_campaign(&open_campaign("faults")).await;
     for reference in ["F-1", "F-2", "F-3", "F-4"] {
         server

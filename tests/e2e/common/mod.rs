@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, RequestBuilder, Response};
@@ -95,8 +95,44 @@ fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is set"))
 }
 
-/// A fresh PostgreSQL database on the test server, and its URL.
-pub async fn fresh_database() -> String {
+/// A PostgreSQL database of one test on the test server. It is dropped when the last holder
+/// lets it go (the servers using it hold it), so a whole run's databases never pile up on
+/// the test cluster's disk.
+pub struct Database {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Its own runtime on its own thread: dropped from inside a test's runtime or not.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut connection)
+                .await
+                .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("the test database {} was not dropped", self.name);
+        }
+    }
+}
+
+/// A fresh PostgreSQL database on the test server.
+pub async fn fresh_database() -> Arc<Database> {
     use sqlx::Connection;
     let admin = env("GUICHET_TEST_DATABASE_URL");
     let name = format!("guichet_e2e_{}", uuid::Uuid::new_v4().simple());
@@ -110,18 +146,25 @@ pub async fn fresh_database() -> String {
     let base = admin
         .rsplit_once('/')
         .map_or(admin.as_str(), |(base, _)| base);
-    format!("{base}/{name}")
+    Arc::new(Database {
+        url: format!("{base}/{name}"),
+        name,
+        admin,
+    })
 }
 
-/// The configuration of a scaled deployment: one database, one bucket prefix, one secret.
-pub async fn scaled_config() -> String {
-    s3_deployment_config(
-        &fresh_database().await,
+/// The configuration of a scaled deployment (one database, one bucket prefix, one secret),
+/// and its database.
+pub async fn scaled_config() -> (String, Arc<Database>) {
+    let database = fresh_database().await;
+    let config = s3_deployment_config(
+        &database.url,
         &env("GUICHET_TEST_S3_ENDPOINT"),
         &env("GUICHET_TEST_S3_BUCKET"),
         &std::env::var("GUICHET_TEST_S3_REGION").unwrap_or_else(|_| "garage".into()),
         &format!("e2e-{}/", uuid::Uuid::new_v4().simple()),
-    )
+    );
+    (config, database)
 }
 
 /// The configuration of one process of a scaled deployment: PostgreSQL at `database`, objects
@@ -164,6 +207,8 @@ pub struct Server {
     pub http: Client,
     /// Extra environment of the process and its commands.
     env: Vec<(String, String)>,
+    /// The test database of the scaled backend, shared with siblings.
+    database: Option<Arc<Database>>,
 }
 
 /// Runs a guichet command to completion and returns its standard output.
@@ -205,32 +250,34 @@ fn create_token(location: &[String], role: &str, env: &[(String, String)]) -> St
 impl Server {
     /// A server on the embedded default.
     pub fn start() -> Server {
-        Server::with_config(None)
+        Server::build(None, Vec::new(), None)
     }
 
     pub async fn start_on(backend: Backend) -> Server {
-        match backend {
-            Backend::Embedded => Server::start(),
-            Backend::Scaled => Server::with_config(Some(scaled_config().await)),
-        }
+        Server::start_on_with_env(backend, Vec::new()).await
     }
 
     /// A server on `backend` with more configuration: TOML tables appended to the backend's.
     pub async fn start_with(backend: Backend, extra: &str) -> Server {
-        let base = match backend {
-            Backend::Embedded => String::new(),
-            Backend::Scaled => scaled_config().await,
+        let (base, database) = match backend {
+            Backend::Embedded => (String::new(), None),
+            Backend::Scaled => {
+                let (config, database) = scaled_config().await;
+                (config, Some(database))
+            }
         };
-        Server::with_config(Some(format!("{base}\n{extra}\n")))
+        Server::build(Some(format!("{base}\n{extra}\n")), Vec::new(), database)
     }
 
     /// A server on `backend` whose processes and commands get these environment variables.
     pub async fn start_on_with_env(backend: Backend, env: Vec<(String, String)>) -> Server {
-        let config = match backend {
-            Backend::Embedded => None,
-            Backend::Scaled => Some(scaled_config().await),
-        };
-        Server::build(config, env)
+        match backend {
+            Backend::Embedded => Server::build(None, env, None),
+            Backend::Scaled => {
+                let (config, database) = scaled_config().await;
+                Server::build(Some(config), env, Some(database))
+            }
+        }
     }
 
     /// Replaces the extra environment of the next start and commands (stop the server first).
@@ -277,7 +324,7 @@ impl Server {
             .config
             .as_ref()
             .map(|path| std::fs::read_to_string(path).expect("config"));
-        let mut sibling = Server::build(config, self.env.clone());
+        let mut sibling = Server::build(config, self.env.clone(), self.database.clone());
         sibling.tokens = Tokens {
             portal: self.tokens.portal.clone(),
             station: self.tokens.station.clone(),
@@ -288,16 +335,21 @@ impl Server {
     }
 
     /// A server on this configuration (a whole TOML file) and these extra environment
-    /// variables, for tests that run services of their own.
-    pub fn with_config_and_env(config: String, env: Vec<(String, String)>) -> Server {
-        Server::build(Some(config), env)
+    /// variables, for tests that run services of their own; it holds `database` (when the
+    /// configuration names a test database) until it is dropped.
+    pub fn with_config_and_env(
+        config: String,
+        env: Vec<(String, String)>,
+        database: Option<Arc<Database>>,
+    ) -> Server {
+        Server::build(Some(config), env, database)
     }
 
-    fn with_config(config: Option<String>) -> Server {
-        Server::build(config, Vec::new())
-    }
-
-    fn build(config: Option<String>, env: Vec<(String, String)>) -> Server {
+    fn build(
+        config: Option<String>,
+        env: Vec<(String, String)>,
+        database: Option<Arc<Database>>,
+    ) -> Server {
         let data = tempfile::tempdir().expect("temp dir");
         let config = config.map(|text| {
             let path = data.path().join("guichet.toml");
@@ -325,6 +377,7 @@ impl Server {
                 .build()
                 .expect("an HTTP client"),
             env,
+            database,
         };
         server.spawn();
         server
