@@ -25,4 +25,4 @@ pub use repository::{
     JobState, NewEvent, NewJob, PostgresRepository, RepoError, Repository, ReviewChange,
     ScanChange, SqliteRepository, TokenRecord, UploadProgress, UploadRecord, upload_state,
 };
-pub use staging::{StagedFile, Staging, StagingError, StagingWriter};
+pub use staging::{IN_MEMORY_BYTES, StagedFile, Staging, StagingError, StagingWriter};

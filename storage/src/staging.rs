@@ -1,19 +1,33 @@
 //! Local staging: where every incoming byte stream lands first.
 //!
 //! The writer hashes (SHA-256) and counts in the same pass that writes, and stops at the
-//! limit, so a body is never held in memory and an oversized one is never read on. A staged
-//! file removes itself when dropped unless a store took it: a request cancelled half-way
-//! leaves nothing behind, and [`Staging::sweep`] removes what a crash left at start.
+//! limit, so an oversized body is never read on. A body of at most [`IN_MEMORY_BYTES`] is
+//! gathered in memory, within a budget shared by every body in flight
+//! ([`IN_MEMORY_BUDGET`]), and written to its file in one go when it ends: the staged file
+//! then keeps the bytes for those who read it next (verification, the virus scan, an S3
+//! put), which spares as many reads of the file. A larger body, or one that finds the budget
+//! spent, goes to its file as it arrives. A staged file removes itself when dropped unless a
+//! store took it: a request cancelled half-way leaves nothing behind, and [`Staging::sweep`]
+//! removes what a crash left at start.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, BufWriter};
 
 use crate::blob::ContentKey;
 
 const WRITE_BUFFER: usize = 256 * 1024;
+
+/// The largest body gathered in memory before it is written.
+pub const IN_MEMORY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most bytes gathered in memory at once, all bodies together.
+pub const IN_MEMORY_BUDGET: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StagingError {
@@ -30,6 +44,52 @@ pub enum StagingError {
 #[derive(Debug, Clone)]
 pub struct Staging {
     dir: PathBuf,
+    budget: Budget,
+}
+
+/// Bytes that bodies may still hold in memory, shared by every writer of a staging area.
+#[derive(Debug, Clone)]
+struct Budget(Arc<AtomicUsize>);
+
+impl Budget {
+    /// Takes `bytes` from the budget, or nothing when fewer are left.
+    fn take(&self, bytes: usize) -> Option<Reservation> {
+        self.0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(bytes)
+            })
+            .ok()
+            .map(|_| Reservation {
+                budget: self.clone(),
+                bytes,
+            })
+    }
+}
+
+/// Bytes taken from the budget, given back when dropped.
+#[derive(Debug)]
+struct Reservation {
+    budget: Budget,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Takes `more` bytes into this reservation; false (nothing taken) when too few are left.
+    fn grow(&mut self, more: usize) -> bool {
+        match self.budget.take(more) {
+            Some(mut taken) => {
+                self.bytes += std::mem::take(&mut taken.bytes);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.0.fetch_add(self.bytes, Ordering::AcqRel);
+    }
 }
 
 impl Staging {
@@ -41,7 +101,10 @@ impl Staging {
                 path: dir.clone(),
                 source,
             })?;
-        Ok(Staging { dir })
+        Ok(Staging {
+            dir,
+            budget: Budget(Arc::new(AtomicUsize::new(IN_MEMORY_BUDGET))),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -53,14 +116,11 @@ impl Staging {
         let path = self
             .dir
             .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
-        let file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|source| StagingError::Io {
-                path: path.clone(),
-                source,
-            })?;
         Ok(StagingWriter {
-            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+            sink: Sink::Memory {
+                bytes: Vec::new(),
+                reservation: self.budget.take(0).expect("nothing is always left"),
+            },
             guard: RemoveOnDrop(Some(path)),
             hasher: Sha256::new(),
             size: 0,
@@ -115,11 +175,22 @@ impl Drop for RemoveOnDrop {
 }
 
 pub struct StagingWriter {
-    file: BufWriter<tokio::fs::File>,
+    sink: Sink,
     guard: RemoveOnDrop,
     hasher: Sha256,
     size: u64,
     limit: u64,
+}
+
+/// Where a staged body's bytes go while it arrives.
+enum Sink {
+    /// Gathered, to be written when the body ends.
+    Memory {
+        bytes: Vec<u8>,
+        reservation: Reservation,
+    },
+    /// Written as they arrive.
+    File(BufWriter<tokio::fs::File>),
 }
 
 impl StagingWriter {
@@ -130,8 +201,19 @@ impl StagingWriter {
             return Err(StagingError::TooLarge { limit: self.limit });
         }
         self.hasher.update(chunk);
-        self.file
-            .write_all(chunk)
+        if let Sink::Memory { bytes, reservation } = &mut self.sink {
+            if size <= IN_MEMORY_BYTES as u64 && reservation.grow(chunk.len()) {
+                bytes.extend_from_slice(chunk);
+                self.size = size;
+                return Ok(());
+            }
+            let gathered = std::mem::take(bytes);
+            self.sink = Sink::File(self.spill(&gathered).await?);
+        }
+        let Sink::File(file) = &mut self.sink else {
+            unreachable!("a body beyond memory goes to its file")
+        };
+        file.write_all(chunk)
             .await
             .map_err(|source| StagingError::Io {
                 path: self.guard.path().to_path_buf(),
@@ -141,26 +223,64 @@ impl StagingWriter {
         Ok(())
     }
 
+    /// Creates the file and writes what was gathered so far to it.
+    async fn spill(&self, gathered: &[u8]) -> Result<BufWriter<tokio::fs::File>, StagingError> {
+        let path = self.guard.path();
+        let io = |source| StagingError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = tokio::fs::File::create(path).await.map_err(io)?;
+        let mut file = BufWriter::with_capacity(WRITE_BUFFER, file);
+        file.write_all(gathered).await.map_err(io)?;
+        Ok(file)
+    }
+
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// Flushes and fsyncs: the staged bytes are durable before anyone acts on them.
-    pub async fn finish(mut self) -> Result<StagedFile, StagingError> {
+    /// Writes, flushes and fsyncs: the staged bytes are durable before anyone acts on them.
+    pub async fn finish(self) -> Result<StagedFile, StagingError> {
         let path = self.guard.path().to_path_buf();
         let io = |source| StagingError::Io {
             path: path.clone(),
             source,
         };
-        self.file.flush().await.map_err(io)?;
-        self.file.get_ref().sync_all().await.map_err(io)?;
+        let memory = match self.sink {
+            Sink::Memory { bytes, reservation } => {
+                // Created, written and synced in one blocking call.
+                let target = path.clone();
+                let (bytes, written) = tokio::task::spawn_blocking(move || {
+                    let written = write_synced(&target, &bytes);
+                    (bytes, written)
+                })
+                .await
+                .map_err(|e| io(std::io::Error::other(e)))?;
+                written.map_err(io)?;
+                Some((Bytes::from(bytes), reservation))
+            }
+            Sink::File(mut file) => {
+                file.flush().await.map_err(io)?;
+                file.get_ref().sync_all().await.map_err(io)?;
+                None
+            }
+        };
         let hex = hex::encode(self.hasher.finalize());
         Ok(StagedFile {
             key: ContentKey::from_hex(&hex).expect("a SHA-256 digest is 64 hex digits"),
             size: self.size,
+            memory,
             guard: self.guard,
         })
     }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Bytes durably staged, with their digest and size. Removed on drop unless stored.
@@ -168,6 +288,8 @@ impl StagingWriter {
 pub struct StagedFile {
     key: ContentKey,
     size: u64,
+    /// The bytes too, when the body was gathered in memory.
+    memory: Option<(Bytes, Reservation)>,
     guard: RemoveOnDrop,
 }
 
@@ -182,6 +304,12 @@ impl StagedFile {
 
     pub fn path(&self) -> &Path {
         self.guard.path()
+    }
+
+    /// The staged bytes, when they are at hand in memory (a small body): reading them spares
+    /// a read of the file.
+    pub fn bytes(&self) -> Option<&Bytes> {
+        self.memory.as_ref().map(|(bytes, _)| bytes)
     }
 
     /// Hands the file over to a store, which becomes responsible for it.
@@ -235,6 +363,7 @@ impl BlockingStagingWriter {
         Ok(StagedFile {
             key: ContentKey::from_hex(&hex).expect("a SHA-256 digest is 64 hex digits"),
             size: self.size,
+            memory: None,
             guard: self.guard,
         })
     }
@@ -257,6 +386,68 @@ mod tests {
         assert!(path.exists());
         drop(staged);
         assert!(!path.exists(), "a dropped staged file is removed");
+    }
+
+    #[tokio::test]
+    async fn a_small_body_is_kept_in_memory_and_on_disk() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let staging = Staging::open(dir.path()).await.expect("staging");
+        let mut writer = staging.create(1 << 20).await.expect("writer");
+        writer.write(b"gui").await.expect("fits");
+        writer.write(b"chet").await.expect("fits");
+        let staged = writer.finish().await.expect("finish");
+        assert_eq!(staged.bytes().map(|b| &b[..]), Some(&b"guichet"[..]));
+        assert_eq!(std::fs::read(staged.path()).expect("staged"), b"guichet");
+    }
+
+    #[tokio::test]
+    async fn a_large_body_goes_to_its_file_as_it_arrives() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let staging = Staging::open(dir.path()).await.expect("staging");
+        let content: Vec<u8> = (0..IN_MEMORY_BYTES + 5000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let mut writer = staging.create(u64::MAX).await.expect("writer");
+        for chunk in content.chunks(64 * 1024) {
+            writer.write(chunk).await.expect("fits");
+        }
+        let staged = writer.finish().await.expect("finish");
+        assert!(
+            staged.bytes().is_none(),
+            "a large body is not held in memory"
+        );
+        assert_eq!(std::fs::read(staged.path()).expect("staged"), content);
+        assert_eq!(staged.key(), &ContentKey::of(&content));
+    }
+
+    #[tokio::test]
+    async fn bodies_beyond_the_shared_budget_go_to_their_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let staging = Staging::open(dir.path()).await.expect("staging");
+        let chunk = vec![7u8; IN_MEMORY_BYTES];
+        let mut held = Vec::new();
+        for _ in 0..IN_MEMORY_BUDGET / IN_MEMORY_BYTES {
+            let mut writer = staging.create(u64::MAX).await.expect("writer");
+            writer.write(&chunk).await.expect("fits");
+            held.push(writer.finish().await.expect("finish"));
+        }
+        assert!(held.iter().all(|staged| staged.bytes().is_some()));
+        let mut writer = staging.create(u64::MAX).await.expect("writer");
+        writer.write(b"one byte too many").await.expect("fits");
+        let spilled = writer.finish().await.expect("finish");
+        assert!(spilled.bytes().is_none(), "the budget is spent");
+        assert_eq!(
+            std::fs::read(spilled.path()).expect("staged"),
+            b"one byte too many"
+        );
+        held.pop();
+        let mut writer = staging.create(u64::MAX).await.expect("writer");
+        writer.write(b"room again").await.expect("fits");
+        let kept = writer.finish().await.expect("finish");
+        assert!(
+            kept.bytes().is_some(),
+            "a dropped staged file gives its bytes back"
+        );
     }
 
     #[tokio::test]

@@ -668,8 +668,10 @@ mod s3_only {
         let Some(h) = multipart_harness(2).await else {
             return;
         };
-        // Small (one checked PUT) and large (parts hashed on the way, then compared).
-        for size in [10_000, 11 * MIB as usize] {
+        // Small (one checked PUT) and large (parts hashed on the way, then compared); both
+        // beyond what staging keeps in memory, so the staged file is what is sent, and what
+        // is tampered with.
+        for size in [storage::IN_MEMORY_BYTES + 10_000, 11 * MIB as usize] {
             let staged = h.stage(&bytes_of(size, 30)).await;
             std::fs::write(staged.path(), bytes_of(size, 31)).expect("tamper");
             let key = staged.key().clone();

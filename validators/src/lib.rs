@@ -211,6 +211,17 @@ pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &L
     verify(content, sha256, declared, policy, limits)
 }
 
+/// [`validate`] on content whose digest the caller computed already (while receiving it).
+pub fn validate_digested(
+    content: &[u8],
+    sha256: String,
+    declared: &Declared,
+    policy: &Policy,
+    limits: &Limits,
+) -> Verdict {
+    verify(content, sha256, declared, policy, limits)
+}
+
 /// [`validate`] on a file, with bounded memory: content above `limits.large_content_bytes`
 /// is read through a memory map ([`mapped`]) instead of being copied into memory. `sha256`
 /// is the content's digest when the caller already has it (computed while receiving), else

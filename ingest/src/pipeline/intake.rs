@@ -456,10 +456,16 @@ async fn verify(
             return Ok(verdict);
         }
     }
-    // Large content is read through a memory map, not copied: see validators::mapped.
-    let path = staged.path().to_path_buf();
     let sha256 = staged.key().hex().to_string();
     let limits = app.settings.limits.clone();
+    if let Some(bytes) = staged.bytes().cloned() {
+        return on_verify_pool(app, "verification", move || {
+            validators::validate_digested(&bytes, sha256, &declared, &policy, &limits)
+        })
+        .await;
+    }
+    // Large content is read through a memory map, not copied: see validators::mapped.
+    let path = staged.path().to_path_buf();
     on_verify_pool(app, "verification", move || {
         validators::validate_file(&path, Some(sha256), &declared, &policy, &limits)
     })
@@ -558,6 +564,9 @@ async fn store_display_copy(
 async fn scan_staged(app: &App, staged: &StagedFile) -> Result<Option<Outcome>, Error> {
     if app.scanner.is_none() {
         return Ok(None);
+    }
+    if let Some(bytes) = staged.bytes() {
+        return Ok(scan::scan(app, std::io::Cursor::new(bytes.clone())).await);
     }
     let file = tokio::fs::File::open(staged.path())
         .await

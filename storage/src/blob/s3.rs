@@ -194,9 +194,12 @@ impl S3BlobStore {
     }
 
     async fn put_whole(&self, object: &str, staged: &StagedFile) -> Result<(), StoreError> {
-        let body = ByteStream::from_path(staged.path())
-            .await
-            .map_err(|e| StoreError::io(staged.path(), std::io::Error::other(e)))?;
+        let body = match staged.bytes() {
+            Some(bytes) => ByteStream::from(bytes.clone()),
+            None => ByteStream::from_path(staged.path())
+                .await
+                .map_err(|e| StoreError::io(staged.path(), std::io::Error::other(e)))?,
+        };
         self.client
             .put_object()
             .bucket(&self.settings.bucket)
