@@ -3,7 +3,7 @@
 //! Speed matters more than fidelity here: a cover sheet's QR code is 65 mm wide, so a working
 //! resolution of 75–150 dpi gives it 4 to 10 pixels per module, enough for the QR decoder.
 //! The reduction happens while decoding wherever the codec allows it: JPEG is decoded at 1/2,
-//! 1/4 or 1/8 scale in the DCT domain (jpeg-decoder), bilevel CCITT and JBIG2 rows are summed
+//! 1/4 or 1/8 scale in the DCT domain (libjpeg-turbo), bilevel CCITT and JBIG2 rows are summed
 //! into an averaging accumulator as they come, so a 300 dpi bilevel page never exists in
 //! memory as bytes. Only Flate/LZW/raw samples are inflated whole (bounded) before reduction.
 
@@ -124,6 +124,83 @@ fn jpeg(
     target_dpi: f32,
     max_bytes: usize,
 ) -> Result<Gray, Failure> {
+    use turbojpeg::{Colorspace, PixelFormat, ScalingFactor};
+    let mut decoder = turbojpeg::Decompressor::new().map_err(|e| e.to_string())?;
+    let header = decoder.read_header(data).map_err(|e| e.to_string())?;
+    // libjpeg-turbo cannot scale lossless JPEG, which may also be deeper than 8 bits.
+    if header.is_lossless {
+        return jpeg_lossless(image, data, dpi, target_dpi, max_bytes);
+    }
+    let (w, h) = (header.width, header.height);
+    let factor = (dpi / target_dpi).max(1.0);
+    let (want_w, want_h) = (
+        ((w as f32 / factor).ceil() as usize).max(1),
+        ((h as f32 / factor).ceil() as usize).max(1),
+    );
+    // The smallest of 1/8, 1/4, 1/2 and 1 that gives at least the wanted size on one axis.
+    let scale = [
+        ScalingFactor::ONE_EIGHTH,
+        ScalingFactor::ONE_QUARTER,
+        ScalingFactor::ONE_HALF,
+    ]
+    .into_iter()
+    .find(|s| s.scale(w) >= want_w || s.scale(h) >= want_h)
+    .unwrap_or(ScalingFactor::ONE);
+    let (sw, sh) = (scale.scale(w), scale.scale(h));
+    // Luminance straight from YCbCr and gray (RGB is converted by the decoder); CMYK and
+    // YCCK come out as CMYK.
+    let format = match header.colorspace {
+        Colorspace::CMYK | Colorspace::YCCK => PixelFormat::CMYK,
+        _ => PixelFormat::GRAY,
+    };
+    let pitch = sw * format.size();
+    let len = pitch
+        .checked_mul(sh)
+        .filter(|&n| n <= max_bytes)
+        .ok_or_else(|| format!("JPEG trop grand : {sw} × {sh} pixels"))?;
+    decoder
+        .set_scaling_factor(scale)
+        .map_err(|e| e.to_string())?;
+    let mut pixels = vec![0u8; len];
+    decoder
+        .decompress(
+            data,
+            turbojpeg::Image {
+                pixels: pixels.as_mut_slice(),
+                width: sw,
+                pitch,
+                height: sh,
+                format,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    let mut px: Vec<u8> = if format == PixelFormat::CMYK {
+        // Adobe CMYK JPEGs store inverted ink (as libjpeg-turbo gives it back); the sum is
+        // that of the ink, 255 - v, as jpeg-decoder gave it.
+        pixels
+            .chunks_exact(4)
+            .map(|p| {
+                let stored = p[0] as u32 + p[1] as u32 + p[2] as u32 + 3 * p[3] as u32;
+                ((6 * 255 - stored) / 6) as u8
+            })
+            .collect()
+    } else {
+        pixels
+    };
+    if image.inverted() {
+        px.iter_mut().for_each(|v| *v = 255 - *v);
+    }
+    finish_jpeg(px, sw, sh, w as f32, dpi, target_dpi)
+}
+
+/// Lossless JPEG (rare in scans), which jpeg-decoder reads at full size, up to 16 bits.
+fn jpeg_lossless(
+    image: &PageImage,
+    data: &[u8],
+    dpi: f32,
+    target_dpi: f32,
+    max_bytes: usize,
+) -> Result<Gray, Failure> {
     let mut decoder = jpeg_decoder::Decoder::new(data);
     decoder.set_max_decoding_buffer_size(max_bytes);
     decoder.read_info().map_err(|e| e.to_string())?;
@@ -160,6 +237,19 @@ fn jpeg(
     if image.inverted() {
         px.iter_mut().for_each(|v| *v = 255 - *v);
     }
+    finish_jpeg(px, sw, sh, w, dpi, target_dpi)
+}
+
+/// The decoded `sw`×`sh` picture of a `w` pixels wide image at `dpi`, reduced to about
+/// `target_dpi`.
+fn finish_jpeg(
+    px: Vec<u8>,
+    sw: usize,
+    sh: usize,
+    w: f32,
+    dpi: f32,
+    target_dpi: f32,
+) -> Result<Gray, Failure> {
     let gray = Gray {
         w: sw,
         h: sh,
@@ -555,5 +645,132 @@ mod tests {
         assert_eq!((g.w, g.h), (3, 1));
         // First cell fully black on one row of two: half gray; last cell one column wide.
         assert_eq!(g.px, vec![128, 255, 128]);
+    }
+
+    fn dct_image(width: u32, height: u32) -> PageImage {
+        PageImage {
+            width,
+            height,
+            bits_per_component: 8,
+            colour: Colour::Gray,
+            encoding: Encoding::Dct,
+            decode: None,
+            image_mask: false,
+            data: crate::batch::ImageData::InBatch(0..0),
+        }
+    }
+
+    /// A `w`×`h` picture with `n` samples a pixel: gradients and dark bars.
+    fn pattern(w: usize, h: usize, n: usize) -> Vec<u8> {
+        let mut px = Vec::with_capacity(w * h * n);
+        for y in 0..h {
+            for x in 0..w {
+                let dark = (x / 13 + y / 7) % 5 == 0;
+                for c in 0..n {
+                    let v = (x * (c + 1) + y * 3) % 256;
+                    px.push(if dark { (v / 4) as u8 } else { v as u8 });
+                }
+            }
+        }
+        px
+    }
+
+    fn compress(
+        w: usize,
+        h: usize,
+        format: turbojpeg::PixelFormat,
+        subsamp: turbojpeg::Subsamp,
+    ) -> Vec<u8> {
+        let px = pattern(w, h, format.size());
+        let image = turbojpeg::Image {
+            pixels: px.as_slice(),
+            width: w,
+            pitch: w * format.size(),
+            height: h,
+            format,
+        };
+        turbojpeg::compress(image, 90, subsamp).unwrap().to_vec()
+    }
+
+    /// Same size and resolution as jpeg-decoder gave, and nearly the same gray values.
+    #[test]
+    fn jpeg_matches_jpeg_decoder() {
+        use turbojpeg::{PixelFormat as P, Subsamp as S};
+        let cases = [
+            (P::GRAY, S::Gray),
+            (P::RGB, S::Sub2x2),
+            (P::RGB, S::None),
+            (P::CMYK, S::None),
+        ];
+        for (format, subsamp) in cases {
+            for (w, h) in [(2481, 3508), (1001, 777), (9, 5)] {
+                let data = compress(w, h, format, subsamp);
+                let image = dct_image(w as u32, h as u32);
+                let page_width_pt = 595.0 * w as f32 / 2481.0;
+                for target in [75.0, 100.0, 150.0, 300.0, 600.0] {
+                    let dpi = (w as f32 / (page_width_pt / 72.0)).clamp(10.0, 10_000.0);
+                    let ours = jpeg(&image, &data, dpi, target, 256 << 20).unwrap();
+                    let theirs = jpeg_lossless(&image, &data, dpi, target, 256 << 20).unwrap();
+                    let case = format!("{format:?} {subsamp:?} {w}×{h} at {target} dpi");
+                    assert_eq!((ours.w, ours.h, ours.dpi), (theirs.w, theirs.h, theirs.dpi));
+                    let worst = ours
+                        .px
+                        .iter()
+                        .zip(&theirs.px)
+                        .map(|(a, b)| a.abs_diff(*b))
+                        .max()
+                        .unwrap();
+                    let sum: u64 = (ours.px.iter().zip(&theirs.px))
+                        .map(|(a, b)| a.abs_diff(*b) as u64)
+                        .sum();
+                    let mean = sum as f64 / ours.px.len() as f64;
+                    // Unscaled, the two differ by rounding (and RGB by luminance taken from
+                    // Y rather than from clamped RGB); scaled, by their reduced inverse DCTs
+                    // (libjpeg-turbo's also uses higher coefficients), at edges.
+                    let full = ours.w == w;
+                    let ok = match format {
+                        _ if !full => mean < 4.0,
+                        P::RGB => mean < 1.0,
+                        _ => worst <= 2,
+                    };
+                    assert!(
+                        ok,
+                        "{case}: differs by {worst} at most, {mean:.3} on average"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn jpeg_inverted_and_damaged() {
+        let data = compress(
+            640,
+            480,
+            turbojpeg::PixelFormat::GRAY,
+            turbojpeg::Subsamp::Gray,
+        );
+        let mut image = dct_image(640, 480);
+        let plain = jpeg(&image, &data, 200.0, 100.0, 1 << 20).unwrap();
+        image.decode = Some(vec![1.0, 0.0]);
+        let inverted = jpeg(&image, &data, 200.0, 100.0, 1 << 20).unwrap();
+        assert!(
+            plain
+                .px
+                .iter()
+                .zip(&inverted.px)
+                .all(|(a, b)| *a == 255 - b)
+        );
+        // Refused before decoding when the scaled picture exceeds the limit.
+        assert!(jpeg(&image, &data, 200.0, 100.0, 320 * 240 - 1).is_err());
+        assert!(jpeg(&image, &data, 200.0, 100.0, 320 * 240).is_ok());
+        // Truncated, garbled, or not JPEG at all: errors, not panics.
+        assert!(jpeg(&image, &data[..data.len() / 2], 200.0, 100.0, 1 << 20).is_err());
+        let mut garbled = data.clone();
+        let mid = garbled.len() / 2;
+        garbled[mid..mid + 64].fill(0xFF);
+        assert!(jpeg(&image, &garbled, 200.0, 100.0, 1 << 20).is_err());
+        assert!(jpeg(&image, &data[..40], 200.0, 100.0, 1 << 20).is_err());
+        assert!(jpeg(&image, b"not a jpeg", 200.0, 100.0, 1 << 20).is_err());
     }
 }
