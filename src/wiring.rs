@@ -30,6 +30,12 @@ pub async fn open(config: &Config) -> anyhow::Result<App> {
     let staging = Staging::open(config.staging_dir())
         .await
         .context("opening staging")?;
+    // Staged files become objects only in the filesystem store (by a rename); elsewhere they
+    // are working copies, which need no sync.
+    let staging = match config.storage.kind {
+        StorageKind::Fs => staging,
+        StorageKind::S3 => staging.unsynced(),
+    };
     let swept = staging
         .sweep(STAGING_LEFTOVER_AGE)
         .await

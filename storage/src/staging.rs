@@ -45,6 +45,10 @@ pub enum StagingError {
 pub struct Staging {
     dir: PathBuf,
     budget: Budget,
+    /// Whether staged files are synced when finished: when the object store keeps content
+    /// in its own place (S3), a staged file is only a working copy, never renamed into the
+    /// store, and a crash loses nothing acknowledged by leaving it unsynced.
+    synced: bool,
 }
 
 /// Bytes that bodies may still hold in memory, shared by every writer of a staging area.
@@ -104,7 +108,14 @@ impl Staging {
         Ok(Staging {
             dir,
             budget: Budget(Arc::new(AtomicUsize::new(IN_MEMORY_BUDGET))),
+            synced: true,
         })
+    }
+
+    /// Staged files are working copies only: they are not synced when finished.
+    pub fn unsynced(mut self) -> Self {
+        self.synced = false;
+        self
     }
 
     pub fn dir(&self) -> &Path {
@@ -113,18 +124,35 @@ impl Staging {
 
     /// Starts a staged file that refuses to grow beyond `limit` bytes.
     pub async fn create(&self, limit: u64) -> Result<StagingWriter, StagingError> {
+        self.create_expecting(limit, None).await
+    }
+
+    /// [`Staging::create`] for a body that announced its length (`expected`): room for it
+    /// is set aside at once when it is gathered in memory.
+    pub async fn create_expecting(
+        &self,
+        limit: u64,
+        expected: Option<u64>,
+    ) -> Result<StagingWriter, StagingError> {
         let path = self
             .dir
             .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        let mut bytes = Vec::new();
+        let mut reservation = self.budget.take(0).expect("nothing is always left");
+        if let Some(expected) = expected
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|&n| n <= IN_MEMORY_BYTES)
+            && reservation.grow(expected)
+        {
+            bytes.reserve_exact(expected);
+        }
         Ok(StagingWriter {
-            sink: Sink::Memory {
-                bytes: Vec::new(),
-                reservation: self.budget.take(0).expect("nothing is always left"),
-            },
+            sink: Sink::Memory { bytes, reservation },
             guard: RemoveOnDrop(Some(path)),
             hasher: Sha256::new(),
             size: 0,
             limit,
+            synced: self.synced,
         })
     }
 
@@ -180,11 +208,12 @@ pub struct StagingWriter {
     hasher: Sha256,
     size: u64,
     limit: u64,
+    synced: bool,
 }
 
 /// Where a staged body's bytes go while it arrives.
 enum Sink {
-    /// Gathered, to be written when the body ends.
+    /// Gathered, to be written when the body ends; the reservation covers the capacity.
     Memory {
         bytes: Vec<u8>,
         reservation: Reservation,
@@ -202,7 +231,7 @@ impl StagingWriter {
         }
         self.hasher.update(chunk);
         if let Sink::Memory { bytes, reservation } = &mut self.sink {
-            if size <= IN_MEMORY_BYTES as u64 && reservation.grow(chunk.len()) {
+            if size <= IN_MEMORY_BYTES as u64 && room_for(bytes, reservation, chunk.len()) {
                 bytes.extend_from_slice(chunk);
                 self.size = size;
                 return Ok(());
@@ -240,8 +269,10 @@ impl StagingWriter {
         self.size
     }
 
-    /// Writes, flushes and fsyncs: the staged bytes are durable before anyone acts on them.
+    /// Writes, flushes and fsyncs (unless staging is [`Staging::unsynced`]): the staged bytes
+    /// are durable before anyone acts on them.
     pub async fn finish(self) -> Result<StagedFile, StagingError> {
+        let synced = self.synced;
         let path = self.guard.path().to_path_buf();
         let io = |source| StagingError::Io {
             path: path.clone(),
@@ -252,7 +283,7 @@ impl StagingWriter {
                 // Created, written and synced in one blocking call.
                 let target = path.clone();
                 let (bytes, written) = tokio::task::spawn_blocking(move || {
-                    let written = write_synced(&target, &bytes);
+                    let written = write_whole(&target, &bytes, synced);
                     (bytes, written)
                 })
                 .await
@@ -262,7 +293,9 @@ impl StagingWriter {
             }
             Sink::File(mut file) => {
                 file.flush().await.map_err(io)?;
-                file.get_ref().sync_all().await.map_err(io)?;
+                if synced {
+                    file.get_ref().sync_all().await.map_err(io)?;
+                }
                 None
             }
         };
@@ -276,11 +309,29 @@ impl StagingWriter {
     }
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Makes room in `bytes` for `more`, growing its capacity (at least doubling it, up to
+/// [`IN_MEMORY_BYTES`]) within the budget; false when the budget has too little left.
+fn room_for(bytes: &mut Vec<u8>, reservation: &mut Reservation, more: usize) -> bool {
+    let needed = bytes.len() + more;
+    if needed <= bytes.capacity() {
+        return true;
+    }
+    let capacity = needed.max(bytes.capacity() * 2).min(IN_MEMORY_BYTES);
+    if !reservation.grow(capacity - bytes.capacity()) {
+        return false;
+    }
+    bytes.reserve_exact(capacity - bytes.len());
+    true
+}
+
+fn write_whole(path: &Path, bytes: &[u8], synced: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut file = std::fs::File::create(path)?;
     file.write_all(bytes)?;
-    file.sync_all()
+    if synced {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Bytes durably staged, with their digest and size. Removed on drop unless stored.
@@ -448,6 +499,37 @@ mod tests {
             kept.bytes().is_some(),
             "a dropped staged file gives its bytes back"
         );
+    }
+
+    #[tokio::test]
+    async fn announced_lengths_hold_their_room_in_the_budget() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let staging = Staging::open(dir.path()).await.expect("staging");
+        let announced = Some(IN_MEMORY_BYTES as u64);
+        // Bodies that announced their length and have sent nothing yet.
+        let mut waiting = Vec::new();
+        for _ in 0..IN_MEMORY_BUDGET / IN_MEMORY_BYTES {
+            waiting.push(
+                staging
+                    .create_expecting(u64::MAX, announced)
+                    .await
+                    .expect("writer"),
+            );
+        }
+        let mut writer = staging.create(u64::MAX).await.expect("writer");
+        writer.write(b"late").await.expect("fits");
+        let spilled = writer.finish().await.expect("finish");
+        assert!(
+            spilled.bytes().is_none(),
+            "the room is taken by the announced bodies"
+        );
+        let mut first = waiting.remove(0);
+        first
+            .write(&vec![1u8; IN_MEMORY_BYTES])
+            .await
+            .expect("fits");
+        let kept = first.finish().await.expect("finish");
+        assert_eq!(kept.bytes().map(|b| b.len()), Some(IN_MEMORY_BYTES));
     }
 
     #[tokio::test]

@@ -195,7 +195,7 @@ where
         limit,
     } = admit(app, arrival).await?;
 
-    let staged = receive(app, body, limit).await?;
+    let staged = receive(app, body, limit, arrival.content_length).await?;
     let declared = Declared {
         filename: arrival.filename.clone(),
         content_type: arrival.content_type.clone(),
@@ -485,7 +485,8 @@ pub async fn judge_again(
         .ok_or_else(|| Error::Internal(format!("stored digest of {} is not a key", document.id)))?;
     let blob = app.blobs.open(&key).await?.ok_or(Error::ContentMissing)?;
     let body = tokio_util::io::ReaderStream::new(blob.reader);
-    let staged = receive(app, body, app.settings.max_body_bytes.max(blob.size)).await?;
+    let limit = app.settings.max_body_bytes.max(blob.size);
+    let staged = receive(app, body, limit, Some(blob.size)).await?;
     let declared = Declared {
         filename: document.filename.clone(),
         content_type: document.declared_type.clone(),

@@ -36,16 +36,21 @@ impl FsBlobStore {
         self.root.join(path)
     }
 
-    /// Renames `source` to `target`, creating its directory, and makes the rename durable.
+    /// Renames `source` to `target`, creating its directory, and makes the rename durable,
+    /// in one blocking call.
     async fn place(&self, source: &Path, target: &Path) -> Result<(), StoreError> {
-        let dir = target.parent().expect("object paths have a parent");
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| StoreError::io(dir, e))?;
-        tokio::fs::rename(source, target)
-            .await
-            .map_err(|e| StoreError::io(target, e))?;
-        fsync_dir(dir).await
+        let (source, target) = (source.to_path_buf(), target.to_path_buf());
+        let joined = |e| StoreError::io(&self.root, std::io::Error::other(e));
+        tokio::task::spawn_blocking(move || {
+            let dir = target.parent().expect("object paths have a parent");
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            std::fs::rename(&source, &target).map_err(|e| StoreError::io(&target, e))?;
+            std::fs::File::open(dir)
+                .and_then(|handle| handle.sync_all())
+                .map_err(|e| StoreError::io(dir, e))
+        })
+        .await
+        .map_err(joined)?
     }
 }
 

@@ -41,7 +41,7 @@ where
     if content_length.is_some_and(|length| length > limit) {
         return Err(Error::TooLarge { limit });
     }
-    let staged = receive(app, body, limit).await?;
+    let staged = receive(app, body, limit, content_length).await?;
     let mut head = vec![0u8; 8192];
     let read = tokio::fs::File::open(staged.path())
         .await

@@ -52,10 +52,12 @@ pub(super) async fn keep(
     message: &str,
 ) -> Result<Value, Error> {
     let key = ContentKey::of(&pdf);
+    let size = pdf.len() as u64;
     let staged = receive(
         app,
         futures::stream::once(async move { Ok::<_, std::io::Error>(pdf) }),
         app.settings.max_body_bytes,
+        Some(size),
     )
     .await?;
     app.blobs.put(staged).await?;
