@@ -233,6 +233,7 @@ async fn tus_js_client_resumes_across_a_killed_server(backend: Backend) {
         .arg(&server.tokens.portal)
         .arg(file.path())
         .arg((512 * 1024).to_string())
+        .arg("application/pdf")
         .stdout(Stdio::piped())
         .spawn()
         .expect("node runs");
