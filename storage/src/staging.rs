@@ -146,14 +146,19 @@ impl Staging {
         {
             bytes.reserve_exact(expected);
         }
-        Ok(StagingWriter {
+        let mut writer = StagingWriter {
             sink: Sink::Memory { bytes, reservation },
             guard: RemoveOnDrop(Some(path)),
             hasher: Sha256::new(),
             size: 0,
             limit,
             synced: self.synced,
-        })
+        };
+        if expected.is_some_and(|n| n > IN_MEMORY_BYTES as u64) {
+            // Bound for its file: nothing is gained gathering what will not stay in memory.
+            writer.sink = Sink::File(writer.spill(&[]).await?);
+        }
+        Ok(writer)
     }
 
     /// Removes staged files older than `age`, left by a crash. Returns how many went.
@@ -458,17 +463,23 @@ mod tests {
         let content: Vec<u8> = (0..IN_MEMORY_BYTES + 5000)
             .map(|i| (i % 251) as u8)
             .collect();
-        let mut writer = staging.create(u64::MAX).await.expect("writer");
-        for chunk in content.chunks(64 * 1024) {
-            writer.write(chunk).await.expect("fits");
+        // Spilled when it outgrows memory, or sent to its file at once when it announced so.
+        for announced in [None, Some(content.len() as u64)] {
+            let mut writer = staging
+                .create_expecting(u64::MAX, announced)
+                .await
+                .expect("writer");
+            for chunk in content.chunks(64 * 1024) {
+                writer.write(chunk).await.expect("fits");
+            }
+            let staged = writer.finish().await.expect("finish");
+            assert!(
+                staged.bytes().is_none(),
+                "a large body is not held in memory"
+            );
+            assert_eq!(std::fs::read(staged.path()).expect("staged"), content);
+            assert_eq!(staged.key(), &ContentKey::of(&content));
         }
-        let staged = writer.finish().await.expect("finish");
-        assert!(
-            staged.bytes().is_none(),
-            "a large body is not held in memory"
-        );
-        assert_eq!(std::fs::read(staged.path()).expect("staged"), content);
-        assert_eq!(staged.key(), &ContentKey::of(&content));
     }
 
     #[tokio::test]
