@@ -68,6 +68,7 @@ backends!(
     scan_outcomes_are_recorded,
     events_page_in_id_order,
     concurrent_writers_apply_each_change_once_in_feed_order,
+    changes_sent_together_succeed_or_fail_each_on_its_own,
     jobs_enqueue_is_idempotent,
     jobs_enqueued_with_a_change_follow_its_fate,
     concurrent_claimers_take_each_job_once,
@@ -969,6 +970,93 @@ async fn concurrent_writers_apply_each_change_once_in_feed_order(repo: Repo) {
         assert_eq!(dossier.version, per_dossier as i64);
         assert_eq!(repo.documents(&reference).await.unwrap().len(), per_dossier);
     }
+}
+
+/// Changes sent at once (which SQLite commits as one group) each succeed or fail alone: a stale
+/// one conflicts and one the database refuses fails, leaving nothing, while the others are
+/// written whole.
+async fn changes_sent_together_succeed_or_fail_each_on_its_own(repo: Repo) {
+    const DOSSIERS: usize = 24;
+    let stale = |d: usize| d.is_multiple_of(3);
+    let refused = |d: usize| d % 4 == 1;
+    for d in 0..DOSSIERS {
+        with_dossier(&repo, &format!("G-{d}")).await;
+    }
+    let events_before = all_events(&repo).await.len();
+    let sent: Vec<_> = (0..DOSSIERS)
+        .map(|d| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                let reference = format!("G-{d}");
+                let mut new_documents = vec![document(&format!("doc-g-{d}"), &reference)];
+                if refused(d) {
+                    // The same id twice: refused by the database after the first insert.
+                    new_documents.push(document(&format!("doc-g-{d}"), &reference));
+                }
+                let change = DossierChange {
+                    expected_version: if stale(d) { 7 } else { 0 },
+                    state: Some(("submitted".into(), None)),
+                    new_documents,
+                    events: vec![event("document.received", &reference, json!({"d": d}))],
+                    jobs: vec![job("webhook", &format!("g-{d}"))],
+                    ..Default::default()
+                };
+                repo.apply(&reference, change).await
+            })
+        })
+        .collect();
+    let mut written = 0;
+    for (d, outcome) in sent.into_iter().enumerate() {
+        let outcome = outcome.await.expect("applied");
+        let reference = format!("G-{d}");
+        let dossier = repo.dossier(&reference).await.unwrap().unwrap();
+        let documents = repo.documents(&reference).await.unwrap();
+        if stale(d) {
+            assert!(
+                matches!(outcome, Err(RepoError::Conflict)),
+                "{d}: {outcome:?}"
+            );
+        } else if refused(d) {
+            assert!(
+                matches!(outcome, Err(RepoError::Database(_))),
+                "{d}: {outcome:?}"
+            );
+        } else {
+            outcome.unwrap_or_else(|e| panic!("{d}: {e}"));
+            assert_eq!((dossier.version, dossier.state.as_str()), (1, "submitted"));
+            assert_eq!(documents.len(), 1, "{d}");
+            written += 1;
+            continue;
+        }
+        assert_eq!(
+            (dossier.version, dossier.state.as_str()),
+            (0, "open"),
+            "{d}"
+        );
+        assert!(documents.is_empty(), "{d}: {documents:?}");
+    }
+    let events: Vec<_> = all_events(&repo).await.split_off(events_before);
+    let mut from: Vec<_> = events.iter().filter_map(|e| e.data["d"].as_u64()).collect();
+    from.sort_unstable();
+    let expected: Vec<_> = (0..DOSSIERS)
+        .filter(|&d| !stale(d) && !refused(d))
+        .map(|d| d as u64)
+        .collect();
+    assert_eq!(
+        from, expected,
+        "one event for each change written, none for the others"
+    );
+    assert_eq!(written, expected.len());
+    let mut jobs = 0;
+    while repo
+        .claim_job(&["webhook"], "w", LONG_LEASE)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        jobs += 1;
+    }
+    assert_eq!(jobs, expected.len(), "the jobs of the changes written only");
 }
 
 // ---------------------------------------------------------------------------------------------

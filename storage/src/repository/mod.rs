@@ -52,7 +52,7 @@ pub use staff::{
 pub use uploads::{UploadProgress, UploadRecord, UploadRepository, upload_state};
 pub use webhooks::{DeliveryRecord, NewWebhook, QueueDepths, WebhookRecord, WebhookRepository};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RepoError {
     /// The dossier's version moved since the change was computed: read again and recompute.
     #[error("the dossier changed since it was read")]

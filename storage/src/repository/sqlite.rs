@@ -6,6 +6,11 @@
 //! computed from a stale read. Since writers are serialised, event ids are visible in
 //! increasing order and a claimed job is nobody else's. Job leases use this machine's clock:
 //! an SQLite database is only ever shared by the processes of one machine.
+//!
+//! Dossier changes are committed in groups: the changes waiting for the writer when it comes
+//! free are applied in one transaction, each in its own savepoint (one that fails, a version
+//! conflict say, is rolled back alone), and committed together, with one sync of the log.
+//! Each caller is answered once the group's commit is durable.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -15,15 +20,16 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
+use tokio::sync::{mpsc, oneshot};
 
+use super::change;
 use super::columns::{RecordBinds, RecordRow};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
 };
-use super::{change, retention};
 
 pub struct SqliteRepository {
     // Visible to the sibling modules that add traits over the same database (staff.rs).
@@ -32,7 +38,22 @@ pub struct SqliteRepository {
     /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made
     /// the slowest uploads wait for a lock long free.
     writer: SqlitePool,
+    /// Dossier changes on their way to the writer (see the module's text).
+    changes: mpsc::Sender<QueuedChange>,
 }
+
+/// A dossier change waiting for its group's commit, and who to tell.
+struct QueuedChange {
+    reference: String,
+    change: DossierChange,
+    done: oneshot::Sender<Result<(), RepoError>>,
+}
+
+/// The most dossier changes committed together.
+const MAX_GROUP: usize = 64;
+
+/// Changes waiting beyond this many make their senders wait too.
+const QUEUE_DEPTH: usize = 1024;
 
 impl SqliteRepository {
     /// Opens (creating if needed) the database at `url` (`sqlite://path`) and migrates it.
@@ -57,7 +78,13 @@ impl SqliteRepository {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(SqliteRepository { pool, writer })
+        let (changes, queue) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(commit_changes(writer.clone(), queue));
+        Ok(SqliteRepository {
+            pool,
+            writer,
+            changes,
+        })
     }
 
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, RepoError> {
@@ -99,7 +126,7 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 async fn enqueue(
-    tx: &mut Transaction<'static, Sqlite>,
+    conn: &mut SqliteConnection,
     job: &NewJob,
     now: DateTime<Utc>,
 ) -> Result<i64, RepoError> {
@@ -112,16 +139,99 @@ async fn enqueue(
     .bind(&job.key)
     .bind(&job.payload)
     .bind(now)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(&mut *conn)
     .await?;
     match inserted {
         Some(id) => Ok(id),
         None => Ok(sqlx::query_scalar(sql::JOB_ID)
             .bind(&job.kind)
             .bind(&job.key)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut *conn)
             .await?),
     }
+}
+
+/// Commits the queued dossier changes, those waiting together in one transaction, until the
+/// repository is dropped.
+async fn commit_changes(writer: SqlitePool, mut queue: mpsc::Receiver<QueuedChange>) {
+    while let Some(first) = queue.recv().await {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        // A change whose caller went away (a request cancelled) is not applied.
+        group.retain(|queued| !queued.done.is_closed());
+        if group.is_empty() {
+            continue;
+        }
+        let outcomes = commit_group(&writer, &group).await;
+        for (queued, outcome) in group.into_iter().zip(outcomes) {
+            let _ = queued.done.send(outcome);
+        }
+    }
+}
+
+/// Applies each change of `group` in its own savepoint of one transaction, then commits:
+/// each change's outcome, an error for all of them when the transaction itself fails.
+async fn commit_group(writer: &SqlitePool, group: &[QueuedChange]) -> Vec<Result<(), RepoError>> {
+    let everyone = |e: RepoError| group.iter().map(|_| Err(e.clone())).collect();
+    let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => return everyone(e.into()),
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for queued in group {
+        let mut savepoint = match tx.begin().await {
+            Ok(savepoint) => savepoint,
+            Err(e) => return everyone(e.into()),
+        };
+        let outcome = apply_change(&mut savepoint, &queued.reference, &queued.change).await;
+        let closed = match outcome {
+            Ok(()) => savepoint.commit().await,
+            Err(_) => savepoint.rollback().await,
+        };
+        if let Err(e) = closed {
+            return everyone(e.into());
+        }
+        outcomes.push(outcome);
+    }
+    match tx.commit().await {
+        Ok(()) => outcomes,
+        Err(e) => everyone(e.into()),
+    }
+}
+
+/// One dossier change, on a connection inside the writer's transaction. (No lock is taken on
+/// new objects, as PostgreSQL's change does: the writer is alone already.)
+async fn apply_change(
+    conn: &mut SqliteConnection,
+    reference: &str,
+    change: &DossierChange,
+) -> Result<(), RepoError> {
+    let now = Utc::now();
+    let bumped = sqlx::query(sql::BUMP_VERSION)
+        .bind(now)
+        .bind(reference)
+        .bind(change.expected_version)
+        .execute(&mut *conn)
+        .await?;
+    if bumped.rows_affected() != 1 {
+        return Err(RepoError::Conflict);
+    }
+    change::write::<Sqlite>(conn, reference, change, now).await?;
+    for job in &change.jobs {
+        enqueue(conn, job, now).await?;
+    }
+    for event in &change.events {
+        sqlx::query(sql::INSERT_EVENT)
+            .bind_event(event, now, &change.actor)
+            .execute(&mut *conn)
+            .await?;
+    }
+    journal::append::<Sqlite>(conn, reference, now, &change.journal_entries(reference)).await
 }
 
 repository_impl! {
@@ -177,34 +287,15 @@ repository_impl! {
     }
 
     async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {
-        let now = Utc::now();
-        let mut tx = self.begin_write().await?;
-        let bumped = sqlx::query(sql::BUMP_VERSION)
-            .bind(now)
-            .bind(reference)
-            .bind(change.expected_version)
-            .execute(&mut *tx)
-            .await?;
-        if bumped.rows_affected() != 1 {
-            return Err(RepoError::Conflict);
-        }
-        for sha256 in change::new_objects(&change) {
-            retention::lock_nothing(&mut tx, sha256).await?;
-        }
-        change::write::<Sqlite>(&mut tx, reference, &change, now).await?;
-        for job in &change.jobs {
-            enqueue(&mut tx, job, now).await?;
-        }
-        for event in &change.events {
-            sqlx::query(sql::INSERT_EVENT)
-                .bind_event(event, now, &change.actor)
-                .execute(&mut *tx)
-                .await?;
-        }
-        journal::append::<Sqlite>(&mut tx, reference, now, &change.journal_entries(reference))
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let stopped = || RepoError::Unavailable("the writer of dossier changes stopped".into());
+        let (done, outcome) = oneshot::channel();
+        let queued = QueuedChange {
+            reference: reference.to_string(),
+            change,
+            done,
+        };
+        self.changes.send(queued).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<i64, RepoError> {
