@@ -132,6 +132,19 @@ fn jpeg(
         return jpeg_lossless(image, data, dpi, target_dpi, max_bytes);
     }
     let (w, h) = (header.width, header.height);
+    // Unless it is known to be sequential, a JPEG may be progressive, which libjpeg-turbo
+    // holds whole as coefficients (two bytes a sample) whatever the scale it is decoded at.
+    if !sequential(data) {
+        let components = match header.colorspace {
+            Colorspace::Gray => 1,
+            Colorspace::CMYK | Colorspace::YCCK => 4,
+            _ => 3,
+        };
+        let coefficients = w.checked_mul(h).and_then(|n| n.checked_mul(2 * components));
+        if coefficients.is_none_or(|n| n > max_bytes) {
+            return Err(format!("JPEG progressif trop grand : {w} × {h} pixels"));
+        }
+    }
     let factor = (dpi / target_dpi).max(1.0);
     let (want_w, want_h) = (
         ((w as f32 / factor).ceil() as usize).max(1),
@@ -191,6 +204,15 @@ fn jpeg(
         px.iter_mut().for_each(|v| *v = 255 - *v);
     }
     finish_jpeg(px, sw, sh, w as f32, dpi, target_dpi)
+}
+
+/// Whether the JPEG's headers say it is coded sequentially (baseline or extended).
+fn sequential(data: &[u8]) -> bool {
+    let mut decoder = jpeg_decoder::Decoder::new(data);
+    decoder.read_info().is_ok()
+        && decoder
+            .info()
+            .is_some_and(|info| info.coding_process == jpeg_decoder::CodingProcess::DctSequential)
 }
 
 /// Lossless JPEG (rare in scans), which jpeg-decoder reads at full size, up to 16 bits.
@@ -740,6 +762,46 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `data` with the size in its SOF2 (progressive) header set to `w`×`h`.
+    fn with_progressive_size(mut data: Vec<u8>, w: u16, h: u16) -> Vec<u8> {
+        let sof = data
+            .windows(2)
+            .position(|m| m == [0xFF, 0xC2])
+            .expect("a progressive frame header");
+        data[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        data[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        data
+    }
+
+    #[test]
+    fn progressive_jpeg_is_decoded_within_its_coefficients_limit() {
+        let (w, h) = (640, 480);
+        let px = pattern(w, h, 1);
+        let mut compressor = turbojpeg::Compressor::new().unwrap();
+        compressor.set_progressive(true).unwrap();
+        compressor.set_subsamp(turbojpeg::Subsamp::Gray).unwrap();
+        let image = turbojpeg::Image {
+            pixels: px.as_slice(),
+            width: w,
+            pitch: w,
+            height: h,
+            format: turbojpeg::PixelFormat::GRAY,
+        };
+        let data = compressor.compress_to_vec(image).unwrap();
+        assert!(!sequential(&data));
+        let page = dct_image(w as u32, h as u32);
+        // Decoded at 1/4 scale, it still needs its 640 × 480 × 2 bytes of coefficients.
+        let gray = jpeg(&page, &data, 200.0, 50.0, w * h * 2).unwrap();
+        assert_eq!((gray.w, gray.h), (160, 120));
+        let err = jpeg(&page, &data, 200.0, 50.0, w * h * 2 - 1).unwrap_err();
+        assert!(err.contains("progressif"), "{err}");
+        // One declaring 65,000 × 65,000 pixels is refused before anything is allocated: at 1/8
+        // scale its picture would fit, its 8 GB of coefficients would not.
+        let huge = with_progressive_size(data, 65_000, 65_000);
+        let err = jpeg(&dct_image(65_000, 65_000), &huge, 8000.0, 1000.0, 256 << 20).unwrap_err();
+        assert!(err.contains("progressif"), "{err}");
     }
 
     #[test]
