@@ -309,7 +309,8 @@ pub async fn describe(State(app): State<App>) -> Response {
     security(("token" = [])),
     params(
         ("reference" = String, Path), ("code" = String, Path),
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$",
+            description = "The protocol's version, `1.0.0`"),
         ("Upload-Length" = u64, Header, description = "The document's size in bytes"),
         ("Upload-Metadata" = Option<String>, Header,
             description = "`filename` and `filetype` (or `name` and `type`), base64"),
@@ -414,7 +415,8 @@ pub async fn create(
     security(("token" = [])),
     params(
         ("reference" = String, Path), ("code" = String, Path), ("id" = String, Path),
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$",
+            description = "The protocol's version, `1.0.0`"),
     ),
     responses(
         (status = 200, description = "How far the upload got",
@@ -466,7 +468,8 @@ pub async fn offset(
     security(("token" = [])),
     params(
         ("reference" = String, Path), ("code" = String, Path), ("id" = String, Path),
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$",
+            description = "The protocol's version, `1.0.0`"),
         ("Upload-Offset" = u64, Header, description = "Where these bytes go: the upload's offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of these bytes"),
     ),
@@ -524,7 +527,8 @@ pub async fn append(
     security(("token" = [])),
     params(
         ("reference" = String, Path), ("code" = String, Path), ("id" = String, Path),
-        ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
+        ("Tus-Resumable" = String, Header, pattern = r"^1\.0\.0$",
+            description = "The protocol's version, `1.0.0`"),
     ),
     responses(
         (status = 204, description = "The upload and its bytes are gone (a document filed from it stays)"),
