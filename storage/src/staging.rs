@@ -56,17 +56,21 @@ pub struct Staging {
 struct Budget(Arc<AtomicUsize>);
 
 impl Budget {
-    /// Takes `bytes` from the budget, or nothing when fewer are left.
-    fn take(&self, bytes: usize) -> Option<Reservation> {
+    /// Takes `bytes` from the budget; false (nothing taken) when fewer are left.
+    fn withdraw(&self, bytes: usize) -> bool {
         self.0
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
                 left.checked_sub(bytes)
             })
-            .ok()
-            .map(|_| Reservation {
-                budget: self.clone(),
-                bytes,
-            })
+            .is_ok()
+    }
+
+    /// An empty reservation, to grow as a body arrives.
+    fn reserve(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            bytes: 0,
+        }
     }
 }
 
@@ -80,13 +84,11 @@ struct Reservation {
 impl Reservation {
     /// Takes `more` bytes into this reservation; false (nothing taken) when too few are left.
     fn grow(&mut self, more: usize) -> bool {
-        match self.budget.take(more) {
-            Some(mut taken) => {
-                self.bytes += std::mem::take(&mut taken.bytes);
-                true
-            }
-            None => false,
+        let taken = self.budget.withdraw(more);
+        if taken {
+            self.bytes += more;
         }
+        taken
     }
 }
 
@@ -138,7 +140,7 @@ impl Staging {
             .dir
             .join(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let mut bytes = Vec::new();
-        let mut reservation = self.budget.take(0).expect("nothing is always left");
+        let mut reservation = self.budget.reserve();
         if let Some(expected) = expected
             .and_then(|n| usize::try_from(n).ok())
             .filter(|&n| n <= IN_MEMORY_BYTES)

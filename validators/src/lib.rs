@@ -208,18 +208,7 @@ impl Findings {
 /// Verifies `content` against what was declared, the piece's policy and the safety limits.
 pub fn validate(content: &[u8], declared: &Declared, policy: &Policy, limits: &Limits) -> Verdict {
     let sha256 = hex::encode(Sha256::digest(content));
-    verify(content, sha256, declared, policy, limits)
-}
-
-/// [`validate`] on content whose digest the caller computed already (while receiving it).
-pub fn validate_digested(
-    content: &[u8],
-    sha256: String,
-    declared: &Declared,
-    policy: &Policy,
-    limits: &Limits,
-) -> Verdict {
-    verify(content, sha256, declared, policy, limits)
+    validate_digested(content, sha256, declared, policy, limits)
 }
 
 /// [`validate`] on a file, with bounded memory: content above `limits.large_content_bytes`
@@ -237,7 +226,9 @@ pub fn validate_file(
     if size <= limits.large_content_bytes {
         let content = std::fs::read(path)?;
         let sha256 = sha256.unwrap_or_else(|| hex::encode(Sha256::digest(&content)));
-        return Ok(verify(&content, sha256, declared, policy, limits));
+        return Ok(validate_digested(
+            &content, sha256, declared, policy, limits,
+        ));
     }
     let content = mapped::MappedFile::open(path)?;
     let sha256 = match sha256 {
@@ -251,12 +242,13 @@ pub fn validate_file(
             hex::encode(hasher.finalize())
         }
     };
-    let verdict = verify(&content, sha256, declared, policy, limits);
+    let verdict = validate_digested(&content, sha256, declared, policy, limits);
     mapped::release_pages();
     Ok(verdict)
 }
 
-fn verify(
+/// [`validate`] on content whose digest the caller computed already (while receiving it).
+pub fn validate_digested(
     content: &[u8],
     sha256: String,
     declared: &Declared,

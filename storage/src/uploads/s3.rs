@@ -59,15 +59,7 @@ impl S3UploadStore {
 
     async fn read_tail(&self, id: &str, tail: &Tail) -> Result<BytesMut, StoreError> {
         let path = self.tail_path(id, tail.end)?;
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-        let blob = self
-            .store
-            .read(&path)
-            .await?
-            .ok_or_else(|| corrupt("the recorded tail is missing".into()))?;
+        let blob = self.read_recorded(&path, "tail", tail.size).await?;
         let mut bytes = Vec::with_capacity(usize::try_from(tail.size).unwrap_or_default());
         let mut reader = blob.reader;
         reader
@@ -75,13 +67,33 @@ impl S3UploadStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("reading {path}: {e}")))?;
         if bytes.len() as u64 != tail.size {
-            return Err(corrupt(format!(
-                "{} bytes where {} were recorded",
-                bytes.len(),
-                tail.size
-            )));
+            return Err(StoreError::Corrupt {
+                reason: format!("{} bytes where {} were recorded", bytes.len(), tail.size),
+                path,
+            });
         }
         Ok(BytesMut::from(&bytes[..]))
+    }
+
+    /// The object at `path` that the upload's record says holds `size` bytes (`what` names it
+    /// in the error when it is missing or of another size).
+    async fn read_recorded(&self, path: &str, what: &str, size: u64) -> Result<Blob, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            path: path.to_string(),
+            reason,
+        };
+        let blob = self
+            .store
+            .read(path)
+            .await?
+            .ok_or_else(|| corrupt(format!("the recorded {what} is missing")))?;
+        if blob.size != size {
+            return Err(corrupt(format!(
+                "{} bytes in the {what}; {size} were recorded",
+                blob.size
+            )));
+        }
+        Ok(blob)
     }
 
     /// Aborts every multipart upload of the upload's object (the recorded one, and any a
@@ -180,23 +192,8 @@ impl UploadStore for S3UploadStore {
                 Err(e) => return Err(sdk_error("CompleteMultipartUpload", &object, e)),
             }
         }
-        let path = self.path(id)?;
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-        let blob = self
-            .store
-            .read(&path)
-            .await?
-            .ok_or_else(|| corrupt("the assembled upload is missing".into()))?;
-        if blob.size != length {
-            return Err(corrupt(format!(
-                "{} bytes assembled; {length} were received",
-                blob.size
-            )));
-        }
-        Ok(blob)
+        self.read_recorded(&self.path(id)?, "assembled upload", length)
+            .await
     }
 
     async fn discard(&self, id: &str, _parts: &Parts) -> Result<(), StoreError> {
