@@ -45,20 +45,25 @@ impl FsBlobStore {
             let dir = target.parent().expect("object paths have a parent");
             std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
             std::fs::rename(&source, &target).map_err(|e| StoreError::io(&target, e))?;
-            std::fs::File::open(dir)
-                .and_then(|handle| handle.sync_all())
-                .map_err(|e| StoreError::io(dir, e))
+            sync_dir(dir)
         })
         .await
         .map_err(joined)?
     }
 }
 
+/// Makes the entries of `dir` durable (a rename or removal in it), on the blocking pool.
 async fn fsync_dir(dir: &Path) -> Result<(), StoreError> {
-    let handle = tokio::fs::File::open(dir)
+    let owned = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || sync_dir(&owned))
         .await
-        .map_err(|e| StoreError::io(dir, e))?;
-    handle.sync_all().await.map_err(|e| StoreError::io(dir, e))
+        .map_err(|e| StoreError::io(dir, std::io::Error::other(e)))?
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(dir)
+        .and_then(|handle| handle.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }
 
 #[async_trait]
