@@ -928,7 +928,7 @@ fn views_show_every_optional_field(check: &mut Conformance) {
     check.view("Dossier", &dossier);
     check.view(
         "FiledDocument",
-        &views::filed_document(&records.infected, snapshot, &failed),
+        &views::filed_document(&records.infected, &snapshot.standing(), &failed),
     );
     check.view(
         "Deliveries",

@@ -89,7 +89,6 @@ pub async fn upload(
         };
         intake(&app, upload, request.into_body().into_data_stream()).await?
     };
-    let snapshot = Snapshot::read(&app, &reference).await?;
     let scope = caller.campaigns.as_deref();
     let facts = views::facts(
         &app,
@@ -98,7 +97,8 @@ pub async fn upload(
         scope,
     )
     .await?;
-    let body = views::filed_document(&outcome.document, &snapshot, &facts);
+    // The dossier as this intake left it: nothing to read again.
+    let body = views::filed_document(&outcome.document, &outcome.dossier, &facts);
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
@@ -401,5 +401,9 @@ pub async fn answer(app: &App, caller: &Caller, id: &str) -> Result<Json<FiledDo
     let snapshot = Snapshot::read(app, &doc.dossier).await?;
     let scope = caller.campaigns.as_deref();
     let facts = views::facts(app, &doc.dossier, std::slice::from_ref(&doc), scope).await?;
-    Ok(Json(views::filed_document(&doc, &snapshot, &facts)))
+    Ok(Json(views::filed_document(
+        &doc,
+        &snapshot.standing(),
+        &facts,
+    )))
 }

@@ -27,7 +27,7 @@ use storage::repository::{
 use ingest::App;
 use ingest::events::EventKind;
 use ingest::journal::Access;
-use ingest::pipeline::dossier::{Snapshot, verdict};
+use ingest::pipeline::dossier::{Snapshot, Standing, verdict};
 use ingest::pipeline::{Channel, mailroom, render, scan};
 
 /// A domain enumeration as the API shows it: the same snake_case names, listed in the schema.
@@ -402,12 +402,12 @@ pub struct FiledDocument {
 
 pub fn filed_document(
     doc: &DocumentRecord,
-    snapshot: &Snapshot,
+    dossier: &Standing,
     facts: &DocumentFacts,
 ) -> FiledDocument {
     FiledDocument {
         document: document(doc, facts),
-        dossier: dossier_summary(snapshot),
+        dossier: dossier_summary(dossier),
     }
 }
 
@@ -556,11 +556,11 @@ pub struct PieceSummary {
     pub status: PieceStatus,
 }
 
-pub fn dossier_summary(snapshot: &Snapshot) -> DossierSummary {
-    let assessment = snapshot.assessment();
+pub fn dossier_summary(dossier: &Standing) -> DossierSummary {
+    let assessment = &dossier.assessment;
     DossierSummary {
-        reference: snapshot.record.reference.clone(),
-        state: snapshot.state.into(),
+        reference: dossier.reference.clone(),
+        state: dossier.state.into(),
         complete: assessment.complete,
         missing: assessment.missing_for_submission(),
         pieces: assessment

@@ -31,6 +31,14 @@ pub struct Snapshot {
     pub state: DossierState,
 }
 
+/// A dossier's state and assessment at one moment: what an answer about it shows.
+#[derive(Debug, Clone)]
+pub struct Standing {
+    pub reference: String,
+    pub state: DossierState,
+    pub assessment: Assessment,
+}
+
 /// What an action decided: the change to write and the answer to give once it is written.
 pub struct Plan<T> {
     pub change: DossierChange,
@@ -109,6 +117,20 @@ impl Snapshot {
     /// The open correction request on `piece`, if any.
     pub fn correction(&self, piece: &str) -> Option<&serde_json::Value> {
         self.record.corrections.get(piece)
+    }
+
+    /// The dossier as it stands.
+    pub fn standing(&self) -> Standing {
+        self.standing_with(self.state, self.assessment())
+    }
+
+    /// The dossier in `state`, assessed as `assessment` (once a change is applied).
+    pub fn standing_with(&self, state: DossierState, assessment: Assessment) -> Standing {
+        Standing {
+            reference: self.reference().to_string(),
+            state,
+            assessment,
+        }
     }
 
     /// The assessment as stored.

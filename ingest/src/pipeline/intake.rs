@@ -30,11 +30,11 @@ use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 use dossiers::{Change, Kind, Piece, ReviewDecision, ReviewPolicy, TransitionError};
-use storage::{DocumentRecord, StagedFile};
+use storage::{DocumentRecord, DossierChange, StagedFile};
 use validators::{Declared, Policy, Verdict};
 
 use super::actions::check_window;
-use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, verdict};
+use super::dossier::{self, AUTO_REVIEWER, Plan, Snapshot, Standing, verdict};
 use super::office;
 use super::receive::receive;
 use super::render;
@@ -140,6 +140,8 @@ pub struct Arrival {
 pub struct Intake {
     pub document: DocumentRecord,
     pub created: bool,
+    /// The dossier as the intake left it (as it was found, for a repeat).
+    pub dossier: Standing,
 }
 
 /// Takes one document from any channel through the pipeline; see the module's text.
@@ -255,42 +257,47 @@ where
             if let Some(piece) = &piece {
                 check_room(snapshot, piece)?;
             }
-            let mut plan = Plan::nothing(Intake {
-                document: document.clone(),
-                created: true,
-            });
-            plan.change.new_documents.push(document.clone());
+            let mut change = DossierChange::default();
+            change.new_documents.push(document.clone());
             if document.scan.as_deref() == Some(scan::state::PENDING) {
-                plan.change.jobs.push(scan::job(&document));
+                change.jobs.push(scan::job(&document));
             }
-            plan.change.jobs.extend(render::job(&document));
+            change.jobs.extend(render::job(&document));
             let mut facts = received_facts(&document, arrival);
             // The document staff asked for: the request is answered.
             if let Some(code) = &document.piece
                 && snapshot.correction(code).is_some()
             {
-                plan.change.corrections = Some(office::without_correction(snapshot, code));
+                change.corrections = Some(office::without_correction(snapshot, code));
                 facts["answers_correction"] = json!(true);
             }
-            plan.change.events.push(snapshot.event(
+            change.events.push(snapshot.event(
                 EventKind::DocumentReceived,
                 Some(&document.id),
                 facts,
             ));
             if document.review.is_some() {
-                plan.change.events.push(snapshot.event(
+                change.events.push(snapshot.event(
                     EventKind::DocumentAccepted,
                     Some(&document.id),
                     json!({"piece": document.piece, "by": AUTO_REVIEWER, "review": false}),
                 ));
             }
+            let assessment = snapshot.assessment_after(&change);
             let next = dossiers::state::after_change(
                 snapshot.state,
-                &snapshot.assessment_after(&plan.change),
+                &assessment,
                 Change::DocumentReceived,
             );
-            snapshot.move_to(&mut plan.change, next, None);
-            Ok(plan)
+            snapshot.move_to(&mut change, next, None);
+            Ok(Plan {
+                change,
+                outcome: Intake {
+                    document: document.clone(),
+                    created: true,
+                    dossier: snapshot.standing_with(next, assessment),
+                },
+            })
         },
     )
     .await
@@ -402,6 +409,7 @@ fn same_content(
     Ok(Some(Intake {
         document: existing.clone(),
         created: false,
+        dossier: snapshot.standing(),
     }))
 }
 

@@ -20,6 +20,7 @@
 //!   The document's verdict and review are never touched.
 //! - **Infected content** is never rendered; content waiting for its scan waits.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -369,8 +370,8 @@ async fn run(app: &App, job: &Job, owner: &str) -> Result<(), String> {
 /// Renders the content `source` (of `kind`) and stores its pictures as each page is drawn (one
 /// page held at a time); the set to record.
 async fn render(app: &App, source: &str, kind: Kind) -> Result<PreviewSet, String> {
-    let staged = fetch(app, source).await?;
-    let path = staged.path().to_path_buf();
+    let readable = fetch(app, source).await?;
+    let path = readable.path().to_path_buf();
     let rendering = app.rendering.clone();
     let (pages, mut drawn) = tokio::sync::mpsc::channel::<previews::RenderedPage>(1);
     let renderer = tokio::task::spawn_blocking(move || {
@@ -407,7 +408,7 @@ async fn render(app: &App, source: &str, kind: Kind) -> Result<PreviewSet, Strin
     let rendered = renderer
         .await
         .map_err(|e| format!("render task failed: {e}"))?;
-    drop(staged);
+    drop(readable);
     match rendered {
         Ok(_) => Ok(PreviewSet {
             source: source.to_string(),
@@ -430,17 +431,46 @@ async fn render(app: &App, source: &str, kind: Kind) -> Result<PreviewSet, Strin
     }
 }
 
-/// The stored content `source`, copied to a staged file for the renderer (removed on drop).
-async fn fetch(app: &App, source: &str) -> Result<StagedFile, String> {
+/// The file the renderer reads the content from.
+enum Readable {
+    /// The store's own file (the filesystem store, content not sealed): nothing copied.
+    Stored(PathBuf),
+    /// A working copy in staging, never synced, removed on drop.
+    Copy(StagedFile),
+}
+
+impl Readable {
+    fn path(&self) -> &Path {
+        match self {
+            Readable::Stored(path) => path,
+            Readable::Copy(staged) => staged.path(),
+        }
+    }
+}
+
+/// The stored content `source` as a file for the renderer: the store's own file when it keeps
+/// the bytes as they are, else a working copy.
+async fn fetch(app: &App, source: &str) -> Result<Readable, String> {
     let key = ContentKey::from_hex(source).ok_or_else(|| format!("{source} is not a key"))?;
+    let missing = || format!("content {source} is missing from the store");
+    if let Some(path) = app.blobs.plain_file(&key) {
+        return match tokio::fs::try_exists(&path).await {
+            Ok(true) => Ok(Readable::Stored(path)),
+            Ok(false) => Err(missing()),
+            Err(e) => Err(format!("reading {source}: {e}")),
+        };
+    }
     let blob = app
         .blobs
         .open(&key)
         .await
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("content {source} is missing from the store"))?;
+        .ok_or_else(missing)?;
+    // A copy for the renderer only: a crash loses nothing by leaving it unsynced.
     let mut writer = app
         .staging
+        .clone()
+        .unsynced()
         .create(blob.size)
         .await
         .map_err(|e| e.to_string())?;
@@ -459,7 +489,8 @@ async fn fetch(app: &App, source: &str) -> Result<StagedFile, String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-    writer.finish().await.map_err(|e| e.to_string())
+    let staged = writer.finish().await.map_err(|e| e.to_string())?;
+    Ok(Readable::Copy(staged))
 }
 
 /// Stores one picture as its own object; its SHA-256.

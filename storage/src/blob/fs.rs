@@ -116,6 +116,10 @@ impl ObjectStore for FsBlobStore {
         placed
     }
 
+    fn local_file(&self, path: &str) -> Option<PathBuf> {
+        Some(self.file(path))
+    }
+
     async fn read(&self, path: &str) -> Result<Option<Blob>, StoreError> {
         let file_path = self.file(path);
         match tokio::fs::File::open(&file_path).await {

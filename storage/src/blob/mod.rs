@@ -16,7 +16,7 @@ mod fs;
 pub(crate) mod s3;
 pub mod sealed;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
@@ -166,6 +166,14 @@ pub trait BlobStore: Send + Sync {
     /// Opens an object, or `None` when it is absent.
     async fn open(&self, key: &ContentKey) -> Result<Option<Blob>, StoreError>;
 
+    /// The local file that holds an object's bytes as they are, for a reader that needs a
+    /// path (the page renderer), when the store has one: the filesystem store's own file;
+    /// `None` for a store elsewhere (S3) or one that seals its content. The file may be
+    /// absent, and a purge may remove it while it is read.
+    fn plain_file(&self, _key: &ContentKey) -> Option<PathBuf> {
+        None
+    }
+
     async fn exists(&self, key: &ContentKey) -> Result<bool, StoreError>;
 
     /// Removes an object (and what the store keeps beside it, such as its data key); `true`
@@ -230,6 +238,11 @@ pub trait ObjectStore: Send + Sync {
     /// Opens the object at `path`, or `None` when it is absent.
     async fn read(&self, path: &str) -> Result<Option<Blob>, StoreError>;
 
+    /// The local file behind the object at `path`, when the backend keeps objects as files.
+    fn local_file(&self, _path: &str) -> Option<PathBuf> {
+        None
+    }
+
     async fn contains(&self, path: &str) -> Result<bool, StoreError>;
 
     /// Removes the object at `path`; `true` when there was one.
@@ -268,6 +281,10 @@ impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
 
     async fn read(&self, path: &str) -> Result<Option<Blob>, StoreError> {
         (**self).read(path).await
+    }
+
+    fn local_file(&self, path: &str) -> Option<PathBuf> {
+        (**self).local_file(path)
     }
 
     async fn contains(&self, path: &str) -> Result<bool, StoreError> {
@@ -326,6 +343,10 @@ impl<T: ObjectStore> BlobStore for T {
 
     async fn open(&self, key: &ContentKey) -> Result<Option<Blob>, StoreError> {
         self.read(&key.path()).await
+    }
+
+    fn plain_file(&self, key: &ContentKey) -> Option<PathBuf> {
+        self.local_file(&key.path())
     }
 
     async fn exists(&self, key: &ContentKey) -> Result<bool, StoreError> {

@@ -63,6 +63,9 @@ impl SqliteRepository {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Statement journals of savepoints and sorts stay in memory, not in files created
+            // and removed under /var/tmp for each group commit.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
