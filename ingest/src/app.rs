@@ -16,6 +16,7 @@ use validators::Limits;
 use validators::clamd::Clamd;
 
 use crate::error::Error;
+use crate::pipeline::activity::IntakeActivity;
 use crate::pipeline::render::Rendering;
 use crate::secrets::Secrets;
 
@@ -80,6 +81,8 @@ pub struct Inner {
     /// Woken when this process enqueues jobs, so that its idle workers need not wait for
     /// their next poll.
     pub jobs_enqueued: tokio::sync::Notify,
+    /// The intakes in flight, which deferred background work gives way to.
+    pub intake_activity: IntakeActivity,
     campaigns: RwLock<HashMap<String, Cached>>,
 }
 
@@ -125,6 +128,7 @@ impl App {
                 staging,
                 settings,
                 verify_slots,
+                intake_activity: IntakeActivity::default(),
                 scanner,
                 secret: current,
                 previous_secrets: previous,

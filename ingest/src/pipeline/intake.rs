@@ -150,6 +150,7 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
+    let _in_flight = app.intake_activity.enter();
     let result = intake_counted(app, &arrival, body).await;
     count(arrival.origin.channel(), &result);
     result

@@ -19,6 +19,16 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const CLAIM_BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const CLAIM_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
+/// How a kind of job shares the machine with intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Claimed as soon as it is due: intake or staff wait for it (a virus scan, a batch).
+    Prompt,
+    /// Claimed only once no intake is in flight in this process, or after waiting this long
+    /// (see [`super::activity`]): work that can wait for the uploads to be answered.
+    Deferred(Duration),
+}
+
 /// How a kind of job is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retry {
@@ -52,10 +62,11 @@ impl Retry {
 
 /// Runs jobs of `kind` with `run` for as long as the process runs. `name` names the worker
 /// in lease owners and logs; `run` gets the job and its owner, and an `Err` gives the job back
-/// to be retried as `retry` says (or fails it, after its last attempt).
+/// to be retried as `retry` says (or fails it, after its last attempt). Each claim waits as
+/// `priority` says.
 pub async fn work<F, Fut>(
     app: App,
-    kind: &'static str,
+    (kind, priority): (&'static str, Priority),
     name: &'static str,
     (lease, retry): (Duration, Retry),
     run: F,
@@ -70,6 +81,9 @@ pub async fn work<F, Fut>(
     );
     let mut claim_backoff = CLAIM_BACKOFF_FIRST;
     loop {
+        if let Priority::Deferred(at_most) = priority {
+            app.intake_activity.quiet(at_most).await;
+        }
         let pause = match app.repo.claim_job(&[kind], &owner, lease).await {
             Ok(Some(job)) => {
                 claim_backoff = CLAIM_BACKOFF_FIRST;

@@ -3,6 +3,7 @@
 //! change from a dossier snapshot with the rules of `dossiers` and hand it to the repository.
 
 pub mod actions;
+pub mod activity;
 pub mod dossier;
 pub mod intake;
 pub mod jobs;

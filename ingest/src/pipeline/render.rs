@@ -38,6 +38,9 @@ use crate::pipeline::scan;
 
 pub const JOB_KIND: &str = "render";
 const LEASE: Duration = Duration::from_secs(120);
+/// The longest a render waits for uploads in flight to end before it starts anyway: under a
+/// steady stream of uploads, one document's pages every this often, the rest once it ebbs.
+const GIVE_WAY_AT_MOST: Duration = Duration::from_secs(30);
 const RENEW_EVERY: Duration = Duration::from_secs(30);
 
 /// The width classes rendered, smallest first: a thumbnail and a reading size.
@@ -271,7 +274,7 @@ pub async fn worker(app: App) {
     }
     super::jobs::work(
         app,
-        JOB_KIND,
+        (JOB_KIND, super::jobs::Priority::Deferred(GIVE_WAY_AT_MOST)),
         "render",
         (LEASE, super::jobs::Retry::UNTIL_DONE),
         |app, job, owner| async move { run(&app, &job, &owner).await },

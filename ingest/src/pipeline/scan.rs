@@ -232,7 +232,7 @@ pub async fn worker(app: App) {
     let policy = (LEASE, super::jobs::Retry::UNTIL_DONE);
     super::jobs::work(
         app,
-        JOB_KIND,
+        (JOB_KIND, super::jobs::Priority::Prompt),
         "scan",
         policy,
         |app, job, owner| async move { run(&app, &job, &owner).await },

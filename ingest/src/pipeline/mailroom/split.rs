@@ -34,7 +34,7 @@ pub async fn worker(app: App, settings: MailroomSettings) {
     let retry = settings.retry();
     crate::pipeline::jobs::work(
         app,
-        JOB_KIND,
+        (JOB_KIND, crate::pipeline::jobs::Priority::Prompt),
         "mailroom",
         (LEASE, retry),
         move |app, job, owner| async move { attempt(&app, &job, &owner, retry).await },

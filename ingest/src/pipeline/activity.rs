@@ -1,0 +1,113 @@
+//! Intake in flight, and background work that gives way to it.
+//!
+//! Candidates sending documents wait for their answer; the page pictures staff look at later
+//! can wait instead. Each intake (an upload, a resumable upload's request, a mailroom page) is
+//! counted while it runs, and deferred work ([`super::jobs::Priority::Deferred`]) waits before
+//! each job until none is in flight, within a bound so that a steady stream of uploads delays
+//! it without starving it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+/// The intakes in flight in this process.
+#[derive(Debug, Default, Clone)]
+pub struct IntakeActivity(Arc<State>);
+
+#[derive(Debug, Default)]
+struct State {
+    in_flight: AtomicUsize,
+    /// Woken when the last intake in flight ends.
+    quiet: Notify,
+}
+
+/// One intake in flight, until dropped.
+#[derive(Debug)]
+pub struct InFlight(IntakeActivity);
+
+impl IntakeActivity {
+    /// Counts one intake until the returned guard is dropped.
+    pub fn enter(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.clone())
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Returns once no intake is in flight, or after `at_most`, whichever comes first.
+    pub async fn quiet(&self, at_most: Duration) {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            let notified = self.0.quiet.notified();
+            tokio::pin!(notified);
+            // Registered before the count is read: an intake ending in between still wakes us.
+            notified.as_mut().enable();
+            if self.in_flight() == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.0.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.0.quiet.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn quiet_returns_when_the_last_intake_ends() {
+        let activity = IntakeActivity::default();
+        let first = activity.enter();
+        let second = activity.enter();
+        assert_eq!(activity.in_flight(), 2);
+        let waiting = tokio::spawn({
+            let activity = activity.clone();
+            async move { activity.quiet(Duration::from_secs(3600)).await }
+        });
+        drop(first);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "one intake is still in flight");
+        drop(second);
+        tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("woken when the last intake ended")
+            .expect("the waiting task");
+        assert_eq!(activity.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn quiet_gives_up_waiting_after_its_bound() {
+        let activity = IntakeActivity::default();
+        let _busy = activity.enter();
+        let started = tokio::time::Instant::now();
+        activity.quiet(Duration::from_secs(30)).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        assert_eq!(activity.in_flight(), 1);
+    }
+
+    #[tokio::test]
+    async fn quiet_returns_at_once_when_nothing_is_in_flight() {
+        let activity = IntakeActivity::default();
+        drop(activity.enter());
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            activity.quiet(Duration::from_secs(3600)),
+        )
+        .await
+        .expect("nothing in flight");
+    }
+}
