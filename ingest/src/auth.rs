@@ -170,7 +170,6 @@ impl Caller {
 /// How often a token's `last_used_at` is written, at most.
 const LAST_USED_PERIOD: TimeDelta = TimeDelta::minutes(1);
 
-/// The caller holding `token`, as the repository knows it.
 /// The caller holding `token`, as the repository knows it: refused when unknown, expired or
 /// revoked.
 pub async fn authenticate(app: &App, token: &str) -> Result<Caller, Error> {
