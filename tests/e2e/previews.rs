@@ -194,6 +194,70 @@ pub async fn dossier_with_four_documents(server: &Server) -> Value {
     rendered(server, REFERENCE, 4).await
 }
 
+/// Pictures give way to uploads being filed, not to uploads still coming in: while a phone's
+/// upload stalls halfway, a document filed meanwhile is drawn at once, not after the 30 s that
+/// rendering waits at most for intake to be quiet.
+#[tokio::test]
+async fn a_stalled_upload_does_not_hold_back_pictures() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start();
+    server.load_campaign(&campaign()).await;
+    server
+        .create_dossier(
+            CAMPAIGN,
+            REFERENCE,
+            json!({"first_name": "Camille", "last_name": "Martin", "birth_date": "2004-05-17"}),
+        )
+        .await;
+    // A body announced at 1 MB, of which the first kilobyte comes, then nothing.
+    let address = server.base.trim_start_matches("http://");
+    let mut stalled = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let headers = format!(
+        "POST /api/v1/dossiers/{REFERENCE}/pieces/courrier/documents HTTP/1.1\r\n\
+         Host: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Disposition: attachment; filename=\"lent.pdf\"\r\n\
+         Content-Length: 1000000\r\n\r\n",
+        server.tokens.portal
+    );
+    stalled
+        .write_all(headers.as_bytes())
+        .await
+        .expect("send headers");
+    let mut start = b"%PDF-1.7\n%".to_vec();
+    start.resize(1024, b'x');
+    stalled.write_all(&start).await.expect("send a kilobyte");
+    // The server is reading that body before the other document comes.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let response = server
+        .upload(
+            REFERENCE,
+            "attestation",
+            "attestation.pdf",
+            born_digital_pdf(),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let start = Instant::now();
+    let drawn = loop {
+        let dossier = server.dossier(REFERENCE).await;
+        let documents = documents(&dossier);
+        if documents.iter().all(|d| d["previews"] != "pending") {
+            break documents;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the picture waited for the stalled upload: {dossier}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(drawn.len(), 1, "the stalled upload is not filed: {drawn:?}");
+    assert_eq!(drawn[0]["previews"], "ready", "{drawn:?}");
+    drop(stalled);
+}
+
 /// The dossier once `count` documents are filed and none is still being rendered.
 pub async fn rendered(server: &Server, reference: &str, count: usize) -> Value {
     let start = Instant::now();

@@ -1,10 +1,12 @@
 //! Intake in flight, and background work that gives way to it.
 //!
 //! Candidates sending documents wait for their answer; the page pictures staff look at later
-//! can wait instead. Each intake (an upload, a resumable upload's request, a mailroom page) is
-//! counted while it runs, and deferred work ([`super::jobs::Priority::Deferred`]) waits before
-//! each job until none is in flight, within a bound so that a steady stream of uploads delays
-//! it without starving it.
+//! can wait instead. Each intake (an upload, a completed resumable upload, a mailroom page) is
+//! counted from the moment its content is all in until it is answered, and deferred work
+//! ([`super::jobs::Priority::Deferred`]) waits before each job until none is in flight, within
+//! a bound so that a steady stream of uploads delays it without starving it. Receiving is not
+//! counted: a phone's upload may take minutes to come in and costs the server little while it
+//! does, so it holds back no picture.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

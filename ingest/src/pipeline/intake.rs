@@ -150,7 +150,6 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let _in_flight = app.intake_activity.enter();
     let result = intake_counted(app, &arrival, body).await;
     count(arrival.origin.channel(), &result);
     result
@@ -199,6 +198,8 @@ where
     } = admit(app, arrival).await?;
 
     let staged = receive(app, body, limit, arrival.content_length).await?;
+    // In flight from here: receiving costs the server little, however slowly the body comes.
+    let _in_flight = app.intake_activity.enter();
     let declared = Declared {
         filename: arrival.filename.clone(),
         content_type: arrival.content_type.clone(),

@@ -238,7 +238,6 @@ where
     let lease = Lease::take(app, &upload.id).await?;
     let app = app.clone();
     let work = tokio::spawn(async move {
-        let _in_flight = app.intake_activity.enter();
         let result = append_held(&app, &lease, offset, checksum, body).await;
         lease.release(&app).await;
         result
