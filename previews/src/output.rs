@@ -123,51 +123,19 @@ pub(crate) fn over_white(sample: u8, alpha: u8) -> u8 {
 /// The image as a JPEG of this crate's quality, without metadata: grey in one channel, colour
 /// with its chroma halved both ways (4:2:0), as cameras and `image`'s encoder do.
 pub(crate) fn jpeg(image: &DynamicImage) -> Result<PageImage, String> {
-    let failed = |e: turbojpeg::Error| format!("encoding the page as JPEG: {e}");
-    let mut compressor = turbojpeg::Compressor::new().map_err(failed)?;
-    compressor
-        .set_quality(i32::from(JPEG_QUALITY))
-        .map_err(failed)?;
+    use turbojpeg::{Subsamp, compress_image};
+    let quality = i32::from(JPEG_QUALITY);
     // On the buffers themselves, as for scaling.
-    let rgb;
-    let (pixels, format, subsamp, channels) = match image {
-        DynamicImage::ImageLuma8(grey) => (
-            grey.as_raw().as_slice(),
-            turbojpeg::PixelFormat::GRAY,
-            turbojpeg::Subsamp::Gray,
-            1,
-        ),
-        DynamicImage::ImageRgb8(colour) => (
-            colour.as_raw().as_slice(),
-            turbojpeg::PixelFormat::RGB,
-            turbojpeg::Subsamp::Sub2x2,
-            3,
-        ),
-        other => {
-            rgb = other.to_rgb8();
-            (
-                rgb.as_raw().as_slice(),
-                turbojpeg::PixelFormat::RGB,
-                turbojpeg::Subsamp::Sub2x2,
-                3,
-            )
-        }
-    };
-    compressor.set_subsamp(subsamp).map_err(failed)?;
-    let (width, height) = (image.width() as usize, image.height() as usize);
-    let jpeg = compressor
-        .compress_to_vec(turbojpeg::Image {
-            pixels,
-            width,
-            pitch: width * channels,
-            height,
-            format,
-        })
-        .map_err(failed)?;
+    let jpeg = match image {
+        DynamicImage::ImageLuma8(grey) => compress_image(grey, quality, Subsamp::Gray),
+        DynamicImage::ImageRgb8(rgb) => compress_image(rgb, quality, Subsamp::Sub2x2),
+        other => compress_image(&other.to_rgb8(), quality, Subsamp::Sub2x2),
+    }
+    .map_err(|e| format!("encoding the page as JPEG: {e}"))?;
     Ok(PageImage {
         width: image.width(),
         height: image.height(),
-        jpeg,
+        jpeg: jpeg.to_vec(),
     })
 }
 

@@ -287,10 +287,13 @@ fn make_display_copy(kind: Kind, content: &[u8], limits: &Limits) -> Option<Vec<
     {
         picture.apply_orientation(orientation);
     }
-    let mut jpeg = Vec::new();
-    let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, DISPLAY_QUALITY);
-    picture.to_rgb8().write_with_encoder(encoder).ok()?;
-    Some(jpeg)
+    let jpeg = turbojpeg::compress_image(
+        &picture.to_rgb8(),
+        i32::from(DISPLAY_QUALITY),
+        turbojpeg::Subsamp::Sub2x2,
+    )
+    .ok()?;
+    Some(jpeg.to_vec())
 }
 
 /// The EXIF orientation of the image, when it carries one.
