@@ -140,9 +140,8 @@ pub fn g4_scan() -> Vec<u8> {
     tiff_batch(&[encode_page(&marked_page(200, 11), ImageCoding::G4)])
 }
 
-/// Files the four documents in a new dossier and waits until every one is rendered (the
-/// mailroom segment first goes through the batch split). Returns the dossier's JSON.
-pub async fn dossier_with_four_documents(server: &Server) -> Value {
+/// The campaign loaded and its dossier created, with nothing filed yet.
+async fn open_dossier(server: &Server) {
     server.load_campaign(&campaign()).await;
     server
         .create_dossier(
@@ -151,6 +150,12 @@ pub async fn dossier_with_four_documents(server: &Server) -> Value {
             json!({"first_name": "Camille", "last_name": "Martin", "birth_date": "2004-05-17"}),
         )
         .await;
+}
+
+/// Files the four documents in a new dossier and waits until every one is rendered (the
+/// mailroom segment first goes through the batch split). Returns the dossier's JSON.
+pub async fn dossier_with_four_documents(server: &Server) -> Value {
+    open_dossier(server).await;
     for (piece, name, body) in [
         ("attestation", "attestation.pdf", born_digital_pdf()),
         ("photo", "photo.jpg", sideways_photo()),
@@ -201,14 +206,7 @@ pub async fn dossier_with_four_documents(server: &Server) -> Value {
 async fn a_stalled_upload_does_not_hold_back_pictures() {
     use tokio::io::AsyncWriteExt;
     let server = Server::start();
-    server.load_campaign(&campaign()).await;
-    server
-        .create_dossier(
-            CAMPAIGN,
-            REFERENCE,
-            json!({"first_name": "Camille", "last_name": "Martin", "birth_date": "2004-05-17"}),
-        )
-        .await;
+    open_dossier(&server).await;
     // A body announced at 1 MB, of which the first kilobyte comes, then nothing.
     let address = server.base.trim_start_matches("http://");
     let mut stalled = tokio::net::TcpStream::connect(address)
@@ -240,26 +238,25 @@ async fn a_stalled_upload_does_not_hold_back_pictures() {
         )
         .await;
     assert_eq!(response.status(), 201);
-    let start = Instant::now();
-    let drawn = loop {
-        let dossier = server.dossier(REFERENCE).await;
-        let documents = documents(&dossier);
-        if documents.iter().all(|d| d["previews"] != "pending") {
-            break documents;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "the picture waited for the stalled upload: {dossier}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(drawn.len(), 1, "the stalled upload is not filed: {drawn:?}");
+    // The stalled upload is not filed; the other document is drawn well within those 30 s.
+    let dossier = rendered_within(&server, REFERENCE, 1, Duration::from_secs(15)).await;
+    let drawn = documents(&dossier);
     assert_eq!(drawn[0]["previews"], "ready", "{drawn:?}");
     drop(stalled);
 }
 
 /// The dossier once `count` documents are filed and none is still being rendered.
 pub async fn rendered(server: &Server, reference: &str, count: usize) -> Value {
+    rendered_within(server, reference, count, Duration::from_secs(120)).await
+}
+
+/// [`rendered`], failing when it takes longer than `within`.
+async fn rendered_within(
+    server: &Server,
+    reference: &str,
+    count: usize,
+    within: Duration,
+) -> Value {
     let start = Instant::now();
     loop {
         let dossier = server.dossier(reference).await;
@@ -268,8 +265,8 @@ pub async fn rendered(server: &Server, reference: &str, count: usize) -> Value {
             return dossier;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "pictures still pending after 2 minutes: {dossier}"
+            start.elapsed() < within,
+            "pictures still pending after {within:?}: {dossier}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
