@@ -128,6 +128,12 @@ enum Command {
         max_pages: Option<u32>,
         #[arg(long, value_name = "RATIO")]
         max_height_ratio: Option<u32>,
+        /// The most bytes of address space the child may map (it sets the limit on itself).
+        #[arg(long, value_name = "BYTES")]
+        memory_limit: u64,
+        /// The server's process id: the child dies with it.
+        #[arg(long, value_name = "PID")]
+        parent: u32,
         file: PathBuf,
     },
 }
@@ -298,6 +304,8 @@ fn main() -> ExitCode {
             from_page,
             max_pages,
             max_height_ratio,
+            memory_limit,
+            parent,
             file,
         } => {
             return commands::render_pages::run(
@@ -306,6 +314,8 @@ fn main() -> ExitCode {
                 from_page,
                 max_pages,
                 max_height_ratio,
+                memory_limit,
+                parent,
             );
         }
         command => command,

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
@@ -108,6 +108,8 @@ impl Renderer {
             .args(["--from-page", &from_page.to_string()])
             .args(["--max-pages", &limits.max_pages.to_string()])
             .args(["--max-height-ratio", &limits.max_height_ratio.to_string()])
+            .args(["--memory-limit", &limits.memory_bytes.to_string()])
+            .args(["--parent", &std::process::id().to_string()])
             .arg("--")
             .arg(path)
             // Its standard error is read for the reason it died, not to debug it.
@@ -115,14 +117,11 @@ impl Renderer {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let memory = limits.memory_bytes;
-        // SAFETY: the closure runs in the forked child before exec, where only
-        // async-signal-safe functions may be called: it calls setrlimit and prctl, both
-        // system calls, and builds an io::Error from errno without allocating. It touches no
-        // lock and no memory of the parent but the copied `memory`.
-        unsafe {
-            command.pre_exec(move || confine(memory));
-        }
+        // No code of the parent's runs between fork and exec (the child confines itself, see
+        // [`confine`]): so the standard library spawns with posix_spawn, which shares the
+        // parent's memory until exec instead of copying its page tables. A fork of the server
+        // made every page it wrote next fault and flush the other cores' TLBs, a cost the
+        // uploads paid for each document drawn.
         let start = |e: io::Error| RenderError::Child(format!("the renderer does not start: {e}"));
         let mut child = command.spawn().map_err(start)?;
         let threads = match (child.stdout.take(), child.stderr.take()) {
@@ -197,8 +196,13 @@ impl Drop for Renderer {
 /// The renderer's niceness (0 is the server's, 19 the lowest priority).
 const RENDER_NICENESS: libc::c_int = 19;
 
-/// The limits of the child, set between fork and exec.
-fn confine(memory_bytes: u64) -> io::Result<()> {
+/// Confines the calling process, a renderer child, before it reads a byte of its document:
+/// an address space of at most `memory_bytes` (an allocation beyond fails, and Rust aborts),
+/// no core file, the idle scheduling class and the lowest priority, and death with the
+/// thread of `parent` that spawned it. The child calls this first thing, while it has a single
+/// thread (the scheduling class is inherited by threads created after). Fails when a limit
+/// cannot be set, or when `parent` is already gone (the child is then nobody's).
+pub fn confine(memory_bytes: u64, parent: u32) -> io::Result<()> {
     let limit = |bytes: u64| libc::rlimit {
         rlim_cur: bytes as libc::rlim_t,
         rlim_max: bytes as libc::rlim_t,
@@ -229,6 +233,12 @@ fn confine(memory_bytes: u64) -> io::Result<()> {
     // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number and no pointer.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
         return Err(io::Error::last_os_error());
+    }
+    // A parent that died before the line above sent no signal: the child has another parent.
+    if std::os::unix::process::parent_id() != parent {
+        return Err(io::Error::other(
+            "the server that started the renderer is gone",
+        ));
     }
     Ok(())
 }
@@ -505,20 +515,65 @@ mod tests {
     }
 
     #[test]
-    fn the_child_runs_under_the_memory_limit_without_core_files() {
+    fn the_child_is_told_its_memory_limit_and_its_parent() {
         let stage = Stage::new();
         let limits = Limits {
             memory_bytes: 64 << 20,
             ..quick()
         };
-        // `ulimit -v` answers in KiB.
-        let (result, _) = stage.run(
-            r#"echo "address space $(ulimit -v) KiB, core files $(ulimit -c)" >&2; exit 1"#,
-            &limits,
-        );
+        let (result, _) = stage.run(r#"echo "$@" >&2; exit 1"#, &limits);
+        let told = format!("--memory-limit 67108864 --parent {} --", std::process::id());
         assert!(
-            matches!(&result, Err(RenderError::Child(why)) if why == "the renderer stopped: address space 65536 KiB, core files 0"),
+            matches!(&result, Err(RenderError::Child(why)) if why.contains(&told)),
             "{result:?}"
+        );
+    }
+
+    /// Run in a process of its own (this test binary again, see the next test): confines it,
+    /// and prints what the limits are then.
+    fn confined_report() {
+        let parent = std::os::unix::process::parent_id();
+        let orphan = confine(64 << 20, parent.wrapping_add(1)).is_err();
+        confine(64 << 20, parent).expect("confined");
+        let limit = |resource| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit writes the struct it is given, which lives across the call.
+            assert_eq!(unsafe { libc::getrlimit(resource, &mut limit) }, 0);
+            limit.rlim_cur
+        };
+        // SAFETY: sched_getscheduler takes a process id and no pointer.
+        let class = unsafe { libc::sched_getscheduler(0) };
+        println!(
+            "CONFINED address space {}, core files {}, idle class {}, refused as an orphan {orphan}",
+            limit(libc::RLIMIT_AS),
+            limit(libc::RLIMIT_CORE),
+            class == libc::SCHED_IDLE,
+        );
+    }
+
+    #[test]
+    fn confine_limits_the_process_it_runs_in() {
+        const CHILD: &str = "PREVIEWS_TEST_CONFINED_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            return confined_report();
+        }
+        let this = "isolation::tests::confine_limits_the_process_it_runs_in";
+        let output = Command::new(std::env::current_exe().expect("this test binary"))
+            .args(["--exact", this, "--nocapture", "--test-threads", "1"])
+            .env(CHILD, "1")
+            .output()
+            .expect("ran");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(
+                "CONFINED address space 67108864, core files 0, idle class true, \
+                 refused as an orphan true"
+            ),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
         );
     }
 

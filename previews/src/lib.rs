@@ -20,9 +20,10 @@
 //!   drawing kills the child, gets a placeholder with its reason, the child is killed and
 //!   reaped, and a new child goes on from the next page. Pages come back one at a time, framed
 //!   on the child's standard output, as soon as each is drawn.
-//! - **Memory is bounded by `RLIMIT_AS`** ([`Limits::memory_bytes`]), set between fork and
-//!   exec: an allocation beyond it fails, Rust aborts the child, and the parent reports the page
-//!   as out of memory. No core file is written (`RLIMIT_CORE` 0). Pages are decoded one at a
+//! - **Memory is bounded by `RLIMIT_AS`** ([`Limits::memory_bytes`]), which the child sets on
+//!   itself before it reads the document ([`confine`]; it is told the limit in its
+//!   arguments): an allocation beyond it fails, Rust aborts the child, and the parent reports
+//!   the page as out of memory. No core file is written (`RLIMIT_CORE` 0). Pages are decoded one at a
 //!   time; the file itself is held whole (hayro and the TIFF pages need random access).
 //! - **Sizes.** A page is drawn to fit [`READING_WIDTH`] wide and at most
 //!   [`Limits::max_height_ratio`] times that high (a long receipt is scaled down to fit). PDF
@@ -58,6 +59,7 @@ use std::time::Duration;
 
 use dossiers::Kind;
 
+pub use isolation::confine;
 pub use output::placeholder;
 pub use watermark::{WatermarkError, watermark};
 

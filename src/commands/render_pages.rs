@@ -1,5 +1,6 @@
-//! `guichet render-pages --kind K --from-page N FILE` (hidden): the child process in which
-//! `previews` draws a document's pages, under the memory limit its parent set. It writes one
+//! `guichet render-pages --kind K --from-page N … --memory-limit BYTES --parent PID FILE`
+//! (hidden): the child process in which `previews` draws a document's pages, under the memory
+//! limit it sets on itself before reading the file (`previews::confine`). It writes one
 //! framed record a page to standard output as each is done (`previews::child_main`), and
 //! exits 0; 1 when the document cannot be drawn (after saying why in a record).
 
@@ -15,11 +16,18 @@ pub fn run(
     from_page: u32,
     max_pages: Option<u32>,
     max_height_ratio: Option<u32>,
+    memory_limit: u64,
+    parent: u32,
 ) -> ExitCode {
+    if let Err(e) = previews::confine(memory_limit, parent) {
+        eprintln!("guichet render-pages: confining the renderer: {e}");
+        return ExitCode::from(1);
+    }
     let defaults = previews::Limits::default();
     let limits = previews::Limits {
         max_pages: max_pages.unwrap_or(defaults.max_pages),
         max_height_ratio: max_height_ratio.unwrap_or(defaults.max_height_ratio),
+        memory_bytes: memory_limit,
         ..defaults
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
