@@ -54,14 +54,17 @@ pub fn index_row(snapshot: &Snapshot) -> DossierIndexRow {
 pub async fn refresh_index(app: &App, limit: u32) -> Result<usize, ingest::Error> {
     app.repo.spread_stale_content(limit).await?;
     let stale = app.repo.stale_dossiers(limit).await?;
+    let mut rows = Vec::with_capacity(stale.len());
     for (reference, _) in &stale {
         match Snapshot::read(app, reference).await {
-            Ok(snapshot) => app.repo.put_dossier_index(&index_row(&snapshot)).await?,
+            Ok(snapshot) => rows.push(index_row(&snapshot)),
             // A dossier whose campaign no longer parses stays stale and out of the list;
             // the error is logged where the campaign is loaded.
             Err(e) => tracing::warn!(dossier = %reference, error = %e, "dossier not indexed"),
         }
     }
+    // Written together: on SQLite, one turn of the writer for the whole batch.
+    app.repo.put_dossier_indexes(&rows).await?;
     Ok(stale.len())
 }
 

@@ -54,6 +54,7 @@ backends!(
     accounts_are_created_once_and_disabled,
     sessions_join_their_user_and_expire,
     created_and_changed_dossiers_are_marked_stale,
+    a_batch_of_rows_is_written_at_once,
     an_older_computation_never_overwrites_a_newer_row,
     every_filter_and_search_selects_its_rows,
     keyset_pages_cover_every_row_once_in_order,
@@ -365,6 +366,45 @@ async fn sessions_join_their_user_and_expire(repo: Repo) {
             .expect("read")
             .is_none()
     );
+}
+
+/// The background refresher writes its batch in one call: every row lands and clears its
+/// mark, and a row computed from an older read leaves its newer mark in place.
+async fn a_batch_of_rows_is_written_at_once(repo: Repo) {
+    with_campaign(&repo).await;
+    for reference in ["R-1", "R-2", "R-3"] {
+        create_dossier(&repo, reference).await;
+    }
+    let change = DossierChange {
+        expected_version: 0,
+        new_documents: vec![document("d1", "R-3", 'a')],
+        ..DossierChange::default()
+    };
+    repo.apply("R-3", change).await.expect("apply");
+    let batch = [row("R-1", 0), row("R-2", 0), row("R-3", 0)];
+    repo.put_dossier_indexes(&batch).await.expect("index");
+    assert_eq!(
+        repo.stale_dossiers(10).await.expect("stale"),
+        [("R-3".to_string(), 1)]
+    );
+    let listed: Vec<_> = repo
+        .list_dossier_index(&query(10))
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|r| (r.reference, r.version))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("R-1".to_string(), 0),
+            ("R-2".to_string(), 0),
+            ("R-3".to_string(), 0)
+        ]
+    );
+    repo.put_dossier_indexes(&[])
+        .await
+        .expect("nothing to write");
 }
 
 async fn created_and_changed_dossiers_are_marked_stale(repo: Repo) {

@@ -124,14 +124,14 @@ fn to_i32(n: u32) -> Result<i32, RepoError> {
     i32::try_from(n).map_err(|_| RepoError::Database(format!("{n} out of range")))
 }
 
-/// `impl PreviewRepository for TYPE` (a type with a `pool` field): the statements and their
-/// bindings are the same on both databases.
+/// `impl PreviewRepository for TYPE` (a type with a `pool` field and `begin_write`): the
+/// statements and their bindings are the same on both databases.
 macro_rules! previews_impl {
     ($repository:ty) => {
         #[async_trait]
         impl PreviewRepository for $repository {
             async fn put_previews(&self, record: &PreviewSet) -> Result<(), RepoError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let inserted = sqlx::query(INSERT_SET)
                     .bind(&record.source)
                     .bind(to_i32(record.pages)?)

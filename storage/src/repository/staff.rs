@@ -6,7 +6,7 @@
 //! documents. Completeness depends on the campaign's conditions, which only the domain rules
 //! evaluate, so the rows are computed outside SQL: triggers on `dossiers` mark a dossier
 //! stale (`staff_stale`) whenever it is created or changed, and the interface recomputes
-//! stale rows ([`StaffRepository::stale_dossiers`], [`StaffRepository::put_dossier_index`]).
+//! stale rows ([`StaffRepository::stale_dossiers`], [`StaffRepository::put_dossier_indexes`]).
 //! Every filter has its own index in reference order, so listing is keyset pagination on
 //! `reference` and costs the same on any page of 100,000 dossiers.
 //!
@@ -190,9 +190,14 @@ pub trait StaffRepository: Send + Sync {
     /// Up to `limit` dossiers whose index row must be recomputed, with the version that
     /// marked them.
     async fn stale_dossiers(&self, limit: u32) -> Result<Vec<(String, i64)>, RepoError>;
-    /// Writes the row unless a newer one is there, and clears the stale mark if no newer
-    /// change came meanwhile.
-    async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError>;
+    /// Writes each row unless a newer one is there, and clears its stale mark if no newer
+    /// change came meanwhile: in one transaction on SQLite (one sync of the log for a whole
+    /// batch), one transaction a row on PostgreSQL (see the implementations).
+    async fn put_dossier_indexes(&self, rows: &[DossierIndexRow]) -> Result<(), RepoError>;
+    /// [`StaffRepository::put_dossier_indexes`] for one row.
+    async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError> {
+        self.put_dossier_indexes(std::slice::from_ref(row)).await
+    }
     async fn list_dossier_index(
         &self,
         query: &DossierQuery,
@@ -465,7 +470,7 @@ fn same_content_in(count: usize) -> String {
 /// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
 /// mappings on every backend, written once.
 macro_rules! staff_impl {
-    ($backend:ty) => {
+    ($backend:ty, $per_transaction:expr) => {
         #[async_trait]
         impl StaffRepository for $backend {
             async fn create_staff_user(&self, user: &StaffUser) -> Result<bool, RepoError> {
@@ -512,7 +517,7 @@ macro_rules! staff_impl {
                 name: &str,
                 disabled: bool,
             ) -> Result<bool, RepoError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(DISABLE_USER)
                     .bind(disabled)
                     .bind(name)
@@ -534,7 +539,7 @@ macro_rules! staff_impl {
                 password_hash: &str,
                 keep: Option<&str>,
             ) -> Result<bool, RepoError> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(SET_PASSWORD)
                     .bind(password_hash)
                     .bind(name)
@@ -649,31 +654,35 @@ macro_rules! staff_impl {
                     .collect()
             }
 
-            async fn put_dossier_index(&self, row: &DossierIndexRow) -> Result<(), RepoError> {
-                let mut tx = self.pool.begin().await?;
-                // The mark first: see the module's comment on `duplicates`.
-                sqlx::query(CLEAR_STALE)
-                    .bind(&row.reference)
-                    .bind(row.version)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(UPSERT_INDEX)
-                    .bind(&row.reference)
-                    .bind(&row.campaign)
-                    .bind(row.version)
-                    .bind(&row.state)
-                    .bind(row.reference.to_lowercase())
-                    .bind(&row.name)
-                    .bind(&row.name_key)
-                    .bind(&row.given_key)
-                    .bind(row.complete)
-                    .bind(missing_column(&row.missing))
-                    .bind(row.awaiting)
-                    .bind(row.late)
-                    .bind(row.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
+            async fn put_dossier_indexes(&self, rows: &[DossierIndexRow]) -> Result<(), RepoError> {
+                for batch in rows.chunks($per_transaction) {
+                    let mut tx = self.begin_write().await?;
+                    for row in batch {
+                        // The mark first: see the module's comment on `duplicates`.
+                        sqlx::query(CLEAR_STALE)
+                            .bind(&row.reference)
+                            .bind(row.version)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(UPSERT_INDEX)
+                            .bind(&row.reference)
+                            .bind(&row.campaign)
+                            .bind(row.version)
+                            .bind(&row.state)
+                            .bind(row.reference.to_lowercase())
+                            .bind(&row.name)
+                            .bind(&row.name_key)
+                            .bind(&row.given_key)
+                            .bind(row.complete)
+                            .bind(missing_column(&row.missing))
+                            .bind(row.awaiting)
+                            .bind(row.late)
+                            .bind(row.updated_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
                 Ok(())
             }
 
@@ -780,18 +789,22 @@ macro_rules! staff_impl {
                         .or_default()
                         .push(row.try_get("id")?);
                 }
-                // One transaction a content: its marks are taken in one statement's order.
-                for (sha256, ids) in &taken {
-                    let mut tx = self.pool.begin().await?;
-                    sqlx::query(MARK_HOLDERS_STALE)
-                        .bind(sha256)
-                        .execute(&mut *tx)
-                        .await?;
-                    for id in ids {
-                        sqlx::query(DELETE_STALE_CONTENT)
-                            .bind(id)
+                // On PostgreSQL, one transaction a content: its marks are taken in one
+                // statement's order.
+                let taken: Vec<_> = taken.into_iter().collect();
+                for batch in taken.chunks($per_transaction) {
+                    let mut tx = self.begin_write().await?;
+                    for (sha256, ids) in batch {
+                        sqlx::query(MARK_HOLDERS_STALE)
+                            .bind(sha256)
                             .execute(&mut *tx)
                             .await?;
+                        for id in ids {
+                            sqlx::query(DELETE_STALE_CONTENT)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                     }
                     tx.commit().await?;
                 }
@@ -826,8 +839,13 @@ macro_rules! staff_impl {
 
 use sqlx::Row;
 
-staff_impl!(SqliteRepository);
-staff_impl!(PostgresRepository);
+// How many index rows (and contents spread) are written in one transaction. On SQLite,
+// writers take turns on one connection: a whole batch is one transaction, one sync of the log,
+// where a transaction a row made the background refresher take the writer's turn (and its
+// sync) once for every upload. On PostgreSQL, one a row: a batch would hold its rows' stale
+// marks, in reference order, while a move marks its two dossiers in its own order.
+staff_impl!(SqliteRepository, usize::MAX);
+staff_impl!(PostgresRepository, 1);
 
 /// Reads the columns common to both backends' rows, whatever their database.
 trait StaffRow {
