@@ -195,8 +195,9 @@ fn a_memory_limit_too_small_for_the_renderer_fails_without_harm_to_the_caller() 
         memory_bytes: 64 << 20,
         ..Limits::default()
     };
-    // Depending on the binary, 64 MiB is too little to start (its libraries do not map), to
-    // open the document, or to draw a page: an error or failed pages, each with its reason.
+    // The child sets the limit on itself once started (`previews::confine`): depending on the
+    // binary, 64 MiB is then too little to go on, to open the document, or to draw a page: an
+    // error or failed pages, each with its reason.
     match render_file(&path, Kind::Pdf, &child_process(), &limits) {
         Err(RenderError::Child(reason)) => assert!(!reason.is_empty()),
         Ok(rendered) => {
