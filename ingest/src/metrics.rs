@@ -8,6 +8,7 @@
 //! | `guichet_http_requests_total` | `method`, `route`, `status` | answered requests |
 //! | `guichet_http_request_duration_seconds` | `method`, `route` | latency histogram |
 //! | `guichet_intakes_total` | `channel`, `outcome` | documents received (`stored`, `duplicate`, `rejected`, `refused`) |
+//! | `guichet_intake_stage_seconds` | `stage` | where an intake's time goes, step by step ([`IntakeStage`]) |
 //! | `guichet_verdict_reasons_total` | `code` | reasons of rejected verdicts, by stable code |
 //! | `guichet_webhook_attempts_total` | `result` | webhook HTTP attempts (`ok`, `error`) |
 //! | `guichet_webhook_deliveries_total` | `outcome` | events settled per endpoint (`delivered`, `failed`) |
@@ -30,6 +31,11 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// Buckets (seconds) of one intake step: from a cached read to a large document's checks.
+const STAGE_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
 /// The process-wide recorder, installed on first use: the `metrics` facade has one global
 /// recorder, and a second install would fail.
 fn handle() -> &'static PrometheusHandle {
@@ -39,6 +45,11 @@ fn handle() -> &'static PrometheusHandle {
             .set_buckets_for_metric(
                 Matcher::Full("guichet_http_request_duration_seconds".into()),
                 LATENCY_BUCKETS,
+            )
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Full("guichet_intake_stage_seconds".into()),
+                STAGE_BUCKETS,
             )
             .expect("the bucket list is not empty")
             .build_recorder();
@@ -130,4 +141,45 @@ pub fn intake<'a>(
     }
     metrics::counter!("guichet_intakes_total", "channel" => channel, "outcome" => outcome)
         .increment(1);
+}
+
+/// The steps of an intake, after its content is all in, timed in
+/// `guichet_intake_stage_seconds`: their sum is the server's part of an upload's latency, the
+/// rest being the time the body took to arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntakeStage {
+    /// Reading the dossier and its documents, before the first byte.
+    Admit,
+    /// Writing the received bytes to staging, and syncing them.
+    Stage,
+    /// Detecting the kind and running the checks.
+    Verify,
+    /// The virus scan, when clamd is configured.
+    Scan,
+    /// Putting the content in the object store (durable when this ends).
+    Store,
+    /// Committing the dossier's change: the document, its events and jobs.
+    Commit,
+}
+
+impl IntakeStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeStage::Admit => "admit",
+            IntakeStage::Stage => "stage",
+            IntakeStage::Verify => "verify",
+            IntakeStage::Scan => "scan",
+            IntakeStage::Store => "store",
+            IntakeStage::Commit => "commit",
+        }
+    }
+
+    /// Runs `step`, recording how long it took, whatever its outcome.
+    pub async fn timed<T>(self, step: impl Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let outcome = step.await;
+        metrics::histogram!("guichet_intake_stage_seconds", "stage" => self.as_str())
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
 }

@@ -901,6 +901,11 @@ async fn metrics_count_what_happens(backend: Backend) {
         "guichet_database_up 1",
         r#"route="/api/v1/dossiers/{reference}/pieces/{code}/documents""#,
         "guichet_http_request_duration_seconds_bucket",
+        // Both intakes were read and verified; only the stored one went on to the store and
+        // the commit.
+        r#"guichet_intake_stage_seconds_count{stage="verify"} 2"#,
+        r#"guichet_intake_stage_seconds_count{stage="store"} 1"#,
+        r#"guichet_intake_stage_seconds_count{stage="commit"} 1"#,
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }

@@ -42,6 +42,7 @@ use super::scan::{self, Outcome};
 use crate::app::App;
 use crate::error::Error;
 use crate::events::EventKind;
+use crate::metrics::IntakeStage;
 
 /// Content up to this size is verified in one pass; above, its first bytes are judged first.
 const LOAD_WITHOUT_PRESCREEN: u64 = 16 * 1024 * 1024;
@@ -195,7 +196,7 @@ where
         before,
         piece,
         limit,
-    } = admit(app, arrival).await?;
+    } = IntakeStage::Admit.timed(admit(app, arrival)).await?;
 
     let staged = receive(app, body, limit, arrival.content_length).await?;
     // In flight from here: receiving costs the server little, however slowly the body comes.
@@ -204,7 +205,9 @@ where
         filename: arrival.filename.clone(),
         content_type: arrival.content_type.clone(),
     };
-    let verdict = verify(app, &staged, declared, piece.as_ref()).await?;
+    let verdict = IntakeStage::Verify
+        .timed(verify(app, &staged, declared, piece.as_ref()))
+        .await?;
     if !verdict.accepted() {
         tracing::info!(
             dossier = %arrival.reference, piece = ?arrival.piece, kind = %verdict.kind,
@@ -219,7 +222,7 @@ where
         }
     }
 
-    let scanned = scan_staged(app, &staged).await?;
+    let scanned = IntakeStage::Scan.timed(scan_staged(app, &staged)).await?;
     if let Some(Outcome::Infected { signature }) = &scanned
         && !channel.keeps_refused_content()
     {
@@ -235,7 +238,7 @@ where
     }
     let display = store_display_copy(app, &staged, &verdict, scanned.as_ref()).await?;
     let (sha256, size) = (staged.key().hex().to_string(), staged.size());
-    app.blobs.put(staged).await?;
+    IntakeStage::Store.timed(app.blobs.put(staged)).await?;
 
     let mut document = new_document(
         &before,
@@ -246,7 +249,7 @@ where
         scanned.as_ref(),
     );
     document.display_sha256 = display;
-    dossier::change_from(
+    let change = dossier::change_from(
         app,
         Some(before),
         &arrival.reference,
@@ -301,8 +304,8 @@ where
                 },
             })
         },
-    )
-    .await
+    );
+    IntakeStage::Commit.timed(change).await
 }
 
 /// What intake knows before reading a byte: the dossier as it was, the piece, the size limit.

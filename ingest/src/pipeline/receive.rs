@@ -6,6 +6,7 @@ use storage::StagedFile;
 
 use crate::app::App;
 use crate::error::Error;
+use crate::metrics::IntakeStage;
 
 /// Streams `body` into a staged file of at most `limit` bytes; `expected` is the length the
 /// body announced, if any. On the first byte beyond the limit it stops reading and answers
@@ -26,5 +27,5 @@ where
         let chunk = chunk.map_err(|e| Error::Malformed(format!("body interrupted: {e}")))?;
         writer.write(&chunk).await?;
     }
-    Ok(writer.finish().await?)
+    Ok(IntakeStage::Stage.timed(writer.finish()).await?)
 }
