@@ -4,7 +4,7 @@
 //! Transactions run at READ COMMITTED. A dossier change is guarded by its version
 //! (`UPDATE ... WHERE version = $n`), so two processes changing one dossier never both win.
 //! Event ids come from an identity column, and event-emitting transactions commit in id
-//! order (see [`lock_event_order`]), so the feed never shows a later id before an earlier
+//! order (see [`insert_events`]), so the feed never shows a later id before an earlier
 //! one. Jobs are claimed with `FOR UPDATE SKIP LOCKED`, and leases are measured on the
 //! server's clock, the one clock every process shares.
 
@@ -110,26 +110,21 @@ impl PostgresRepository {
 
 journal_impl!(PostgresRepository, Postgres);
 
-/// Makes the transaction's events visible in id order: call it just before inserting events,
-/// as the transaction's last work before commit.
+/// Inserts the transaction's events so that events become visible in id order: call it as the
+/// transaction's last work before commit.
 ///
 /// An identity column hands out ids when rows are inserted, not when they commit: without
-/// this lock, a transaction could take id 7, another take id 8 and commit first, and a reader
+/// ordering, a transaction could take id 7, another take id 8 and commit first, and a reader
 /// of `events_after(6)` would see 8, move its cursor past 7, and never see 7 when it commits.
-/// Holding one transaction-scoped advisory lock from the first event insert to the commit
+/// Holding one transaction-scoped advisory lock from the event insert to the commit
 /// serialises those sections: a transaction takes its ids only after the previous holder has
 /// committed (PostgreSQL makes a commit visible before it releases the transaction's locks),
 /// so every id taken later is larger than every id already visible. Only event-emitting
-/// transactions wait, and only for each other's last few statements; the lock is released
-/// by commit or rollback, and a stuck holder is cut off by `idle_in_transaction_session_timeout`.
-async fn lock_event_order(conn: &mut PgConnection) -> Result<(), RepoError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(EVENT_ORDER_LOCK)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
+/// transactions wait, and only for each other's insert and commit; the lock is released by
+/// commit or rollback, and a stuck holder is cut off by `idle_in_transaction_session_timeout`.
+///
+/// The lock and every event are one statement ([`insert_events_statement`]), so the lock is
+/// held for that statement and the commit only, not for a round trip per event.
 async fn insert_events(
     conn: &mut PgConnection,
     events: &[NewEvent],
@@ -139,14 +134,34 @@ async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    lock_event_order(conn).await?;
+    let statement = insert_events_statement(events.len());
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(EVENT_ORDER_LOCK);
     for event in events {
-        sqlx::query(sql::INSERT_EVENT)
-            .bind_event(event, at, actor)
-            .execute(&mut *conn)
-            .await?;
+        query = query.bind_event(event, at, actor);
     }
+    query.execute(conn).await?;
     Ok(())
+}
+
+/// Takes the event-order lock (`$1`), then inserts `count` events (bound from `$2` on, as
+/// [`sql::INSERT_EVENT`] binds one) with ids in their order. Every row inserted is joined to
+/// the lock's one-row result, so none takes its id before the lock is held.
+fn insert_events_statement(count: usize) -> String {
+    let rows: Vec<String> = (0..count)
+        .map(|n| {
+            let first = 2 + n * 6;
+            let binds: Vec<String> = (first..first + 6).map(|p| format!("${p}")).collect();
+            format!("({}, {n})", binds.join(", "))
+        })
+        .collect();
+    format!(
+        "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
+        INSERT INTO events (type, dossier, document, at, data, actor)
+        SELECT v.type, v.dossier, v.document, v.at, v.data, v.actor
+        FROM ordered, (VALUES {}) AS v (type, dossier, document, at, data, actor, n)
+        ORDER BY v.n",
+        rows.join(", ")
+    )
 }
 
 async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<i64, RepoError> {

@@ -421,15 +421,6 @@ fn scoped(statement: &str, binds: &mut Vec<Bind>, scope: Option<&[String]>) -> S
     };
     statement.replace("{scope}", &condition)
 }
-/// The active documents of other dossiers with a content of dossier `$1`'s documents, `$2` a
-/// content at most.
-const SAME_CONTENT_AS_DOSSIER: &str = "SELECT sha256, id, dossier, piece FROM (
-        SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
-            PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
-        FROM documents other
-        WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
-            AND other.dossier <> $1 AND other.withdrawn_at IS NULL
-    ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id";
 const SELECT_STALE_CONTENT: &str =
     "SELECT id, sha256 FROM staff_stale_content ORDER BY id LIMIT $1";
 const DELETE_STALE_CONTENT: &str = "DELETE FROM staff_stale_content WHERE id = $1";
@@ -451,26 +442,62 @@ const MARK_HOLDERS_STALE: &str = concat!(
 const TOKENS: &str = "SELECT hash, role, name, campaigns, created_at, expires_at, revoked_at,
         last_used_at
     FROM tokens ORDER BY created_at, name";
-/// [`SAME_CONTENT_AS_DOSSIER`], only documents of dossiers of the campaigns bound from `$3` on
-/// (`count` of them, at least one).
-fn same_content_in(count: usize) -> String {
-    format!(
-        "SELECT sha256, id, dossier, piece FROM (
-            SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
-                PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
-            FROM documents other JOIN dossiers d ON d.reference = other.dossier
-            WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
-                AND other.dossier <> $1 AND other.withdrawn_at IS NULL
-                AND d.campaign IN ({})
-        ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id",
-        super::sql::placeholders(3, count)
-    )
+/// How a backend's planner is led to find other dossiers' documents by content: through the
+/// `sha256` index, once for each content of the dossier, whatever the number of documents.
+#[derive(Debug, Clone, Copy)]
+enum SameContentLookup {
+    /// `sha256 IN (the dossier's contents)`: SQLite searches the index for each.
+    InList,
+    /// A `LATERAL` subquery for each content. PostgreSQL's planner turns an `IN` list into a
+    /// hash join over a scan of every document (one upload's answer then costs in proportion
+    /// to the whole table); a lateral subquery can only run as an index lookup.
+    Lateral,
+}
+
+/// The active documents of other dossiers with a content of dossier `$1`'s documents, `$2` a
+/// content at most (the first by dossier and id); with `campaigns`, only documents of
+/// dossiers of the campaigns bound from `$3` on (that many of them, at least one).
+fn same_content_statement(lookup: SameContentLookup, campaigns: Option<usize>) -> String {
+    let (join, condition) = match campaigns {
+        Some(count) => (
+            " JOIN dossiers d ON d.reference = other.dossier",
+            format!(
+                " AND d.campaign IN ({})",
+                super::sql::placeholders(3, count)
+            ),
+        ),
+        None => ("", String::new()),
+    };
+    match lookup {
+        SameContentLookup::InList => format!(
+            "SELECT sha256, id, dossier, piece FROM (
+                SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
+                    PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
+                FROM documents other{join}
+                WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
+                    AND other.dossier <> $1 AND other.withdrawn_at IS NULL{condition}
+            ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id"
+        ),
+        SameContentLookup::Lateral => format!(
+            "SELECT same.sha256, same.id, same.dossier, same.piece
+            FROM (SELECT DISTINCT sha256 FROM documents WHERE dossier = $1) mine
+            CROSS JOIN LATERAL (
+                SELECT other.sha256, other.id, other.dossier, other.piece
+                FROM documents other{join}
+                WHERE other.sha256 = mine.sha256
+                    AND other.dossier <> $1 AND other.withdrawn_at IS NULL{condition}
+                ORDER BY other.dossier, other.id LIMIT $2
+            ) same
+            ORDER BY same.sha256, same.dossier, same.id"
+        ),
+    }
 }
 
 /// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
-/// mappings on every backend, written once.
+/// mappings on every backend, written once. `PER_TRANSACTION`: index rows written in one
+/// transaction; `LOOKUP`: the [`SameContentLookup`] its planner needs.
 macro_rules! staff_impl {
-    ($backend:ty, $per_transaction:expr) => {
+    ($backend:ty, $per_transaction:expr, $same_content:expr) => {
         #[async_trait]
         impl StaffRepository for $backend {
             async fn create_staff_user(&self, user: &StaffUser) -> Result<bool, RepoError> {
@@ -748,7 +775,8 @@ macro_rules! staff_impl {
                 dossier: &str,
                 limit: u32,
             ) -> Result<Vec<SameContent>, RepoError> {
-                let rows = sqlx::query(SAME_CONTENT_AS_DOSSIER)
+                let statement = same_content_statement($same_content, None);
+                let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
                     .bind(dossier)
                     .bind(i64::from(limit))
                     .fetch_all(&self.pool)
@@ -762,7 +790,7 @@ macro_rules! staff_impl {
                 limit: u32,
                 campaigns: &[String],
             ) -> Result<Vec<SameContent>, RepoError> {
-                let statement = same_content_in(campaigns.len());
+                let statement = same_content_statement($same_content, Some(campaigns.len()));
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
                     .bind(dossier)
                     .bind(i64::from(limit));
@@ -844,8 +872,8 @@ use sqlx::Row;
 // where a transaction a row made the background refresher take the writer's turn (and its
 // sync) once for every upload. On PostgreSQL, one a row: a batch would hold its rows' stale
 // marks, in reference order, while a move marks its two dossiers in its own order.
-staff_impl!(SqliteRepository, usize::MAX);
-staff_impl!(PostgresRepository, 1);
+staff_impl!(SqliteRepository, usize::MAX, SameContentLookup::InList);
+staff_impl!(PostgresRepository, 1, SameContentLookup::Lateral);
 
 /// Reads the columns common to both backends' rows, whatever their database.
 trait StaffRow {

@@ -433,7 +433,7 @@ webhook_impl! {
     PostgresRepository;
 
     async fn create_webhook(&self, new: &NewWebhook) -> Result<WebhookRecord, RepoError> {
-        // Events commit in id order (see `lock_event_order`), so every event committed after
+        // Events commit in id order (see `insert_events` on PostgreSQL), so every event committed after
         // this statement's snapshot has a larger id than the cursor it starts from.
         let row = sqlx::query(
             "INSERT INTO webhooks (id, campaign, url, created_at, last_event, updated_at)
