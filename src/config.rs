@@ -397,13 +397,16 @@ impl Config {
         self.data_dir.join("staging")
     }
 
+    /// Whether the database is PostgreSQL (else SQLite, under the data directory by default).
+    pub fn database_is_postgres(&self) -> bool {
+        let url = self.database_url();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
     /// Whether the data is shared by several processes (PostgreSQL or S3), which must then
     /// share a configured secret.
     pub fn shared(&self) -> bool {
-        let url = self.database_url();
-        url.starts_with("postgres://")
-            || url.starts_with("postgresql://")
-            || self.storage.kind == StorageKind::S3
+        self.database_is_postgres() || self.storage.kind == StorageKind::S3
     }
 
     /// For `serve`: on shared data, a secret must be configured, since a generated one would

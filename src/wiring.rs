@@ -25,6 +25,7 @@ const MULTIPART_LEFTOVER_AGE: Duration = Duration::from_secs(24 * 3600);
 pub async fn open(config: &Config) -> anyhow::Result<App> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    warn_of_a_file_system_without_journal(config);
     let repo = repository(config).await?;
     let stores = stores(config).await?;
     let staging = Staging::open(config.staging_dir())
@@ -79,20 +80,19 @@ fn rendering() -> anyhow::Result<ingest::pipeline::render::Rendering> {
 pub async fn repository(config: &Config) -> anyhow::Result<Arc<dyn Repository>> {
     let url = config.database_url();
     let shown = redact(&url);
-    let repo: Arc<dyn Repository> =
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Arc::new(
-                PostgresRepository::connect(&url)
-                    .await
-                    .with_context(|| format!("opening the database {shown}"))?,
-            )
-        } else {
-            Arc::new(
-                SqliteRepository::connect(&url)
-                    .await
-                    .with_context(|| format!("opening the database {shown}"))?,
-            )
-        };
+    let repo: Arc<dyn Repository> = if config.database_is_postgres() {
+        Arc::new(
+            PostgresRepository::connect(&url)
+                .await
+                .with_context(|| format!("opening the database {shown}"))?,
+        )
+    } else {
+        Arc::new(
+            SqliteRepository::connect(&url)
+                .await
+                .with_context(|| format!("opening the database {shown}"))?,
+        )
+    };
     Ok(repo)
 }
 
@@ -179,6 +179,23 @@ async fn backend(config: &Config) -> anyhow::Result<Backend> {
         tracing::info!(leftovers = swept, "removed leftovers of interrupted writes");
     }
     Ok(backend)
+}
+
+/// Warns when what the data directory keeps for good (documents, SQLite) is on an ext4
+/// without a journal, which docs/deployment.md advises against. Staging alone (S3 and
+/// PostgreSQL) keeps nothing acknowledged.
+fn warn_of_a_file_system_without_journal(config: &Config) {
+    if config.storage.kind != StorageKind::Fs && config.database_is_postgres() {
+        return;
+    }
+    if let Some(device) = storage::mounts::ext4_without_journal(&config.data_dir) {
+        tracing::warn!(
+            data = %config.data_dir.display(), %device,
+            "the data directory is on an ext4 without a journal: after a power cut it needs \
+             a check before it mounts, and files are created more slowly after many deletions; \
+             docs/deployment.md asks for a journalled file system"
+        );
+    }
 }
 
 /// A database URL without its password, for messages.

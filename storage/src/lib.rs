@@ -10,8 +10,11 @@
 //! - [`Repository`]: the metadata (campaigns, tokens, dossiers, documents, events), with its
 //!   migrations. Changes to one dossier are applied atomically with optimistic concurrency
 //!   (a version per dossier), so several processes may share one database.
+//!
+//! [`mounts`] tells whether a local directory is on a file system fit to keep them.
 
 pub mod blob;
+pub mod mounts;
 pub mod repository;
 pub mod staging;
 pub mod uploads;
