@@ -13,8 +13,9 @@
 //! | `guichet_webhook_attempts_total` | `result` | webhook HTTP attempts (`ok`, `error`) |
 //! | `guichet_webhook_deliveries_total` | `outcome` | events settled per endpoint (`delivered`, `failed`) |
 //!
-//! Gauges that describe stored state (job queues by kind and state, documents by scan
-//! state, webhook endpoints' lag behind the outbox) are read from the repository when
+//! Gauges that describe stored state (job queues by kind and state, and the age of each
+//! kind's oldest queued job: how far behind page pictures are under a steady load, since they
+//! give way to intake; documents by scan state, webhook endpoints' lag behind the outbox) are read from the repository when
 //! scraped, so every process of a deployment reports the same shared values.
 //!
 //! `route` is the matched route template (`/api/v1/dossiers/{reference}`), never the path
@@ -89,6 +90,18 @@ pub async fn exposition(app: &App) -> String {
                     "guichet_jobs{{kind=\"{}\",state=\"{}\"}} {n}\n",
                     escape(kind),
                     escape(state)
+                ));
+            }
+            text.push_str(
+                "# HELP guichet_jobs_oldest_queued_seconds Age of the oldest queued job, by kind.\n",
+            );
+            text.push_str("# TYPE guichet_jobs_oldest_queued_seconds gauge\n");
+            let now = chrono::Utc::now();
+            for (kind, created_at) in &depths.oldest_queued {
+                let age = (now - *created_at).num_milliseconds().max(0) as f64 / 1000.0;
+                text.push_str(&format!(
+                    "guichet_jobs_oldest_queued_seconds{{kind=\"{}\"}} {age}\n",
+                    escape(kind)
                 ));
             }
             text.push_str("# HELP guichet_documents_by_scan Documents by virus-scan state.\n");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use storage::repository::journal::{self, GENESIS};
@@ -73,6 +73,7 @@ backends!(
     jobs_enqueued_with_a_change_follow_its_fate,
     concurrent_claimers_take_each_job_once,
     claims_follow_kind_and_id_order,
+    the_oldest_queued_job_of_each_kind_is_counted,
     lapsed_lease_is_claimed_again,
     renewed_lease_is_kept,
     failed_jobs_retry_or_give_up,
@@ -1212,6 +1213,27 @@ async fn claims_follow_kind_and_id_order(repo: Repo) {
     assert_eq!(claim(&["batch"]).await, Some(c));
     assert_eq!(claim(&["webhook", "batch"]).await, None);
     assert_eq!(claim(&[]).await, None);
+}
+
+async fn the_oldest_queued_job_of_each_kind_is_counted(repo: Repo) {
+    let before = Utc::now();
+    let first = repo.enqueue_job(&job("render", "1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let middle = Utc::now();
+    repo.enqueue_job(&job("render", "2")).await.unwrap();
+    repo.enqueue_job(&job("scan", "1")).await.unwrap();
+    let seen = repo.queue_depths().await.unwrap().oldest_queued;
+    let kinds: Vec<&str> = seen.iter().map(|(kind, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["render", "scan"]);
+    assert!(seen[0].1 >= before - TimeDelta::milliseconds(1) && seen[0].1 < middle);
+    assert!(seen[1].1 >= middle - TimeDelta::milliseconds(1));
+
+    // A claimed job is no longer waiting: the next one is the oldest.
+    let claimed = repo.claim_job(&["render"], "w", LONG_LEASE).await.unwrap();
+    assert_eq!(claimed.map(|j| j.id), Some(first));
+    let seen = repo.queue_depths().await.unwrap().oldest_queued;
+    assert_eq!(seen[0].0, "render");
+    assert!(seen[0].1 >= middle - TimeDelta::milliseconds(1), "{seen:?}");
 }
 
 async fn lapsed_lease_is_claimed_again(repo: Repo) {

@@ -61,6 +61,9 @@ pub struct DeliveryRecord {
 pub struct QueueDepths {
     /// `(kind, state, count)` of background jobs.
     pub jobs: Vec<(String, String, i64)>,
+    /// `(kind, when the oldest job still queued was created)`, for kinds with queued jobs
+    /// (due now or waiting to be retried).
+    pub oldest_queued: Vec<(String, DateTime<Utc>)>,
     /// `(scan state, count)` of documents; `none` for documents stored unscanned.
     pub scans: Vec<(String, i64)>,
     /// `(webhook id, campaign, events written after its cursor, all campaigns counted)`.
@@ -155,6 +158,8 @@ const DELIVERIES: &str = "SELECT webhook, event, state, attempts, status, error,
     ORDER BY event DESC LIMIT $3";
 const JOB_COUNTS: &str =
     "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state";
+const OLDEST_QUEUED: &str = "SELECT kind, min(created_at) AS created_at FROM jobs
+    WHERE state = 'queued' GROUP BY kind ORDER BY kind";
 const SCAN_COUNTS: &str = "SELECT coalesce(scan, 'none') AS scan, count(*) AS n FROM documents
     GROUP BY coalesce(scan, 'none') ORDER BY 1";
 const WEBHOOK_LAG: &str = "SELECT w.id, w.campaign,
@@ -299,10 +304,15 @@ macro_rules! webhook_impl {
 
         async fn queue_depths(&self) -> Result<QueueDepths, RepoError> {
             let jobs = sqlx::query(JOB_COUNTS).fetch_all(&self.pool).await?;
+            let oldest = sqlx::query(OLDEST_QUEUED).fetch_all(&self.pool).await?;
             let scans = sqlx::query(SCAN_COUNTS).fetch_all(&self.pool).await?;
             let lag = sqlx::query(WEBHOOK_LAG).fetch_all(&self.pool).await?;
             Ok(QueueDepths {
                 jobs: counts(&jobs)?,
+                oldest_queued: oldest
+                    .iter()
+                    .map(|row| Ok((row.try_get("kind")?, row.try_get("created_at")?)))
+                    .collect::<Result<_, RepoError>>()?,
                 scans: scans
                     .iter()
                     .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
