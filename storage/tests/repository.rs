@@ -917,11 +917,19 @@ async fn concurrent_writers_apply_each_change_once_in_feed_order(repo: Repo) {
                     apply_with_retry(&repo, &reference, |version| DossierChange {
                         expected_version: version,
                         new_documents: vec![document(&format!("doc-{w}-{n}"), &reference)],
-                        events: vec![event(
-                            "document.received",
-                            &reference,
-                            json!({"writer": w, "n": n}),
-                        )],
+                        // Two events a change: they keep their order in the feed.
+                        events: vec![
+                            event(
+                                "document.received",
+                                &reference,
+                                json!({"writer": w, "n": n, "part": 1}),
+                            ),
+                            event(
+                                "document.accepted",
+                                &reference,
+                                json!({"writer": w, "n": n, "part": 2}),
+                            ),
+                        ],
                         ..Default::default()
                     })
                     .await;
@@ -940,7 +948,11 @@ async fn concurrent_writers_apply_each_change_once_in_feed_order(repo: Repo) {
         .into_iter()
         .filter(|e| e.id > start)
         .collect();
-    assert_eq!(everything.len(), WRITERS * CHANGES, "one event per change");
+    assert_eq!(
+        everything.len(),
+        WRITERS * CHANGES * 2,
+        "two events per change"
+    );
     let seen_ids: Vec<_> = seen.iter().map(|e| e.id).collect();
     let missed: Vec<_> = everything
         .iter()
@@ -964,6 +976,17 @@ async fn concurrent_writers_apply_each_change_once_in_feed_order(repo: Repo) {
         .map(|e| (e.data["writer"].as_u64(), e.data["n"].as_u64()))
         .collect();
     assert_eq!(changes.len(), WRITERS * CHANGES, "each change once");
+    let mut parts: BTreeMap<_, Vec<u64>> = BTreeMap::new();
+    for e in &seen {
+        parts
+            .entry((e.data["writer"].as_u64(), e.data["n"].as_u64()))
+            .or_default()
+            .push(e.data["part"].as_u64().expect("part"));
+    }
+    assert!(
+        parts.values().all(|p| p == &[1, 2]),
+        "a change's events in the order it gave them"
+    );
     for d in 0..DOSSIERS {
         let reference = format!("D-{d}");
         let dossier = repo.dossier(&reference).await.unwrap().unwrap();
