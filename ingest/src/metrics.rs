@@ -15,8 +15,9 @@
 //!
 //! Gauges that describe stored state (job queues by kind and state, and the age of each
 //! kind's oldest queued job: how far behind page pictures are under a steady load, since they
-//! give way to intake; documents by scan state, webhook endpoints' lag behind the outbox) are read from the repository when
-//! scraped, so every process of a deployment reports the same shared values.
+//! give way to intake; documents by scan state, webhook endpoints' lag behind the outbox) are
+//! read from the repository when scraped, so every process of a deployment reports the same
+//! shared values.
 //!
 //! `route` is the matched route template (`/api/v1/dossiers/{reference}`), never the path
 //! itself, so label values stay few whatever the clients send.

@@ -148,11 +148,7 @@ async fn insert_events(
 /// the lock's one-row result, so none takes its id before the lock is held.
 fn insert_events_statement(count: usize) -> String {
     let rows: Vec<String> = (0..count)
-        .map(|n| {
-            let first = 2 + n * 6;
-            let binds: Vec<String> = (first..first + 6).map(|p| format!("${p}")).collect();
-            format!("({}, {n})", binds.join(", "))
-        })
+        .map(|n| format!("({}, {n})", sql::placeholders(2 + n * 6, 6)))
         .collect();
     format!(
         "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))

@@ -494,8 +494,8 @@ fn same_content_statement(lookup: SameContentLookup, campaigns: Option<usize>) -
 }
 
 /// `impl StaffRepository for TYPE` (a type with a `pool` field): the same statements and
-/// mappings on every backend, written once. `PER_TRANSACTION`: index rows written in one
-/// transaction; `LOOKUP`: the [`SameContentLookup`] its planner needs.
+/// mappings on every backend, written once. Then how many index rows are written in one
+/// transaction, and the [`SameContentLookup`] the backend's planner needs.
 macro_rules! staff_impl {
     ($backend:ty, $per_transaction:expr, $same_content:expr) => {
         #[async_trait]

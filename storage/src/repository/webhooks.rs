@@ -156,10 +156,9 @@ const UPSERT_DELIVERY: &str = "INSERT INTO webhook_deliveries
 const DELIVERIES: &str = "SELECT webhook, event, state, attempts, status, error, at
     FROM webhook_deliveries WHERE webhook = $1 AND ($2 = 0 OR state = 'failed')
     ORDER BY event DESC LIMIT $3";
-const JOB_COUNTS: &str =
-    "SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state ORDER BY kind, state";
-const OLDEST_QUEUED: &str = "SELECT kind, min(created_at) AS created_at FROM jobs
-    WHERE state = 'queued' GROUP BY kind ORDER BY kind";
+/// Jobs by kind and state: how many, and when the oldest was created.
+const JOB_COUNTS: &str = "SELECT kind, state, count(*) AS n, min(created_at) AS oldest
+    FROM jobs GROUP BY kind, state ORDER BY kind, state";
 const SCAN_COUNTS: &str = "SELECT coalesce(scan, 'none') AS scan, count(*) AS n FROM documents
     GROUP BY coalesce(scan, 'none') ORDER BY 1";
 const WEBHOOK_LAG: &str = "SELECT w.id, w.campaign,
@@ -304,14 +303,14 @@ macro_rules! webhook_impl {
 
         async fn queue_depths(&self) -> Result<QueueDepths, RepoError> {
             let jobs = sqlx::query(JOB_COUNTS).fetch_all(&self.pool).await?;
-            let oldest = sqlx::query(OLDEST_QUEUED).fetch_all(&self.pool).await?;
             let scans = sqlx::query(SCAN_COUNTS).fetch_all(&self.pool).await?;
             let lag = sqlx::query(WEBHOOK_LAG).fetch_all(&self.pool).await?;
             Ok(QueueDepths {
                 jobs: counts(&jobs)?,
-                oldest_queued: oldest
+                oldest_queued: jobs
                     .iter()
-                    .map(|row| Ok((row.try_get("kind")?, row.try_get("created_at")?)))
+                    .filter(|row| row.try_get::<String, _>("state").is_ok_and(|s| s == "queued"))
+                    .map(|row| Ok((row.try_get("kind")?, row.try_get("oldest")?)))
                     .collect::<Result<_, RepoError>>()?,
                 scans: scans
                     .iter()
