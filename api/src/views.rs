@@ -244,22 +244,27 @@ pub struct DocumentFacts {
 }
 
 /// The facts of `documents`, all of `dossier`: two queries whatever their number. Duplicates
-/// are looked for in the dossiers of `scope`'s campaigns (`None`: every dossier).
+/// are looked for in the dossiers of `scope`'s campaigns (`None`: every dossier); for one
+/// document, only its content's (an upload's answer costs the same however full its dossier).
 pub async fn facts(
     app: &App,
     dossier: &str,
     documents: &[DocumentRecord],
     scope: Option<&[String]>,
 ) -> Result<DocumentFacts, ingest::Error> {
+    let content = match documents {
+        [one] => Some(one.sha256.as_str()),
+        _ => None,
+    };
     let same = match scope {
         None => {
             app.repo
-                .same_content_as_dossier(dossier, DUPLICATES_SHOWN)
+                .same_content_as_dossier(dossier, content, DUPLICATES_SHOWN)
                 .await?
         }
         Some(campaigns) => {
             app.repo
-                .same_content_in_campaigns(dossier, DUPLICATES_SHOWN, campaigns)
+                .same_content_in_campaigns(dossier, content, DUPLICATES_SHOWN, campaigns)
                 .await?
         }
     };

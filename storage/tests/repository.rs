@@ -499,19 +499,19 @@ async fn events_and_duplicates_are_filtered_by_campaigns(repo: Repo) {
         same.into_iter().map(|s| s.dossier).collect()
     };
     assert_eq!(
-        seen(repo.same_content_as_dossier("D-1", 10).await.unwrap()),
+        seen(repo.same_content_as_dossier("D-1", None, 10).await.unwrap()),
         ["E-1"]
     );
     assert_eq!(
         seen(
-            repo.same_content_in_campaigns("D-1", 10, &both)
+            repo.same_content_in_campaigns("D-1", None, 10, &both)
                 .await
                 .unwrap()
         ),
         ["E-1"]
     );
     assert!(
-        repo.same_content_in_campaigns("D-1", 10, &["cap-2025-poitiers".to_string()])
+        repo.same_content_in_campaigns("D-1", None, 10, &["cap-2025-poitiers".to_string()])
             .await
             .unwrap()
             .is_empty()

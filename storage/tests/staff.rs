@@ -13,7 +13,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use storage::repository::{
-    DossierIndexRow, DossierQuery, NewJournalEntry, StaffSession, StaffUser,
+    DossierIndexRow, DossierQuery, NewJournalEntry, SameContent, StaffSession, StaffUser,
 };
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, NewEvent, Repository, TokenRecord,
@@ -679,7 +679,7 @@ async fn duplicates_and_tokens_are_read(repo: Repo) {
         repo.apply(reference, change).await.expect("apply");
     }
     let same = repo
-        .same_content_as_dossier("R-1", 10)
+        .same_content_as_dossier("R-1", None, 10)
         .await
         .expect("same content");
     let found: Vec<(&str, &str)> = same
@@ -692,7 +692,7 @@ async fn duplicates_and_tokens_are_read(repo: Repo) {
         "withdrawn documents are not duplicates"
     );
     assert!(
-        repo.same_content_as_dossier("R-3", 10)
+        repo.same_content_as_dossier("R-3", None, 10)
             .await
             .expect("same content")
             .iter()
@@ -708,7 +708,7 @@ async fn duplicates_and_tokens_are_read(repo: Repo) {
     };
     repo.apply("R-2", change).await.expect("apply");
     let all = repo
-        .same_content_as_dossier("R-1", 10)
+        .same_content_as_dossier("R-1", None, 10)
         .await
         .expect("same content");
     let found: Vec<(&str, &str, &str)> = all
@@ -721,12 +721,64 @@ async fn duplicates_and_tokens_are_read(repo: Repo) {
         [(a.as_str(), "R-2", "d2"), (a.as_str(), "R-2", "d4")]
     );
     let capped = repo
-        .same_content_as_dossier("R-1", 1)
+        .same_content_as_dossier("R-1", None, 1)
         .await
         .expect("same content");
     assert_eq!(capped.len(), 1, "at most `limit` a content");
+
+    // One content of the dossier only: a document's view, whatever else the dossier holds.
+    for (reference, version, doc) in [
+        ("R-1", 1, document("d6", "R-1", 'b')),
+        ("R-2", 2, document("d7", "R-2", 'b')),
+    ] {
+        let change = DossierChange {
+            expected_version: version,
+            new_documents: vec![doc],
+            ..DossierChange::default()
+        };
+        repo.apply(reference, change).await.expect("apply");
+    }
+    let b = "b".repeat(64);
+    let contents = |same: Vec<SameContent>| -> Vec<(String, String)> {
+        same.into_iter().map(|s| (s.sha256, s.document)).collect()
+    };
+    assert_eq!(
+        contents(
+            repo.same_content_as_dossier("R-1", None, 10)
+                .await
+                .expect("same content")
+        ),
+        [
+            (a.clone(), "d2".to_string()),
+            (a.clone(), "d4".to_string()),
+            (b.clone(), "d7".to_string())
+        ]
+    );
+    assert_eq!(
+        contents(
+            repo.same_content_as_dossier("R-1", Some(&b), 10)
+                .await
+                .expect("same content")
+        ),
+        [(b.clone(), "d7".to_string())]
+    );
+    assert_eq!(
+        contents(
+            repo.same_content_in_campaigns("R-1", Some(&b), 10, &["cap".to_string()])
+                .await
+                .expect("same content")
+        ),
+        [(b.clone(), "d7".to_string())]
+    );
     assert!(
-        repo.same_content_as_dossier("R-9", 10)
+        repo.same_content_as_dossier("R-1", Some(&"e".repeat(64)), 10)
+            .await
+            .expect("same content")
+            .is_empty(),
+        "a content the dossier does not hold has no duplicates to show"
+    );
+    assert!(
+        repo.same_content_as_dossier("R-9", None, 10)
             .await
             .expect("same content")
             .is_empty()

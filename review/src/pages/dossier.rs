@@ -214,9 +214,12 @@ async fn dossier_view(
     let reference = &snapshot.record.reference;
     let repo = &staff.app.repo;
     let same = match &user.campaigns {
-        None => repo.same_content_as_dossier(reference, DUPLICATES).await?,
+        None => {
+            repo.same_content_as_dossier(reference, None, DUPLICATES)
+                .await?
+        }
         Some(scope) => {
-            repo.same_content_in_campaigns(reference, DUPLICATES, scope)
+            repo.same_content_in_campaigns(reference, None, DUPLICATES, scope)
                 .await?
         }
     };

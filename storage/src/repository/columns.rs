@@ -143,7 +143,7 @@ pub(super) trait RecordBinds: Sized {
     fn bind_dossier(self, dossier: &DossierRecord) -> Self;
     /// For [`super::sql::INSERT_DOCUMENT`].
     fn bind_document(self, document: &DocumentRecord) -> Self;
-    /// For [`super::sql::INSERT_EVENT`], caused by `actor`.
+    /// One event of an insert into `events` ([`super::sql::EVENT_COLUMNS`]), caused by `actor`.
     fn bind_event(self, event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Self;
 }
 

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::{Database, Executor, IntoArguments, Row};
 
-use super::RepoError;
 use super::columns::Column;
+use super::{RepoError, sql};
 
 /// The `prev_hash` of a chain's first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -175,9 +175,9 @@ pub trait JournalRepository: Send + Sync {
 
 const LAST_ENTRY: &str =
     "SELECT seq, hash FROM journal WHERE dossier = $1 ORDER BY seq DESC LIMIT 1";
-const INSERT_ENTRY: &str = "INSERT INTO journal
-    (dossier, seq, at, actor, action, document, data, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const ENTRY_COLUMNS: &str = "dossier, seq, at, actor, action, document, data, prev_hash, hash";
+/// How many parameters an entry binds, in [`ENTRY_COLUMNS`]' order.
+const ENTRY_BINDS: usize = 9;
 /// Locks the dossier's row for the rest of the transaction (a no-op update), so that appends
 /// to one chain follow each other; a dossier change already holds that lock. The column set
 /// is one no trigger watches: a view or a download must not mark the dossier's index row
@@ -216,21 +216,35 @@ where
         Some(row) => Some((row.try_get::<i64, _>("seq")?, row.try_get("hash")?)),
         None => None,
     };
-    for new in entries {
-        let entry = JournalEntry::sealed(dossier, previous.take(), at, new);
-        sqlx::query::<DB>(INSERT_ENTRY)
-            .bind(entry.dossier.clone())
-            .bind(entry.seq)
-            .bind(entry.at.clone())
-            .bind(entry.actor.clone())
-            .bind(entry.action.clone())
-            .bind(entry.document.clone())
-            .bind(entry.data.clone())
-            .bind(entry.prev_hash.clone())
-            .bind(entry.hash.clone())
-            .execute(&mut *conn)
-            .await?;
-        previous = Some((entry.seq, entry.hash));
+    let sealed: Vec<JournalEntry> = entries
+        .iter()
+        .map(|new| {
+            let entry = JournalEntry::sealed(dossier, previous.take(), at, new);
+            previous = Some((entry.seq, entry.hash.clone()));
+            entry
+        })
+        .collect();
+    // The entries are one statement (several for a long list), not one an entry.
+    for sealed in sealed.chunks(sql::MAX_ROWS) {
+        let rows = sql::value_rows(1, ENTRY_BINDS, sealed.len());
+        let statement = format!(
+            "INSERT INTO journal ({ENTRY_COLUMNS}) VALUES ({})",
+            rows.join("), (")
+        );
+        let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(statement));
+        for entry in sealed {
+            query = query
+                .bind(entry.dossier.clone())
+                .bind(entry.seq)
+                .bind(entry.at.clone())
+                .bind(entry.actor.clone())
+                .bind(entry.action.clone())
+                .bind(entry.document.clone())
+                .bind(entry.data.clone())
+                .bind(entry.prev_hash.clone())
+                .bind(entry.hash.clone());
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

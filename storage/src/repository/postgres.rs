@@ -131,32 +131,35 @@ async fn insert_events(
     at: chrono::DateTime<Utc>,
     actor: &str,
 ) -> Result<(), RepoError> {
-    if events.is_empty() {
-        return Ok(());
+    // A long list takes several statements; the lock, once held, is held to the commit.
+    for events in events.chunks(sql::MAX_ROWS) {
+        let statement = insert_events_statement(events.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(EVENT_ORDER_LOCK);
+        for event in events {
+            query = query.bind_event(event, at, actor);
+        }
+        query.execute(&mut *conn).await?;
     }
-    let statement = insert_events_statement(events.len());
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(EVENT_ORDER_LOCK);
-    for event in events {
-        query = query.bind_event(event, at, actor);
-    }
-    query.execute(conn).await?;
     Ok(())
 }
 
 /// Takes the event-order lock (`$1`), then inserts `count` events (bound from `$2` on, as
-/// [`sql::INSERT_EVENT`] binds one) with ids in their order. Every row inserted is joined to
-/// the lock's one-row result, so none takes its id before the lock is held.
+/// [`RecordBinds::bind_event`] binds them) with ids in their order. Every row inserted is
+/// joined to the lock's one-row result, so none takes its id before the lock is held.
 fn insert_events_statement(count: usize) -> String {
-    let rows: Vec<String> = (0..count)
-        .map(|n| format!("({}, {n})", sql::placeholders(2 + n * 6, 6)))
+    let rows: Vec<String> = sql::value_rows(2, sql::EVENT_BINDS, count)
+        .into_iter()
+        .enumerate()
+        .map(|(n, row)| format!("({row}, {n})"))
         .collect();
     format!(
         "WITH ordered AS MATERIALIZED (SELECT pg_advisory_xact_lock($1))
-        INSERT INTO events (type, dossier, document, at, data, actor)
+        INSERT INTO events ({columns})
         SELECT v.type, v.dossier, v.document, v.at, v.data, v.actor
-        FROM ordered, (VALUES {}) AS v (type, dossier, document, at, data, actor, n)
+        FROM ordered, (VALUES {}) AS v ({columns}, n)
         ORDER BY v.n",
-        rows.join(", ")
+        rows.join(", "),
+        columns = sql::EVENT_COLUMNS,
     )
 }
 

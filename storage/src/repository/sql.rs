@@ -80,9 +80,10 @@ pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents WHERE 
         WHERE source_sha256 NOT IN (SELECT sha256 FROM content_deletions)
     ORDER BY 1";
 
-/// Binds with [`super::columns::RecordBinds::bind_event`].
-pub(super) const INSERT_EVENT: &str = "INSERT INTO events (type, dossier, document, at, data,
-        actor) VALUES ($1, $2, $3, $4, $5, $6)";
+/// The columns of an event as [`super::columns::RecordBinds::bind_event`] binds them.
+pub(super) const EVENT_COLUMNS: &str = "type, dossier, document, at, data, actor";
+/// How many parameters [`super::columns::RecordBinds::bind_event`] binds.
+pub(super) const EVENT_BINDS: usize = 6;
 pub(super) const EVENTS_AFTER: &str = "SELECT id, type, actor, dossier, document, at, data
     FROM events WHERE id > $1 ORDER BY id LIMIT $2";
 
@@ -104,6 +105,18 @@ pub(super) fn placeholders(from: usize, count: usize) -> String {
         .map(|n| format!("${n}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The most rows one multi-row insert carries, well within the parameters a statement may
+/// have (32,766 on SQLite, 65,535 on PostgreSQL) at ten a row; longer lists take several.
+pub(super) const MAX_ROWS: usize = 1000;
+
+/// The placeholders of `rows` rows of `width` parameters each, bound from `$from` on in row
+/// order, one string a row (without its parentheses): a multi-row `VALUES` list.
+pub(super) fn value_rows(from: usize, width: usize, rows: usize) -> Vec<String> {
+    (0..rows)
+        .map(|row| placeholders(from + row * width, width))
+        .collect()
 }
 
 pub(super) const SELECT_JOB: &str = "SELECT * FROM jobs WHERE id = $1";

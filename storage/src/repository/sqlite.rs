@@ -128,6 +128,30 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + TimeDelta::milliseconds(lease_millis(lease))
 }
 
+/// Inserts `events` in one statement, in their order: SQLite inserts the rows of a `VALUES`
+/// list in turn, and the writer is alone, so their ids follow the list.
+async fn insert_events(
+    conn: &mut SqliteConnection,
+    events: &[NewEvent],
+    at: DateTime<Utc>,
+    actor: &str,
+) -> Result<(), RepoError> {
+    for events in events.chunks(sql::MAX_ROWS) {
+        let rows = sql::value_rows(1, sql::EVENT_BINDS, events.len());
+        let statement = format!(
+            "INSERT INTO events ({}) VALUES ({})",
+            sql::EVENT_COLUMNS,
+            rows.join("), (")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
+        for event in events {
+            query = query.bind_event(event, at, actor);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 async fn enqueue(
     conn: &mut SqliteConnection,
     job: &NewJob,
@@ -228,12 +252,7 @@ async fn apply_change(
     for job in &change.jobs {
         enqueue(conn, job, now).await?;
     }
-    for event in &change.events {
-        sqlx::query(sql::INSERT_EVENT)
-            .bind_event(event, now, &change.actor)
-            .execute(&mut *conn)
-            .await?;
-    }
+    insert_events(conn, &change.events, now, &change.actor).await?;
     journal::append::<Sqlite>(conn, reference, now, &change.journal_entries(reference)).await
 }
 
@@ -264,10 +283,7 @@ repository_impl! {
         };
         // The row as stored, the same as a later read returns.
         let created = created.dossier()?;
-        sqlx::query(sql::INSERT_EVENT)
-            .bind_event(&event, dossier.created_at, actor)
-            .execute(&mut *tx)
-            .await?;
+        insert_events(&mut tx, std::slice::from_ref(&event), dossier.created_at, actor).await?;
         let entries = DossierChange {
             actor: actor.to_string(),
             events: vec![event],

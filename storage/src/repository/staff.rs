@@ -209,12 +209,14 @@ pub trait StaffRepository: Send + Sync {
         scope: Option<&[String]>,
     ) -> Result<IndexCounts, RepoError>;
 
-    /// For every content of the dossier's documents (withdrawn ones included), the active
-    /// documents of other dossiers with that content, at most `limit` a content; in one
-    /// query, ordered by content, dossier and document.
+    /// For every content of the dossier's documents (withdrawn ones included), or only
+    /// `content` when given (one document's view), the active documents of other dossiers
+    /// with that content, at most `limit` a content; in one query, ordered by content,
+    /// dossier and document.
     async fn same_content_as_dossier(
         &self,
         dossier: &str,
+        content: Option<&str>,
         limit: u32,
     ) -> Result<Vec<SameContent>, RepoError>;
     /// Takes up to `limit` contents that documents brought or withdrew, and marks stale the
@@ -226,6 +228,7 @@ pub trait StaffRepository: Send + Sync {
     async fn same_content_in_campaigns(
         &self,
         dossier: &str,
+        content: Option<&str>,
         limit: u32,
         campaigns: &[String],
     ) -> Result<Vec<SameContent>, RepoError>;
@@ -454,33 +457,37 @@ enum SameContentLookup {
     Lateral,
 }
 
-/// The active documents of other dossiers with a content of dossier `$1`'s documents, `$2` a
-/// content at most (the first by dossier and id); with `campaigns`, only documents of
-/// dossiers of the campaigns bound from `$3` on (that many of them, at least one).
+/// The active documents of other dossiers with a content of dossier `$1`'s documents (only
+/// `$3` when it is not null), `$2` a content at most (the first by dossier and id); with
+/// `campaigns`, only documents of dossiers of the campaigns bound from `$4` on (that many of
+/// them, at least one).
 fn same_content_statement(lookup: SameContentLookup, campaigns: Option<usize>) -> String {
     let (join, condition) = match campaigns {
         Some(count) => (
             " JOIN dossiers d ON d.reference = other.dossier",
             format!(
                 " AND d.campaign IN ({})",
-                super::sql::placeholders(3, count)
+                super::sql::placeholders(4, count)
             ),
         ),
         None => ("", String::new()),
     };
+    // The dossier's contents, or the one of `$3` (typed, for PostgreSQL's planner).
+    let mine = "SELECT sha256 FROM documents
+        WHERE dossier = $1 AND (CAST($3 AS TEXT) IS NULL OR sha256 = CAST($3 AS TEXT))";
     match lookup {
         SameContentLookup::InList => format!(
             "SELECT sha256, id, dossier, piece FROM (
                 SELECT other.sha256, other.id, other.dossier, other.piece, row_number() OVER (
                     PARTITION BY other.sha256 ORDER BY other.dossier, other.id) AS n
                 FROM documents other{join}
-                WHERE other.sha256 IN (SELECT sha256 FROM documents WHERE dossier = $1)
+                WHERE other.sha256 IN ({mine})
                     AND other.dossier <> $1 AND other.withdrawn_at IS NULL{condition}
             ) ranked WHERE n <= $2 ORDER BY sha256, dossier, id"
         ),
         SameContentLookup::Lateral => format!(
             "SELECT same.sha256, same.id, same.dossier, same.piece
-            FROM (SELECT DISTINCT sha256 FROM documents WHERE dossier = $1) mine
+            FROM (SELECT DISTINCT sha256 FROM ({mine}) contents) mine
             CROSS JOIN LATERAL (
                 SELECT other.sha256, other.id, other.dossier, other.piece
                 FROM documents other{join}
@@ -773,12 +780,14 @@ macro_rules! staff_impl {
             async fn same_content_as_dossier(
                 &self,
                 dossier: &str,
+                content: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<SameContent>, RepoError> {
                 let statement = same_content_statement($same_content, None);
                 let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
                     .bind(dossier)
                     .bind(i64::from(limit))
+                    .bind(content)
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(same_content_of).collect()
@@ -787,13 +796,15 @@ macro_rules! staff_impl {
             async fn same_content_in_campaigns(
                 &self,
                 dossier: &str,
+                content: Option<&str>,
                 limit: u32,
                 campaigns: &[String],
             ) -> Result<Vec<SameContent>, RepoError> {
                 let statement = same_content_statement($same_content, Some(campaigns.len()));
                 let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
                     .bind(dossier)
-                    .bind(i64::from(limit));
+                    .bind(i64::from(limit))
+                    .bind(content);
                 if campaigns.is_empty() {
                     // No campaign: nothing matches (a campaign id is never empty).
                     query = query.bind("");
