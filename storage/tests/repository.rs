@@ -8,21 +8,24 @@
 //! No mocks: real databases, real concurrency (multi-threaded runtime, many tasks).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+use sqlx::{Connection, Executor, PgConnection};
 use storage::repository::journal::{self, GENESIS};
-use storage::repository::{NewJournalEntry, PreviewImage, PreviewSet};
+use storage::repository::{EVENT_ORDER_LOCK, NewJournalEntry, PreviewImage, PreviewSet};
 use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, JobState, NewEvent, NewJob,
     PostgresRepository, RepoError, Repository, ReviewChange, ScanChange, SqliteRepository,
     TokenRecord,
 };
+
+mod common;
+
+use common::TestDatabase;
 
 type Repo = Arc<dyn Repository>;
 
@@ -94,58 +97,6 @@ struct Backend {
 enum Cleanup {
     Directory(#[allow(dead_code)] tempfile::TempDir),
     Database(TestDatabase),
-}
-
-/// An empty database of its own on the server that `GUICHET_TEST_DATABASE_URL` names.
-struct TestDatabase {
-    server: String,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    /// `None` (the test is skipped) when there is no server, unless every backend is required.
-    async fn create(test: &str) -> Option<TestDatabase> {
-        let Ok(server) = std::env::var("GUICHET_TEST_DATABASE_URL") else {
-            if std::env::var("GUICHET_TEST_REQUIRE_ALL_BACKENDS").as_deref() == Ok("1") {
-                panic!(
-                    "GUICHET_TEST_REQUIRE_ALL_BACKENDS=1 but GUICHET_TEST_DATABASE_URL is not set \
-                     (start a server with scripts/services/postgres-up DIR and source DIR/env)"
-                );
-            }
-            // Straight to stderr, past the harness's capture, so the skip shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped postgres::{test}: GUICHET_TEST_DATABASE_URL is not set \
-                 (scripts/services/postgres-up DIR starts a server)"
-            );
-            return None;
-        };
-        let name = format!("guichet_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&server)
-            .await
-            .expect("the test server accepts connections");
-        admin
-            .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .await
-            .expect("CREATE DATABASE");
-        admin.close().await.expect("closing the admin connection");
-        let url = with_database(&server, &name);
-        Some(TestDatabase { server, name, url })
-    }
-
-    async fn drop_database(self) {
-        let mut admin = PgConnection::connect(&self.server)
-            .await
-            .expect("the test server accepts connections");
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            )))
-            .await
-            .expect("DROP DATABASE");
-    }
 }
 
 impl Backend {
@@ -220,6 +171,102 @@ async fn postgres_processes_starting_together_migrate_once() {
     database.drop_database().await;
 }
 
+/// The feed never skips an event: while another process's transaction holds an event it has
+/// not committed (so its id is taken and not yet visible), a change's events wait for it.
+/// Were the change to commit first, a feed reader would see the later id, move its cursor past
+/// the earlier one, and never deliver it. The other process is a raw connection doing what an
+/// event insert does first: taking the event-order lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_an_event_waits_for_one_written_before_it() {
+    let Some(database) = TestDatabase::create("an_event_waits_for_one_written_before_it").await
+    else {
+        return;
+    };
+    let repo: Repo = Arc::new(
+        PostgresRepository::connect(&database.url)
+            .await
+            .expect("PostgreSQL connects and migrates"),
+    );
+    let created = with_dossier(&repo, "D-1").await;
+    let start = all_events(&repo).await.last().expect("the creation").id;
+
+    let mut other = PgConnection::connect(&database.url).await.expect("connect");
+    other.execute("BEGIN").await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(EVENT_ORDER_LOCK)
+        .execute(&mut other)
+        .await
+        .expect("the event-order lock");
+    sqlx::query(
+        "INSERT INTO events (type, dossier, document, at, data, actor)
+         VALUES ('dossier.note', 'D-1', NULL, now(), '{}', 'other')",
+    )
+    .execute(&mut other)
+    .await
+    .expect("an event not yet committed");
+
+    let change = {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            let change = DossierChange {
+                expected_version: created.version,
+                events: vec![event("dossier.changed", "D-1", json!({}))],
+                ..DossierChange::default()
+            };
+            repo.apply("D-1", change).await
+        })
+    };
+    // The change either waits for the lock (as it must) or commits past the open event.
+    let mut watcher = PgConnection::connect(&database.url).await.expect("connect");
+    let waiting = "SELECT count(*) FROM pg_locks
+        WHERE locktype = 'advisory' AND NOT granted
+            AND ((classid::bigint << 32) | objid::bigint) = $1";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(
+            !change.is_finished(),
+            "a change committed its event while an earlier one was still being written: \
+             a feed reader would skip the earlier one"
+        );
+        let waiters: i64 = sqlx::query_scalar(waiting)
+            .bind(EVENT_ORDER_LOCK)
+            .fetch_one(&mut watcher)
+            .await
+            .expect("pg_locks");
+        if waiters > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the change neither waited for the event-order lock nor finished"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        repo.events_after(start, 10)
+            .await
+            .expect("events_after")
+            .is_empty(),
+        "nothing new shows while the earlier event is open"
+    );
+
+    other.execute("COMMIT").await.expect("commit");
+    change.await.expect("task").expect("the change applies");
+    let kinds: Vec<String> = repo
+        .events_after(start, 10)
+        .await
+        .expect("events_after")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["dossier.note", "dossier.changed"]);
+
+    other.close().await.expect("close");
+    watcher.close().await.expect("close");
+    drop(repo);
+    database.drop_database().await;
+}
+
 /// A server that does not answer is "unavailable" (503 upstream), not a broken request.
 #[tokio::test]
 async fn postgres_unreachable_is_unavailable() {
@@ -230,19 +277,6 @@ async fn postgres_unreachable_is_unavailable() {
         "{:?}",
         result.err()
     );
-}
-
-/// `url` with its database replaced by `name` (query parameters kept).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    format!("{}/{name}{query}", &base[..path_start])
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,12 +6,10 @@
 //! PostgreSQL (a fresh database on the server `GUICHET_TEST_DATABASE_URL` names; skipped
 //! without it, a failure when `GUICHET_TEST_REQUIRE_ALL_BACKENDS=1`).
 
-use std::io::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use serde_json::json;
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use storage::repository::{
     DossierIndexRow, DossierQuery, NewJournalEntry, SameContent, StaffSession, StaffUser,
 };
@@ -19,36 +17,10 @@ use storage::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, NewEvent, Repository, TokenRecord,
 };
 
-type Repo = Arc<dyn Repository>;
+#[macro_use]
+mod common;
 
-macro_rules! backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let dir = tempfile::tempdir().expect("a temporary directory");
-                    let url = format!("sqlite://{}", dir.path().join("guichet.db").display());
-                    let repo = storage::SqliteRepository::connect(&url).await.expect("SQLite opens");
-                    super::$test(std::sync::Arc::new(repo)).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some((server, name, url)) = super::fresh_database(stringify!($test)).await else {
-                        return;
-                    };
-                    let repo = storage::PostgresRepository::connect(&url).await.expect("PostgreSQL connects and migrates");
-                    super::$test(std::sync::Arc::new(repo)).await;
-                    super::drop_database(&server, &name).await;
-                }
-            )*
-        }
-    };
-}
+type Repo = Arc<dyn Repository>;
 
 backends!(
     accounts_are_created_once_and_disabled,
@@ -62,48 +34,6 @@ backends!(
     duplicates_and_tokens_are_read,
     the_duplicates_flag_follows_documents_of_other_dossiers,
 );
-
-/// A fresh database on the test server: `(server url, name, database url)`.
-async fn fresh_database(test: &str) -> Option<(String, String, String)> {
-    let Ok(server) = std::env::var("GUICHET_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("GUICHET_TEST_REQUIRE_ALL_BACKENDS").as_deref() != Ok("1"),
-            "GUICHET_TEST_REQUIRE_ALL_BACKENDS=1 but GUICHET_TEST_DATABASE_URL is not set"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "skipped postgres::{test}: GUICHET_TEST_DATABASE_URL is not set"
-        );
-        return None;
-    };
-    let name = format!("guichet_staff_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&server).await.expect("connect");
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("CREATE DATABASE");
-    admin.close().await.expect("close");
-    let (base, query) = match server.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (server.as_str(), String::new()),
-    };
-    let authority = base.find("://").map_or(0, |i| i + 3);
-    let path = base[authority..]
-        .find('/')
-        .map_or(base.len(), |i| authority + i);
-    let url = format!("{}/{name}{query}", &base[..path]);
-    Some((server, name, url))
-}
-
-async fn drop_database(server: &str, name: &str) {
-    let mut admin = PgConnection::connect(server).await.expect("connect");
-    admin
-        .execute(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .await
-        .expect("DROP DATABASE");
-}
 
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

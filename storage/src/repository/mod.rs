@@ -40,7 +40,7 @@ use serde_json::Value;
 pub use exports::{ExportRepository, HeldContent};
 pub use journal::{ChainBreak, JournalEntry, JournalRepository, NewJournalEntry};
 pub use mailroom::{BatchRecord, MailroomRepository};
-pub use postgres::PostgresRepository;
+pub use postgres::{EVENT_ORDER_LOCK, PostgresRepository};
 pub use previews::{PreviewImage, PreviewRepository, PreviewSet};
 pub use queue::{ClaimedDocument, QueueCount, QueueFilter, ReviewQueueRepository};
 pub use retention::{PendingPurge, RetentionCandidate, RetentionRepository};

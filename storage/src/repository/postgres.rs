@@ -40,9 +40,10 @@ const SESSION_SETTINGS: [(&str, &str); 3] = [
     ("idle_in_transaction_session_timeout", "60s"),
 ];
 
-/// The key of the advisory lock that orders event-emitting transactions ("guichet" in ASCII).
-/// sqlx's migration lock is derived from the database name, so the two do not meet.
-const EVENT_ORDER_LOCK: i64 = 0x0067_7569_6368_6574;
+/// The key of the advisory lock that orders event-emitting transactions ("guichet" in ASCII),
+/// as `pg_locks` shows it (`classid` the high 32 bits, `objid` the low). sqlx's migration lock
+/// is derived from the database name, so the two do not meet.
+pub const EVENT_ORDER_LOCK: i64 = 0x0067_7569_6368_6574;
 
 pub struct PostgresRepository {
     // Visible to the sibling modules that add traits over the same database (staff.rs).
