@@ -1,0 +1,161 @@
+//! What a statement costs through the SQLite repository, against the same statement on the same
+//! database run by a driver that hands a whole batch of statements to a thread at once.
+//!
+//! The repository (sqlx) runs each SQLite connection on a thread of its own and hands it every
+//! statement over a channel: a wake-up there and one back, a statement. This measures the
+//! repository's token lookup (`Repository::token`, one indexed row, the first statement of every
+//! API request), then the same SQL through `rusqlite` on the runtime's blocking pool, one
+//! statement a hand-off and sixteen a hand-off (about an upload's statements: what a driver
+//! running a transaction a call would pay). Each from one task and from sixteen at once, on a
+//! two-worker runtime; CPU time is the whole process's (`getrusage`), so every thread's share
+//! of a statement is counted.
+//!
+//!   cargo bench -p storage --bench sqlite_round_trips            # 20,000 statements a line
+//!   ROUND_TRIPS=2000 cargo bench -p storage --bench sqlite_round_trips
+//!   BENCH_DIR=/mnt/fast cargo bench -p storage --bench sqlite_round_trips
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use storage::{Repository, SqliteRepository, TokenRecord};
+
+/// The statement `Repository::token` runs (storage's `SELECT_TOKEN`).
+const SELECT_TOKEN: &str = "SELECT role, name, campaigns, expires_at, revoked_at,
+        last_used_at FROM tokens WHERE hash = $1";
+const TOKENS: usize = 1000;
+const CONCURRENCY: [usize; 2] = [1, 16];
+
+fn main() {
+    let statements: usize = std::env::var("ROUND_TRIPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(measure(statements));
+}
+
+async fn measure(statements: usize) {
+    let dir = match std::env::var("BENCH_DIR") {
+        Ok(parent) => tempfile::tempdir_in(parent),
+        Err(_) => tempfile::tempdir(),
+    }
+    .expect("a temporary directory");
+    let path = dir.path().join("guichet.db");
+    let repo = Arc::new(
+        SqliteRepository::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("SQLite opens"),
+    );
+    for n in 0..TOKENS {
+        let token = TokenRecord {
+            role: "portal".into(),
+            name: format!("portal-{n}"),
+            ..TokenRecord::default()
+        };
+        repo.insert_token(&hash(n), &token)
+            .await
+            .expect("insert_token");
+    }
+    println!("{statements} token lookups a line, by one task and by sixteen at once");
+
+    for tasks in CONCURRENCY {
+        let figures = timed(statements, || async {
+            let lookups = (0..tasks).map(|task| {
+                let repo = repo.clone();
+                tokio::spawn(async move {
+                    for n in 0..statements / tasks {
+                        let found = repo.token(&hash(n * 7 + task)).await.expect("token");
+                        assert!(found.is_some(), "every token looked up exists");
+                    }
+                })
+            });
+            for lookup in futures::future::join_all(lookups).await {
+                lookup.expect("a lookup task");
+            }
+        })
+        .await;
+        report(&format!("repository (sqlx), {tasks:2} tasks"), figures);
+    }
+
+    let connections: Vec<_> = (0..8)
+        .map(|_| {
+            let connection = rusqlite::Connection::open(&path).expect("rusqlite opens");
+            Arc::new(Mutex::new(connection))
+        })
+        .collect();
+    for per_hand_off in [1, 16] {
+        for tasks in CONCURRENCY {
+            let figures = timed(statements, || async {
+                let lookups = (0..tasks).map(|task| {
+                    let connection = connections[task % connections.len()].clone();
+                    tokio::spawn(async move {
+                        for call in 0..statements / tasks / per_hand_off {
+                            let connection = connection.clone();
+                            tokio::task::spawn_blocking(move || {
+                                let connection = connection.lock().expect("the connection");
+                                let mut statement =
+                                    connection.prepare_cached(SELECT_TOKEN).expect("prepare");
+                                for n in 0..per_hand_off {
+                                    let key = hash(call * per_hand_off * 7 + n * 7 + task);
+                                    let role: String = statement
+                                        .query_row([key], |row| row.get(0))
+                                        .expect("every token looked up exists");
+                                    assert_eq!(role, "portal");
+                                }
+                            })
+                            .await
+                            .expect("a blocking call");
+                        }
+                    })
+                });
+                for lookup in futures::future::join_all(lookups).await {
+                    lookup.expect("a lookup task");
+                }
+            })
+            .await;
+            report(
+                &format!("rusqlite, {per_hand_off:2} a hand-off, {tasks:2} tasks"),
+                figures,
+            );
+        }
+    }
+}
+
+fn hash(n: usize) -> String {
+    format!("{:064x}", n % TOKENS)
+}
+
+/// Runs `work` and returns its (CPU, wall-clock) microseconds a statement.
+async fn timed<F, Fut>(statements: usize, work: F) -> (f64, f64)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (cpu, wall) = (cpu_seconds(), Instant::now());
+    work().await;
+    let per_statement = |seconds: f64| seconds * 1e6 / statements as f64;
+    (
+        per_statement(cpu_seconds() - cpu),
+        per_statement(wall.elapsed().as_secs_f64()),
+    )
+}
+
+fn report(label: &str, (cpu, wall): (f64, f64)) {
+    println!("{label:<36} {cpu:6.1} µs of CPU a statement, {wall:6.1} µs of wall clock");
+}
+
+/// The process's user and system time so far, every thread's.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes the struct it is given, which lives for the call.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
