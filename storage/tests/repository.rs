@@ -85,6 +85,7 @@ backends!(
     preview_sets_are_whole_and_first_wins,
     creation_is_journaled_under_its_actor,
     changes_are_journaled_event_by_event_under_their_actor,
+    a_change_longer_than_a_statement_keeps_every_event_in_order,
     concurrent_changes_and_views_grow_one_chain_in_order,
 );
 
@@ -1621,6 +1622,48 @@ async fn creation_is_journaled_under_its_actor(repo: Repo) {
         all_events(&repo).await[0].actor.as_deref(),
         Some("portal:inscriptions")
     );
+}
+
+/// A change's events and journal entries go in multi-row inserts of at most a thousand rows:
+/// one with more takes several statements, and keeps every event and entry, in order, and
+/// the chain whole.
+async fn a_change_longer_than_a_statement_keeps_every_event_in_order(repo: Repo) {
+    // Beyond what one statement could bind on SQLite (32,766 parameters; nine a journal entry).
+    const EVENTS: usize = 4_000;
+    with_dossier(&repo, "D-1").await;
+    let start = all_events(&repo).await.last().expect("the creation").id;
+    let change = DossierChange {
+        expected_version: 0,
+        actor: "system".into(),
+        events: (0..EVENTS)
+            .map(|n| event("dossier.noted", "D-1", json!({"n": n})))
+            .collect(),
+        ..Default::default()
+    };
+    repo.apply("D-1", change).await.expect("apply");
+
+    let mut seen = Vec::new();
+    let mut after = start;
+    loop {
+        let page = repo.events_after(after, 500).await.expect("events_after");
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        seen.extend(page.into_iter().map(|e| e.data["n"].as_u64()));
+    }
+    let expected: Vec<Option<u64>> = (0..EVENTS as u64).map(Some).collect();
+    assert_eq!(seen, expected, "every event, in the change's order");
+
+    let entries = repo.journal("D-1").await.expect("journal");
+    assert_eq!(
+        entries.len(),
+        EVENTS + 1,
+        "the creation, then an entry an event"
+    );
+    assert_eq!(
+        entries.last().map(|e| e.data_value()),
+        Some(json!({"n": EVENTS - 1}))
+    );
+    assert_eq!(journal::verify_chain("D-1", &entries), Ok(()));
 }
 
 async fn changes_are_journaled_event_by_event_under_their_actor(repo: Repo) {
