@@ -1,11 +1,13 @@
 -- wrk script: POSTs the PDF in $BODY as a new document each time (a counter written over the
 -- 20-character placeholder of its comment line, so every body is distinct and stays a valid
--- PDF), spread over $DOSSIERS dossiers. $TOKEN is the portal token.
+-- PDF), spread over $DOSSIERS dossiers. $TOKEN is the portal token; $RUN numbers the run, so
+-- that runs against the same server (scripts/bench-load's rounds) send distinct bodies too.
 local body = io.open(os.getenv("BODY"), "rb"):read("*a")
 local at = body:find("%GUICHETBENCH0000000000", 1, true)
 local prefix, suffix = body:sub(1, at + 1), body:sub(at + 22)
 local dossiers = tonumber(os.getenv("DOSSIERS") or "100")
 local token = os.getenv("TOKEN")
+local run = tonumber(os.getenv("RUN") or "0")
 local threads = 0
 local counter = 0
 
@@ -16,7 +18,7 @@ end
 
 function request()
   counter = counter + 1
-  local id = string.format("%04d%016d", thread_id or 0, counter)
+  local id = string.format("%04d%04d%012d", run % 10000, thread_id or 0, counter)
   local path = string.format("/api/v1/dossiers/B-%d/pieces/scan/documents", counter % dossiers)
   local headers = {
     ["Authorization"] = "Bearer " .. (token or ""),
