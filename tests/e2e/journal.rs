@@ -270,6 +270,7 @@ async fn the_same_bytes_in_two_dossiers_are_flagged_as_duplicates(backend: Backe
     let server = Server::start_on(backend).await;
     server.load_campaign(&open_campaign("doubles")).await;
     let mut ids = Vec::new();
+    let mut answers = Vec::new();
     for reference in ["DUP-A", "DUP-B", "DUP-C"] {
         server
             .create_dossier("doubles", reference, candidate())
@@ -286,7 +287,15 @@ async fn the_same_bytes_in_two_dossiers_are_flagged_as_duplicates(backend: Backe
             .await
             .expect("json");
         ids.push(filed["id"].as_str().expect("an id").to_string());
+        answers.push(filed);
     }
+    // Each upload's answer names the other dossiers holding its content, as they were then.
+    assert_eq!(answers[0]["duplicates"], json!([]));
+    assert_eq!(
+        answers[1]["duplicates"],
+        json!([{"dossier": "DUP-A", "document": ids[0], "piece": "identite"}])
+    );
+    assert_eq!(answers[2]["duplicates"], json!([]));
     let duplicates = |dossier: &Value| dossier["pieces"][0]["documents"][0]["duplicates"].clone();
     assert_eq!(
         duplicates(&server.dossier("DUP-A").await),
