@@ -115,9 +115,65 @@ pub(crate) fn check(kind: Kind, content: &[u8], limits: &Limits) -> Findings {
             }
             decode_with_image(content, limits, &mut f);
         }
+        Kind::Bmp if content.len() as u64 > limits.large_content_bytes => {
+            check_large_bmp(content, limits, &mut f);
+        }
         _ => decode_with_image(content, limits, &mut f),
     }
     f
+}
+
+/// A large BMP whose pixels are stored as they are (`BI_RGB`, or a core header) needs no
+/// decoding: once `image` has read its header (and palette), a full decode could only fail
+/// by running out of bytes, for `image` reads every row, padding included, from the data
+/// offset on, and pads a short palette. So the file must hold every row, and nothing decoded
+/// is kept. Any other BMP (RLE, bit fields) is decoded as a small one is.
+fn check_large_bmp(content: &[u8], limits: &Limits, f: &mut Findings) {
+    let Some(end) = uncompressed_bmp_end(content) else {
+        return decode_with_image(content, limits, f);
+    };
+    if !dimensions_pass(content, limits, f) {
+        return;
+    }
+    if end > content.len() as u64 {
+        f.refuse(
+            ReasonCode::ImageTruncated,
+            format!(
+                "bmp: the pixel rows end at byte {end}, the file at byte {}",
+                content.len()
+            ),
+        );
+    }
+}
+
+/// Where the last pixel row of an uncompressed BMP ends: the data offset of its file header
+/// plus a row (of `bits × width` bits, padded to 4 bytes) for each line. `None` for a BMP
+/// that is compressed or whose header this does not read.
+fn uncompressed_bmp_end(content: &[u8]) -> Option<u64> {
+    let u16_at = |at: usize| {
+        let b = content.get(at..at + 2)?;
+        Some(u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let u32_at = |at: usize| {
+        let b = content.get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    if content.get(..2)? != b"BM" {
+        return None;
+    }
+    let offset = u64::from(u32_at(10)?);
+    let (width, height, bits) = match u32_at(14)? {
+        // BITMAPCOREHEADER: 16-bit sizes, never compressed.
+        12 => (u16_at(18)?, u16_at(20)?, u16_at(24)?),
+        size if size >= 40 && u32_at(30)? == 0 => {
+            let width = u64::from(u32_at(18)?.cast_signed().unsigned_abs());
+            let height = u64::from(u32_at(22)?.cast_signed().unsigned_abs());
+            (width, height, u16_at(28)?)
+        }
+        _ => return None,
+    };
+    let row = (width.checked_mul(bits)?.checked_add(31)? / 32).checked_mul(4)?;
+    offset.checked_add(row.checked_mul(height)?)
 }
 
 /// A WebP's RIFF header gives the length of everything after it: a file shorter than that
@@ -838,6 +894,62 @@ mod tests {
         assert!(
             c == vec![ReasonCode::ImageCorrupt] || c == vec![ReasonCode::ImageTruncated],
             "{c:?}"
+        );
+    }
+
+    fn bmp(image: image::DynamicImage) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image
+            .write_to(&mut out, image::ImageFormat::Bmp)
+            .expect("encode bmp");
+        out.into_inner()
+    }
+
+    /// The large path reads no pixel of an uncompressed BMP, yet judges it as a full decode
+    /// does: for the layouts `image` writes (24-bit rows padded to 4 bytes and 8-bit grey
+    /// through a palette, uncompressed; 32-bit with alpha, in bit fields, decoded), whole, cut
+    /// by one byte, and cut to half its rows.
+    #[test]
+    fn a_large_uncompressed_bmp_is_judged_as_a_decoded_one() {
+        let rgb = image::RgbImage::from_fn(101, 137, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let grey = image::GrayImage::from_fn(145, 119, |x, y| image::Luma([(x * y) as u8]));
+        let rgba =
+            image::RgbaImage::from_fn(133, 120, |x, y| image::Rgba([x as u8, y as u8, 1, 200]));
+        for (whole, uncompressed) in [
+            (bmp(rgb.into()), true),
+            (bmp(grey.into()), true),
+            (bmp(rgba.into()), false),
+        ] {
+            assert_eq!(uncompressed_bmp_end(&whole).is_some(), uncompressed);
+            for content in [
+                &whole[..],
+                &whole[..whole.len() - 1],
+                &whole[..whole.len() / 2],
+            ] {
+                let decoded = check(Kind::Bmp, content, &Limits::default());
+                let bounded = check(Kind::Bmp, content, &bounded());
+                assert_eq!(codes(&bounded), codes(&decoded), "{} bytes", content.len());
+                assert_eq!(
+                    (bounded.width, bounded.height),
+                    (decoded.width, decoded.height)
+                );
+            }
+            assert!(check(Kind::Bmp, &whole, &bounded()).reasons.is_empty());
+            assert_eq!(
+                codes(&check(Kind::Bmp, &whole[..whole.len() - 1], &bounded())),
+                vec![ReasonCode::ImageTruncated]
+            );
+        }
+    }
+
+    #[test]
+    fn a_compressed_bmp_is_left_to_the_decoder() {
+        let mut rle = bmp(image::GrayImage::new(8, 8).into());
+        rle[30..34].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(uncompressed_bmp_end(&rle), None);
+        assert_eq!(
+            codes(&check(Kind::Bmp, &rle, &bounded())),
+            codes(&check(Kind::Bmp, &rle, &Limits::default())),
         );
     }
 }
