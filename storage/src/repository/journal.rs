@@ -226,11 +226,7 @@ where
         .collect();
     // The entries are one statement (several for a long list), not one an entry.
     for sealed in sealed.chunks(sql::MAX_ROWS) {
-        let rows = sql::value_rows(1, ENTRY_BINDS, sealed.len());
-        let statement = format!(
-            "INSERT INTO journal ({ENTRY_COLUMNS}) VALUES ({})",
-            rows.join("), (")
-        );
+        let statement = sql::insert_rows("journal", ENTRY_COLUMNS, ENTRY_BINDS, sealed.len());
         let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(statement));
         for entry in sealed {
             query = query

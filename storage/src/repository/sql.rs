@@ -119,6 +119,15 @@ pub(super) fn value_rows(from: usize, width: usize, rows: usize) -> Vec<String> 
         .collect()
 }
 
+/// `INSERT INTO table (columns) VALUES (...), (...)`: `rows` rows of `width` parameters,
+/// bound from `$1` on in row order. Both backends insert the rows of the list in its order.
+pub(super) fn insert_rows(table: &str, columns: &str, width: usize, rows: usize) -> String {
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES ({})",
+        value_rows(1, width, rows).join("), (")
+    )
+}
+
 pub(super) const SELECT_JOB: &str = "SELECT * FROM jobs WHERE id = $1";
 pub(super) const JOB_ID: &str = "SELECT id FROM jobs WHERE kind = $1 AND key = $2";
 

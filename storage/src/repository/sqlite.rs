@@ -137,12 +137,8 @@ async fn insert_events(
     actor: &str,
 ) -> Result<(), RepoError> {
     for events in events.chunks(sql::MAX_ROWS) {
-        let rows = sql::value_rows(1, sql::EVENT_BINDS, events.len());
-        let statement = format!(
-            "INSERT INTO events ({}) VALUES ({})",
-            sql::EVENT_COLUMNS,
-            rows.join("), (")
-        );
+        let statement =
+            sql::insert_rows("events", sql::EVENT_COLUMNS, sql::EVENT_BINDS, events.len());
         let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
         for event in events {
             query = query.bind_event(event, at, actor);
