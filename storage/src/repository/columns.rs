@@ -3,14 +3,14 @@
 //! The tables have the same column names on SQLite and PostgreSQL and their columns hold the
 //! same Rust types: JSON is TEXT on SQLite and `jsonb` on PostgreSQL, times are RFC 3339 TEXT
 //! and `timestamptz`, booleans INTEGER and `boolean`, and sqlx converts both ways. So the
-//! records are read from any row type ([`RecordRow`]) and their values bound to any query
-//! ([`RecordBinds`]), given that the database stores each of those types.
+//! records are read from any row type ([`RecordRow`]), given that the database stores each of
+//! those types, and their values listed once for either driver to bind ([`document_params`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::query::Query;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
 
+use super::statement::{Param, params};
 use super::{CampaignRecord, DocumentRecord, DossierRecord, EventRecord, Job, NewEvent, RepoError};
 
 /// A Rust type that the database `DB` stores in a column and reads back.
@@ -137,75 +137,61 @@ where
     }
 }
 
-/// Binds a record's values, in the order of the shared statements in [`super::sql`].
-pub(super) trait RecordBinds: Sized {
-    /// For [`super::sql::INSERT_DOSSIER`].
-    fn bind_dossier(self, dossier: &DossierRecord) -> Self;
-    /// For [`super::sql::INSERT_DOCUMENT`].
-    fn bind_document(self, document: &DocumentRecord) -> Self;
-    /// One event of an insert into `events` ([`super::sql::EVENT_COLUMNS`]), caused by `actor`.
-    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Self;
+/// A dossier's values, in the order of [`super::sql::INSERT_DOSSIER`].
+pub(super) fn dossier_params(dossier: &DossierRecord) -> Vec<Param> {
+    params![
+        &dossier.reference,
+        &dossier.campaign,
+        &dossier.candidate,
+        &dossier.state,
+        &dossier.state_reason,
+        &dossier.corrections,
+        &dossier.extension,
+        dossier.version,
+        dossier.created_at,
+        dossier.updated_at,
+    ]
 }
 
-impl<'q, DB> RecordBinds for Query<'q, DB, <DB as Database>::Arguments>
-where
-    DB: Database,
-    String: Column<DB>,
-    Option<String>: Column<DB>,
-    i64: Column<DB>,
-    Option<i32>: Column<DB>,
-    bool: Column<DB>,
-    DateTime<Utc>: Column<DB>,
-    Option<DateTime<Utc>>: Column<DB>,
-    Value: Column<DB>,
-    Option<Value>: Column<DB>,
-{
-    fn bind_dossier(self, dossier: &DossierRecord) -> Self {
-        self.bind(&dossier.reference)
-            .bind(&dossier.campaign)
-            .bind(&dossier.candidate)
-            .bind(&dossier.state)
-            .bind(&dossier.state_reason)
-            .bind(&dossier.corrections)
-            .bind(&dossier.extension)
-            .bind(dossier.version)
-            .bind(dossier.created_at)
-            .bind(dossier.updated_at)
-    }
+/// A document's values, in the order of [`super::sql::INSERT_DOCUMENT`].
+pub(super) fn document_params(doc: &DocumentRecord) -> Vec<Param> {
+    params![
+        &doc.id,
+        &doc.dossier,
+        &doc.piece,
+        &doc.filename,
+        &doc.declared_type,
+        &doc.sha256,
+        i64::try_from(doc.size).unwrap_or(i64::MAX),
+        &doc.kind,
+        &doc.mime,
+        doc.pages.map(|p| i32::try_from(p).unwrap_or(i32::MAX)),
+        &doc.channel,
+        &doc.verdict,
+        &doc.reasons,
+        &doc.review,
+        &doc.review_reason,
+        &doc.reviewed_by,
+        doc.reviewed_at,
+        doc.withdrawn_at,
+        doc.late,
+        doc.received_at,
+        &doc.scan,
+        &doc.scan_signature,
+        &doc.origin,
+        &doc.display_sha256,
+    ]
+}
 
-    fn bind_document(self, doc: &DocumentRecord) -> Self {
-        self.bind(&doc.id)
-            .bind(&doc.dossier)
-            .bind(&doc.piece)
-            .bind(&doc.filename)
-            .bind(&doc.declared_type)
-            .bind(&doc.sha256)
-            .bind(i64::try_from(doc.size).unwrap_or(i64::MAX))
-            .bind(&doc.kind)
-            .bind(&doc.mime)
-            .bind(doc.pages.map(|p| i32::try_from(p).unwrap_or(i32::MAX)))
-            .bind(&doc.channel)
-            .bind(&doc.verdict)
-            .bind(&doc.reasons)
-            .bind(&doc.review)
-            .bind(&doc.review_reason)
-            .bind(&doc.reviewed_by)
-            .bind(doc.reviewed_at)
-            .bind(doc.withdrawn_at)
-            .bind(doc.late)
-            .bind(doc.received_at)
-            .bind(&doc.scan)
-            .bind(&doc.scan_signature)
-            .bind(&doc.origin)
-            .bind(&doc.display_sha256)
-    }
-
-    fn bind_event(self, event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Self {
-        self.bind(&event.kind)
-            .bind(&event.dossier)
-            .bind(&event.document)
-            .bind(at)
-            .bind(&event.data)
-            .bind(actor.to_string())
-    }
+/// One event's values for an insert into `events` ([`super::sql::EVENT_COLUMNS`]), caused by
+/// `actor`.
+pub(super) fn event_params(event: &NewEvent, at: DateTime<Utc>, actor: &str) -> Vec<Param> {
+    params![
+        &event.kind,
+        &event.dossier,
+        &event.document,
+        at,
+        &event.data,
+        actor,
+    ]
 }

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{Database, Executor, IntoArguments, Row};
 
 use super::columns::Column;
+use super::statement::{self, Statement, params};
 use super::{RepoError, sql};
 
 /// The `prev_hash` of a chain's first entry.
@@ -188,6 +189,50 @@ const SELECT_JOURNAL: &str = "SELECT * FROM journal WHERE dossier = $1 ORDER BY 
 const JOURNALED_DOSSIERS: &str = "SELECT DISTINCT dossier FROM journal WHERE dossier > $1
     ORDER BY dossier LIMIT $2";
 
+/// The statement that reads the last entry of `dossier`'s chain: its `seq` and `hash`.
+pub(super) fn last_entry(dossier: &str) -> Statement {
+    Statement::new(LAST_ENTRY, params![dossier])
+}
+
+/// The statements that append `entries` to `dossier`'s chain after `previous` (the last
+/// entry's `seq` and `hash`, read with [`last_entry`] in the same transaction), which holds
+/// the dossier row's lock: one statement, several for a long list, not one an entry.
+pub(super) fn append_statements(
+    dossier: &str,
+    mut previous: Option<(i64, String)>,
+    at: DateTime<Utc>,
+    entries: &[NewJournalEntry],
+) -> Vec<Statement> {
+    let sealed: Vec<JournalEntry> = entries
+        .iter()
+        .map(|new| {
+            let entry = JournalEntry::sealed(dossier, previous.take(), at, new);
+            previous = Some((entry.seq, entry.hash.clone()));
+            entry
+        })
+        .collect();
+    sealed
+        .chunks(sql::MAX_ROWS)
+        .map(|sealed| {
+            let statement = sql::insert_rows("journal", ENTRY_COLUMNS, ENTRY_BINDS, sealed.len());
+            let values = sealed.iter().flat_map(|entry| {
+                params![
+                    &entry.dossier,
+                    entry.seq,
+                    &entry.at,
+                    &entry.actor,
+                    &entry.action,
+                    &entry.document,
+                    &entry.data,
+                    &entry.prev_hash,
+                    &entry.hash,
+                ]
+            });
+            Statement::new(statement, values.collect())
+        })
+        .collect()
+}
+
 /// Appends `entries` to `dossier`'s chain on `conn`, inside a transaction that holds the
 /// dossier row's lock.
 pub(super) async fn append<DB>(
@@ -203,7 +248,14 @@ where
     String: Column<DB>,
     Option<String>: Column<DB>,
     i64: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<i32>: Column<DB>,
+    bool: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    Option<Value>: Column<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
     for<'a> &'a str: sqlx::ColumnIndex<DB::Row>,
+    DB::QueryResult: statement::RowsChanged,
 {
     if entries.is_empty() {
         return Ok(());
@@ -212,37 +264,11 @@ where
         .bind(dossier.to_string())
         .fetch_optional(&mut *conn)
         .await?;
-    let mut previous = match last {
+    let previous = match last {
         Some(row) => Some((row.try_get::<i64, _>("seq")?, row.try_get("hash")?)),
         None => None,
     };
-    let sealed: Vec<JournalEntry> = entries
-        .iter()
-        .map(|new| {
-            let entry = JournalEntry::sealed(dossier, previous.take(), at, new);
-            previous = Some((entry.seq, entry.hash.clone()));
-            entry
-        })
-        .collect();
-    // The entries are one statement (several for a long list), not one an entry.
-    for sealed in sealed.chunks(sql::MAX_ROWS) {
-        let statement = sql::insert_rows("journal", ENTRY_COLUMNS, ENTRY_BINDS, sealed.len());
-        let mut query = sqlx::query::<DB>(sqlx::AssertSqlSafe(statement));
-        for entry in sealed {
-            query = query
-                .bind(entry.dossier.clone())
-                .bind(entry.seq)
-                .bind(entry.at.clone())
-                .bind(entry.actor.clone())
-                .bind(entry.action.clone())
-                .bind(entry.document.clone())
-                .bind(entry.data.clone())
-                .bind(entry.prev_hash.clone())
-                .bind(entry.hash.clone());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    statement::run::<DB>(conn, &append_statements(dossier, previous, at, entries)).await
 }
 
 /// Takes the dossier row's lock; `false` when there is no such dossier.

@@ -28,6 +28,7 @@ mod retention;
 mod sql;
 mod sqlite;
 mod staff;
+mod statement;
 mod uploads;
 mod webhooks;
 

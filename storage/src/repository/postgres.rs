@@ -15,8 +15,9 @@ use chrono::Utc;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Postgres, Row, Transaction};
 
-use super::columns::{RecordBinds, RecordRow};
+use super::columns::{RecordRow, dossier_params, event_params};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
+use super::statement;
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
@@ -135,17 +136,18 @@ async fn insert_events(
     // A long list takes several statements; the lock, once held, is held to the commit.
     for events in events.chunks(sql::MAX_ROWS) {
         let statement = insert_events_statement(events.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(EVENT_ORDER_LOCK);
-        for event in events {
-            query = query.bind_event(event, at, actor);
-        }
-        query.execute(&mut *conn).await?;
+        let values: Vec<_> = events
+            .iter()
+            .flat_map(|e| event_params(e, at, actor))
+            .collect();
+        let query = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(EVENT_ORDER_LOCK);
+        statement::bind(query, &values).execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 /// Takes the event-order lock (`$1`), then inserts `count` events (bound from `$2` on, as
-/// [`RecordBinds::bind_event`] binds them) with ids in their order. Every row inserted is
+/// [`event_params`] lists them) with ids in their order. Every row inserted is
 /// joined to the lock's one-row result, so none takes its id before the lock is held.
 fn insert_events_statement(count: usize) -> String {
     let rows: Vec<String> = sql::value_rows(2, sql::EVENT_BINDS, count)
@@ -203,8 +205,7 @@ repository_impl! {
         let mut tx = self.pool.begin().await?;
         // A concurrent creation of the same reference makes this wait for its commit, then
         // insert nothing; the SELECT then sees the winner's row.
-        let inserted = sqlx::query(sql::INSERT_DOSSIER)
-            .bind_dossier(dossier)
+        let inserted = statement::bind(sqlx::query(sql::INSERT_DOSSIER), &dossier_params(dossier))
             .fetch_optional(&mut *tx)
             .await?;
         let Some(created) = inserted else {
@@ -256,7 +257,7 @@ repository_impl! {
         for sha256 in change::new_objects(&change) {
             retention::lock_content(&mut tx, sha256).await?;
         }
-        change::write::<Postgres>(&mut tx, reference, &change, now).await?;
+        statement::run::<Postgres>(&mut tx, &change::statements(reference, &change, now)).await?;
         for job in &change.jobs {
             enqueue(&mut tx, job).await?;
         }

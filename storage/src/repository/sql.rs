@@ -20,7 +20,7 @@ pub(super) const TOUCH_TOKEN: &str = "UPDATE tokens SET last_used_at = $1
 pub(super) const REVOKE_TOKENS: &str =
     "UPDATE tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL";
 
-/// Binds with [`super::columns::RecordBinds::bind_dossier`]; returns the row as stored, or
+/// Binds [`super::columns::dossier_params`]; returns the row as stored, or
 /// nothing when the reference exists (or is being inserted by a transaction that commits).
 pub(super) const INSERT_DOSSIER: &str = "INSERT INTO dossiers (reference, campaign, candidate,
         state, state_reason, corrections, extension, version, created_at, updated_at)
@@ -53,7 +53,7 @@ pub(super) const ASSIGN_DOCUMENT: &str = "UPDATE documents
         reviewed_by = $5, reviewed_at = CASE WHEN $4 IS NULL THEN NULL ELSE $6 END
     WHERE id = $7 AND dossier = $8";
 
-/// Binds with [`super::columns::RecordBinds::bind_document`].
+/// Binds [`super::columns::document_params`].
 pub(super) const INSERT_DOCUMENT: &str = "INSERT INTO documents (id, dossier, piece, filename,
         declared_type, sha256, size, kind, mime, pages, channel, verdict, reasons, review,
         review_reason, reviewed_by, reviewed_at, withdrawn_at, late, received_at, scan,
@@ -80,9 +80,9 @@ pub(super) const REFERENCED_CONTENT: &str = "SELECT sha256 FROM documents WHERE 
         WHERE source_sha256 NOT IN (SELECT sha256 FROM content_deletions)
     ORDER BY 1";
 
-/// The columns of an event as [`super::columns::RecordBinds::bind_event`] binds them.
+/// The columns of an event as [`super::columns::event_params`] lists them.
 pub(super) const EVENT_COLUMNS: &str = "type, dossier, document, at, data, actor";
-/// How many parameters [`super::columns::RecordBinds::bind_event`] binds.
+/// How many values [`super::columns::event_params`] lists.
 pub(super) const EVENT_BINDS: usize = 6;
 pub(super) const EVENTS_AFTER: &str = "SELECT id, type, actor, dossier, document, at, data
     FROM events WHERE id > $1 ORDER BY id LIMIT $2";

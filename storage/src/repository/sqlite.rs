@@ -10,7 +10,10 @@
 //! Dossier changes are committed in groups: the changes waiting for the writer when it comes
 //! free are applied in one transaction, each in its own savepoint (one that fails, a version
 //! conflict say, is rolled back alone), and committed together, with one sync of the log.
-//! Each caller is answered once the group's commit is durable.
+//! Each caller is answered once the group's commit is durable. A group runs in one call on a
+//! connection of its own (rusqlite's, on the blocking pool), during the writer's turn: sqlx
+//! hands each statement to its connection's thread and back, which cost more than SQLite's
+//! own work on them.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,12 +23,13 @@ use serde_json::Value;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::change;
-use super::columns::{RecordBinds, RecordRow};
+use super::columns::{RecordRow, dossier_params, event_params};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
+use super::statement::{self, Check, Statement, params};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
@@ -49,6 +53,10 @@ struct QueuedChange {
     done: oneshot::Sender<Result<(), RepoError>>,
 }
 
+/// How long a connection waits for a lock another holds (a writer of another process, or a
+/// read-write statement on a reader connection) before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The most dossier changes committed together.
 const MAX_GROUP: usize = 64;
 
@@ -66,7 +74,7 @@ impl SqliteRepository {
             // Statement journals of savepoints and sorts stay in memory, not in files created
             // and removed under /var/tmp for each group commit.
             .pragma("temp_store", "memory")
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
@@ -79,10 +87,11 @@ impl SqliteRepository {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let direct = open_direct(options.get_filename())?;
         let (changes, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_changes(writer.clone(), queue));
+        tokio::spawn(commit_changes(writer.clone(), direct, queue));
         Ok(SqliteRepository {
             pool,
             writer,
@@ -124,28 +133,48 @@ impl SqliteRepository {
 
 journal_impl!(SqliteRepository, Sqlite);
 
+/// The group commit's connection to the database at `path`, set as sqlx sets the others (see
+/// [`SqliteRepository::connect`]).
+fn open_direct(path: &std::path::Path) -> Result<rusqlite::Connection, RepoError> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = memory;",
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Each group's statements are a few of a dozen kinds, plus the multi-row inserts of
+    // long lists: prepared once, kept.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
 fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
     now + TimeDelta::milliseconds(lease_millis(lease))
 }
 
-/// Inserts `events` in one statement, in their order: SQLite inserts the rows of a `VALUES`
-/// list in turn, and the writer is alone, so their ids follow the list.
-async fn insert_events(
-    conn: &mut SqliteConnection,
-    events: &[NewEvent],
-    at: DateTime<Utc>,
-    actor: &str,
-) -> Result<(), RepoError> {
-    for events in events.chunks(sql::MAX_ROWS) {
-        let statement =
-            sql::insert_rows("events", sql::EVENT_COLUMNS, sql::EVENT_BINDS, events.len());
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
-        for event in events {
-            query = query.bind_event(event, at, actor);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+/// The statements that insert `events` in their order: one (several for a long list), since
+/// SQLite inserts the rows of a `VALUES` list in turn, and the writer is alone, so their ids
+/// follow the list.
+fn insert_events(events: &[NewEvent], at: DateTime<Utc>, actor: &str) -> Vec<Statement> {
+    events
+        .chunks(sql::MAX_ROWS)
+        .map(|events| {
+            let statement =
+                sql::insert_rows("events", sql::EVENT_COLUMNS, sql::EVENT_BINDS, events.len());
+            let values = events.iter().flat_map(|e| event_params(e, at, actor));
+            Statement::new(statement, values.collect())
+        })
+        .collect()
+}
+
+/// Queues a job, unless one of the same kind and key is there already (`RETURNING` its id
+/// when new).
+const ENQUEUE: &str = "INSERT INTO jobs (kind, key, payload, state, attempts, created_at,
+        updated_at)
+    VALUES ($1, $2, $3, 'queued', 0, $4, $4)
+    ON CONFLICT (kind, key) DO NOTHING RETURNING id";
+
+fn enqueue_statement(job: &NewJob, now: DateTime<Utc>) -> Statement {
+    Statement::new(ENQUEUE, params![&job.kind, &job.key, &job.payload, now])
 }
 
 async fn enqueue(
@@ -153,17 +182,12 @@ async fn enqueue(
     job: &NewJob,
     now: DateTime<Utc>,
 ) -> Result<i64, RepoError> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO jobs (kind, key, payload, state, attempts, created_at, updated_at)
-         VALUES ($1, $2, $3, 'queued', 0, $4, $4)
-         ON CONFLICT (kind, key) DO NOTHING RETURNING id",
-    )
-    .bind(&job.kind)
-    .bind(&job.key)
-    .bind(&job.payload)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let enqueue = enqueue_statement(job, now);
+    let inserted: Option<i64> = statement::bind(sqlx::query(ENQUEUE), &enqueue.params)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
     match inserted {
         Some(id) => Ok(id),
         None => Ok(sqlx::query_scalar(sql::JOB_ID)
@@ -174,9 +198,14 @@ async fn enqueue(
     }
 }
 
-/// Commits the queued dossier changes, those waiting together in one transaction, until the
-/// repository is dropped.
-async fn commit_changes(writer: SqlitePool, mut queue: mpsc::Receiver<QueuedChange>) {
+/// Commits the queued dossier changes, those waiting together in one transaction, on `direct`
+/// until the repository is dropped.
+async fn commit_changes(
+    writer: SqlitePool,
+    direct: rusqlite::Connection,
+    mut queue: mpsc::Receiver<QueuedChange>,
+) {
+    let mut direct = Some(direct);
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -190,66 +219,105 @@ async fn commit_changes(writer: SqlitePool, mut queue: mpsc::Receiver<QueuedChan
         if group.is_empty() {
             continue;
         }
-        let outcomes = commit_group(&writer, &group).await;
+        let writes = group.iter().map(ChangeWrites::of).collect();
+        let outcomes = match commit_group(&writer, &mut direct, writes).await {
+            Ok(outcomes) => outcomes,
+            Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
+        };
         for (queued, outcome) in group.into_iter().zip(outcomes) {
             let _ = queued.done.send(outcome);
         }
     }
 }
 
-/// Applies each change of `group` in its own savepoint of one transaction, then commits:
-/// each change's outcome, an error for all of them when the transaction itself fails.
-async fn commit_group(writer: &SqlitePool, group: &[QueuedChange]) -> Vec<Result<(), RepoError>> {
-    let everyone = |e: RepoError| group.iter().map(|_| Err(e.clone())).collect();
-    let mut tx = match writer.begin_with("BEGIN IMMEDIATE").await {
-        Ok(tx) => tx,
-        Err(e) => return everyone(e.into()),
-    };
-    let mut outcomes = Vec::with_capacity(group.len());
-    for queued in group {
-        let mut savepoint = match tx.begin().await {
-            Ok(savepoint) => savepoint,
-            Err(e) => return everyone(e.into()),
-        };
-        let outcome = apply_change(&mut savepoint, &queued.reference, &queued.change).await;
-        let closed = match outcome {
-            Ok(()) => savepoint.commit().await,
-            Err(_) => savepoint.rollback().await,
-        };
-        if let Err(e) = closed {
-            return everyone(e.into());
+/// What one dossier change writes, in order: its statements, then its journal entries
+/// (chained to the last entry, read in the transaction).
+struct ChangeWrites {
+    reference: String,
+    at: DateTime<Utc>,
+    statements: Vec<Statement>,
+    journal: Vec<NewJournalEntry>,
+}
+
+impl ChangeWrites {
+    /// The version check, the change's rows, its jobs and its events. (No lock is taken on
+    /// new objects, as PostgreSQL's change does: the writer is alone already.)
+    fn of(queued: &QueuedChange) -> Self {
+        let (reference, change) = (&queued.reference, &queued.change);
+        let now = Utc::now();
+        let bump = Statement::new(
+            sql::BUMP_VERSION,
+            params![now, reference, change.expected_version],
+        )
+        .checked(Check::OneRowChanged(RepoError::Conflict));
+        let mut statements = vec![bump];
+        statements.extend(change::statements(reference, change, now));
+        statements.extend(change.jobs.iter().map(|job| enqueue_statement(job, now)));
+        statements.extend(insert_events(&change.events, now, &change.actor));
+        ChangeWrites {
+            reference: reference.clone(),
+            at: now,
+            statements,
+            journal: change.journal_entries(reference),
         }
-        outcomes.push(outcome);
     }
-    match tx.commit().await {
-        Ok(()) => outcomes,
-        Err(e) => everyone(e.into()),
+
+    fn apply(&self, conn: &rusqlite::Connection) -> Result<(), RepoError> {
+        statement::run_direct(conn, &self.statements)?;
+        if self.journal.is_empty() {
+            return Ok(());
+        }
+        let last = journal::last_entry(&self.reference);
+        let previous = statement::query_row_direct(conn, &last, |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let entries = journal::append_statements(&self.reference, previous, self.at, &self.journal);
+        statement::run_direct(conn, &entries)
     }
 }
 
-/// One dossier change, on a connection inside the writer's transaction. (No lock is taken on
-/// new objects, as PostgreSQL's change does: the writer is alone already.)
-async fn apply_change(
-    conn: &mut SqliteConnection,
-    reference: &str,
-    change: &DossierChange,
-) -> Result<(), RepoError> {
-    let now = Utc::now();
-    let bumped = sqlx::query(sql::BUMP_VERSION)
-        .bind(now)
-        .bind(reference)
-        .bind(change.expected_version)
-        .execute(&mut *conn)
-        .await?;
-    if bumped.rows_affected() != 1 {
-        return Err(RepoError::Conflict);
+/// Applies each change in its own savepoint of one transaction, then commits: each change's
+/// outcome, or an error for all of them when the transaction itself fails.
+///
+/// The whole group runs in one call on the blocking pool, on the group commit's own
+/// connection (`direct`), during the writer's turn: the writer pool's one connection is held
+/// meanwhile, so writers still take turns in order, but the statements are not handed to
+/// sqlx's connection thread and back one by one.
+async fn commit_group(
+    writer: &SqlitePool,
+    direct: &mut Option<rusqlite::Connection>,
+    writes: Vec<ChangeWrites>,
+) -> Result<Vec<Result<(), RepoError>>, RepoError> {
+    let stopped = || RepoError::Unavailable("the group commit's connection was lost".into());
+    let _turn = writer.acquire().await?;
+    let mut conn = direct.take().ok_or_else(stopped)?;
+    let (conn, outcomes) = tokio::task::spawn_blocking(move || {
+        let outcomes = commit_group_direct(&mut conn, &writes);
+        (conn, outcomes)
+    })
+    .await
+    .map_err(|_| stopped())?;
+    *direct = Some(conn);
+    outcomes
+}
+
+fn commit_group_direct(
+    conn: &mut rusqlite::Connection,
+    writes: &[ChangeWrites],
+) -> Result<Vec<Result<(), RepoError>>, RepoError> {
+    let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for change in writes {
+        // A savepoint dropped without its commit rolls back alone.
+        let savepoint = tx.savepoint()?;
+        let outcome = change.apply(&savepoint);
+        if outcome.is_ok() {
+            savepoint.commit()?;
+        }
+        outcomes.push(outcome);
     }
-    change::write::<Sqlite>(conn, reference, change, now).await?;
-    for job in &change.jobs {
-        enqueue(conn, job, now).await?;
-    }
-    insert_events(conn, &change.events, now, &change.actor).await?;
-    journal::append::<Sqlite>(conn, reference, now, &change.journal_entries(reference)).await
+    tx.commit()?;
+    Ok(outcomes)
 }
 
 repository_impl! {
@@ -266,8 +334,7 @@ repository_impl! {
         actor: &str,
     ) -> Result<(DossierRecord, bool), RepoError> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query(sql::INSERT_DOSSIER)
-            .bind_dossier(dossier)
+        let inserted = statement::bind(sqlx::query(sql::INSERT_DOSSIER), &dossier_params(dossier))
             .fetch_optional(&mut *tx)
             .await?;
         let Some(created) = inserted else {
@@ -279,7 +346,8 @@ repository_impl! {
         };
         // The row as stored, the same as a later read returns.
         let created = created.dossier()?;
-        insert_events(&mut tx, std::slice::from_ref(&event), dossier.created_at, actor).await?;
+        let events = insert_events(std::slice::from_ref(&event), dossier.created_at, actor);
+        statement::run::<Sqlite>(&mut tx, &events).await?;
         let entries = DossierChange {
             actor: actor.to_string(),
             events: vec![event],

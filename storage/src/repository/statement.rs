@@ -1,0 +1,333 @@
+//! A statement with its values, built once and run by either driver.
+//!
+//! What a write does (which rows, with which values, refused when) is worked out once, as a
+//! list of [`Statement`]s; how it runs depends on the driver. PostgreSQL and SQLite's own
+//! transactions run them through sqlx ([`run`]), a statement a round trip to the connection's
+//! thread. SQLite's group commit runs a whole group's statements in one call on a connection
+//! of its own ([`run_direct`], through rusqlite), since sqlx's hand-off of each statement to
+//! the connection's thread and back cost several times what SQLite's own work did
+//! (`scripts/bench-round-trips`).
+//!
+//! A value keeps its Rust type ([`Param`]), so each driver stores it as sqlx would: times as
+//! RFC 3339 text and JSON as text on SQLite, `timestamptz` and `jsonb` on PostgreSQL.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use serde_json::Value;
+use sqlx::query::Query;
+use sqlx::{Database, Executor, IntoArguments};
+
+use super::RepoError;
+use super::columns::Column;
+
+/// One bound value.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Param {
+    Text(Option<String>),
+    Int(Option<i64>),
+    /// For `integer` columns (PostgreSQL checks the width of what is bound).
+    Int32(Option<i32>),
+    Bool(bool),
+    Time(Option<DateTime<Utc>>),
+    Json(Option<Value>),
+}
+
+impl From<&str> for Param {
+    fn from(value: &str) -> Self {
+        Param::Text(Some(value.to_string()))
+    }
+}
+
+impl From<&String> for Param {
+    fn from(value: &String) -> Self {
+        Param::Text(Some(value.clone()))
+    }
+}
+
+impl From<&Option<String>> for Param {
+    fn from(value: &Option<String>) -> Self {
+        Param::Text(value.clone())
+    }
+}
+
+impl From<i64> for Param {
+    fn from(value: i64) -> Self {
+        Param::Int(Some(value))
+    }
+}
+
+impl From<Option<i32>> for Param {
+    fn from(value: Option<i32>) -> Self {
+        Param::Int32(value)
+    }
+}
+
+impl From<bool> for Param {
+    fn from(value: bool) -> Self {
+        Param::Bool(value)
+    }
+}
+
+impl From<DateTime<Utc>> for Param {
+    fn from(value: DateTime<Utc>) -> Self {
+        Param::Time(Some(value))
+    }
+}
+
+impl From<Option<DateTime<Utc>>> for Param {
+    fn from(value: Option<DateTime<Utc>>) -> Self {
+        Param::Time(value)
+    }
+}
+
+impl From<&Value> for Param {
+    fn from(value: &Value) -> Self {
+        Param::Json(Some(value.clone()))
+    }
+}
+
+impl From<&Option<Value>> for Param {
+    fn from(value: &Option<Value>) -> Self {
+        Param::Json(value.clone())
+    }
+}
+
+/// `[Param::from(a), Param::from(b), ...]` as a `Vec`.
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        vec![$($crate::repository::statement::Param::from($value)),*]
+    };
+}
+pub(super) use params;
+
+/// What a statement's outcome must be, or the change it belongs to is refused.
+#[derive(Debug, Clone)]
+pub(super) enum Check {
+    /// Nothing to check.
+    None,
+    /// Exactly one row changed.
+    OneRowChanged(RepoError),
+    /// The statement's one value is false.
+    False(RepoError),
+}
+
+/// A statement, its values (`$1` is the first) and what its outcome must be.
+#[derive(Debug, Clone)]
+pub(super) struct Statement {
+    pub sql: Cow<'static, str>,
+    pub params: Vec<Param>,
+    pub check: Check,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<Cow<'static, str>>, params: Vec<Param>) -> Self {
+        Statement {
+            sql: sql.into(),
+            params,
+            check: Check::None,
+        }
+    }
+
+    /// The same statement, refused with `check`'s error when its outcome is not `check`'s.
+    pub fn checked(self, check: Check) -> Self {
+        Statement { check, ..self }
+    }
+}
+
+/// Binds `params` to `query`, `$1` first.
+pub(super) fn bind<'q, DB>(
+    mut query: Query<'q, DB, DB::Arguments>,
+    params: &[Param],
+) -> Query<'q, DB, DB::Arguments>
+where
+    DB: Database,
+    Option<String>: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<i32>: Column<DB>,
+    bool: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    Option<Value>: Column<DB>,
+{
+    for param in params {
+        query = match param.clone() {
+            Param::Text(value) => query.bind(value),
+            Param::Int(value) => query.bind(value),
+            Param::Int32(value) => query.bind(value),
+            Param::Bool(value) => query.bind(value),
+            Param::Time(value) => query.bind(value),
+            Param::Json(value) => query.bind(value),
+        };
+    }
+    query
+}
+
+/// How many rows a statement changed, as each sqlx driver says.
+pub(super) trait RowsChanged {
+    fn rows_changed(&self) -> u64;
+}
+
+impl RowsChanged for sqlx::sqlite::SqliteQueryResult {
+    fn rows_changed(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsChanged for sqlx::postgres::PgQueryResult {
+    fn rows_changed(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// Runs `statements` in turn on `conn` through sqlx, stopping at the first refused.
+pub(super) async fn run<DB>(
+    conn: &mut DB::Connection,
+    statements: &[Statement],
+) -> Result<(), RepoError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    Option<String>: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<i32>: Column<DB>,
+    bool: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    Option<Value>: Column<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    DB::QueryResult: RowsChanged,
+{
+    for statement in statements {
+        let query = bind(
+            sqlx::query::<DB>(sqlx::AssertSqlSafe(statement.sql.to_string())),
+            &statement.params,
+        );
+        match &statement.check {
+            Check::None => {
+                query.execute(&mut *conn).await?;
+            }
+            Check::OneRowChanged(refused) => {
+                if query.execute(&mut *conn).await?.rows_changed() != 1 {
+                    return Err(refused.clone());
+                }
+            }
+            Check::False(refused) => {
+                let row = query.fetch_one(&mut *conn).await?;
+                if sqlx::Row::try_get::<bool, _>(&row, 0usize)? {
+                    return Err(refused.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        let text = |value: String| ToSqlOutput::Owned(rusqlite::types::Value::Text(value));
+        Ok(match self {
+            Param::Text(Some(value)) => ToSqlOutput::Borrowed(ValueRef::Text(value.as_bytes())),
+            Param::Int(Some(value)) => ToSqlOutput::from(*value),
+            Param::Int32(Some(value)) => ToSqlOutput::from(*value),
+            Param::Bool(value) => ToSqlOutput::from(*value),
+            // As sqlx stores them on SQLite, so either driver reads what the other wrote.
+            Param::Time(Some(value)) => text(value.to_rfc3339_opts(SecondsFormat::AutoSi, false)),
+            Param::Json(Some(value)) => text(value.to_string()),
+            Param::Text(None)
+            | Param::Int(None)
+            | Param::Int32(None)
+            | Param::Time(None)
+            | Param::Json(None) => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+        })
+    }
+}
+
+/// Prepares `statement` on `conn` (from its cache) with its values bound. SQLite numbers a
+/// `$n` parameter by its first appearance, not by `n`, so each is bound by its name.
+fn prepared<'c>(
+    conn: &'c rusqlite::Connection,
+    statement: &Statement,
+) -> Result<rusqlite::CachedStatement<'c>, RepoError> {
+    let mut prepared = conn.prepare_cached(&statement.sql)?;
+    for index in 1..=prepared.parameter_count() {
+        let param = prepared
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| statement.params.get(n.checked_sub(1)?))
+            .ok_or_else(|| {
+                RepoError::Database(format!(
+                    "parameter {index} of a statement has no value: {}",
+                    statement.sql
+                ))
+            })?;
+        prepared.raw_bind_parameter(index, param)?;
+    }
+    Ok(prepared)
+}
+
+/// Runs `statements` in turn on `conn`, stopping at the first refused: [`run`]'s twin for
+/// a connection used directly.
+pub(super) fn run_direct(
+    conn: &rusqlite::Connection,
+    statements: &[Statement],
+) -> Result<(), RepoError> {
+    for statement in statements {
+        let mut prepared = prepared(conn, statement)?;
+        match &statement.check {
+            // Stepped to its end, whether it returns rows (`RETURNING`) or not.
+            Check::None => {
+                let mut rows = prepared.raw_query();
+                while rows.next()?.is_some() {}
+            }
+            Check::OneRowChanged(refused) => {
+                if prepared.raw_execute()? != 1 {
+                    return Err(refused.clone());
+                }
+            }
+            Check::False(refused) => {
+                let mut rows = prepared.raw_query();
+                let value: bool = match rows.next()? {
+                    Some(row) => row.get(0)?,
+                    None => return Err(RepoError::Database("no value".into())),
+                };
+                if value {
+                    return Err(refused.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The first row `statement` selects on `conn`, mapped by `map`.
+pub(super) fn query_row_direct<T>(
+    conn: &rusqlite::Connection,
+    statement: &Statement,
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, RepoError> {
+    let mut prepared = prepared(conn, statement)?;
+    let mut rows = prepared.raw_query();
+    match rows.next()? {
+        Some(row) => Ok(Some(map(row)?)),
+        None => Ok(None),
+    }
+}
+
+impl From<rusqlite::Error> for RepoError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                RepoError::Unavailable(e.to_string())
+            }
+            _ => match e {
+                rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..) => RepoError::Corrupt(e.to_string()),
+                other => RepoError::Database(other.to_string()),
+            },
+        }
+    }
+}
