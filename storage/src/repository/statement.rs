@@ -331,3 +331,132 @@ impl From<rusqlite::Error> for RepoError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+    use sqlx::sqlite::SqlitePoolOptions;
+    use sqlx::{Row, Sqlite};
+
+    use super::*;
+
+    const TABLE: &str = "CREATE TABLE t (k INTEGER, text TEXT, none TEXT, int INTEGER,
+        int32 INTEGER, yes INTEGER, time TEXT, json TEXT, no_json TEXT)";
+    const INSERT: &str = "INSERT INTO t (k, text, none, int, int32, yes, time, json, no_json)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+    fn values(k: i64) -> Vec<Param> {
+        let time = Utc.timestamp_opt(1_764_900_000, 123_456_789).unwrap();
+        vec![
+            Param::Int(Some(k)),
+            Param::Text(Some("pièce".into())),
+            Param::Text(None),
+            Param::Int(Some(-7)),
+            Param::Int32(Some(12)),
+            Param::Bool(true),
+            Param::Time(Some(time)),
+            Param::Json(Some(json!({"a": [1, "é"], "b": null}))),
+            Param::Json(None),
+        ]
+    }
+
+    /// A row as SQLite stores it: each column's type and text.
+    async fn stored(pool: &sqlx::SqlitePool, k: i64) -> Vec<(String, Option<String>)> {
+        let columns = [
+            "text", "none", "int", "int32", "yes", "time", "json", "no_json",
+        ];
+        let mut row = Vec::new();
+        for column in columns {
+            let sql =
+                format!("SELECT typeof({column}), CAST({column} AS TEXT) FROM t WHERE k = $1");
+            let found = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(k)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            row.push((found.get(0), found.get(1)));
+        }
+        row
+    }
+
+    #[tokio::test]
+    async fn either_driver_stores_a_value_as_the_other_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let pool = SqlitePoolOptions::new()
+            .connect(&format!("sqlite://{}?mode=rwc", path.display()))
+            .await
+            .unwrap();
+        sqlx::query(TABLE).execute(&pool).await.unwrap();
+        bind(sqlx::query::<Sqlite>(INSERT), &values(1))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let direct = rusqlite::Connection::open(&path).unwrap();
+        run_direct(&direct, &[Statement::new(INSERT, values(2))]).unwrap();
+
+        let through_sqlx = stored(&pool, 1).await;
+        assert_eq!(through_sqlx, stored(&pool, 2).await);
+        assert_eq!(through_sqlx[5].0, "text", "a time is stored as text");
+        assert_eq!(through_sqlx[1], ("null".to_string(), None));
+        // And sqlx reads back the values rusqlite wrote.
+        let row = sqlx::query("SELECT time, json FROM t WHERE k = 2")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(Param::Time(Some(row.get("time"))), values(2)[6]);
+        assert_eq!(Param::Json(Some(row.get("json"))), values(2)[7]);
+    }
+
+    #[test]
+    fn parameters_are_bound_by_their_number_not_their_place() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER, a TEXT, b TEXT)")
+            .unwrap();
+        // SQLite numbers `$3` before `$1` here: its first appearance comes first.
+        let insert = Statement::new(
+            "INSERT INTO t (k, a, b) VALUES ($3, $1, $2 || $1)",
+            params!["one", "two", 3],
+        );
+        run_direct(&conn, &[insert]).unwrap();
+        let row: (i64, String, String) = conn
+            .query_row("SELECT k, a, b FROM t", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, (3, "one".into(), "twoone".into()));
+    }
+
+    #[test]
+    fn a_statement_whose_outcome_is_not_its_check_is_refused() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER); INSERT INTO t VALUES (1)")
+            .unwrap();
+        let update = |k: i64| {
+            Statement::new("UPDATE t SET k = k WHERE k = $1", params![k])
+                .checked(Check::OneRowChanged(RepoError::Conflict))
+        };
+        run_direct(&conn, &[update(1)]).unwrap();
+        assert!(matches!(
+            run_direct(&conn, &[update(2)]),
+            Err(RepoError::Conflict)
+        ));
+        let exists = |k: i64| {
+            Statement::new("SELECT EXISTS (SELECT 1 FROM t WHERE k = $1)", params![k])
+                .checked(Check::False(RepoError::ContentBeingDeleted))
+        };
+        run_direct(&conn, &[exists(2)]).unwrap();
+        assert!(matches!(
+            run_direct(&conn, &[exists(1)]),
+            Err(RepoError::ContentBeingDeleted)
+        ));
+        // A refused statement stops the list: what follows it does not run.
+        let insert = Statement::new("INSERT INTO t VALUES ($1)", params![5]);
+        let _ = run_direct(&conn, &[update(2), insert]);
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+}
