@@ -7,8 +7,10 @@
 //! those types, and their values listed once for either driver to bind ([`document_params`]).
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Row, Type};
+use rusqlite::types::FromSql;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Decode, Encode, Postgres, Row, Sqlite, Type};
 
 use super::statement::{Param, params};
 use super::{CampaignRecord, DocumentRecord, DossierRecord, EventRecord, Job, NewEvent, RepoError};
@@ -24,6 +26,35 @@ impl<DB: Database, T> Column<DB> for T where
 {
 }
 
+/// A Rust type every driver reads from a column: sqlx on SQLite and PostgreSQL, rusqlite on
+/// SQLite's reader connections.
+pub(super) trait Stored: Column<Sqlite> + Column<Postgres> + FromSql {}
+
+impl<T> Stored for T where T: Column<Sqlite> + Column<Postgres> + FromSql {}
+
+/// A row of any driver, read by column name.
+pub(super) trait Columns {
+    fn field<T: Stored>(&self, column: &str) -> Result<T, RepoError>;
+}
+
+impl Columns for SqliteRow {
+    fn field<T: Stored>(&self, column: &str) -> Result<T, RepoError> {
+        Ok(Row::try_get(self, column)?)
+    }
+}
+
+impl Columns for PgRow {
+    fn field<T: Stored>(&self, column: &str) -> Result<T, RepoError> {
+        Ok(Row::try_get(self, column)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn field<T: Stored>(&self, column: &str) -> Result<T, RepoError> {
+        Ok(rusqlite::Row::get(self, column)?)
+    }
+}
+
 /// Builds records from a row selected with the table's column names.
 pub(super) trait RecordRow {
     fn campaign(&self) -> Result<CampaignRecord, RepoError>;
@@ -33,106 +64,92 @@ pub(super) trait RecordRow {
     fn job(&self) -> Result<Job, RepoError>;
 }
 
-impl<R> RecordRow for R
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    String: Column<R::Database>,
-    Option<String>: Column<R::Database>,
-    i64: Column<R::Database>,
-    i32: Column<R::Database>,
-    Option<i32>: Column<R::Database>,
-    bool: Column<R::Database>,
-    DateTime<Utc>: Column<R::Database>,
-    Option<DateTime<Utc>>: Column<R::Database>,
-    Value: Column<R::Database>,
-    Option<Value>: Column<R::Database>,
-{
+impl<R: Columns> RecordRow for R {
     fn campaign(&self) -> Result<CampaignRecord, RepoError> {
         Ok(CampaignRecord {
-            id: self.try_get("id")?,
-            source: self.try_get("source")?,
-            loaded_at: self.try_get("loaded_at")?,
+            id: self.field("id")?,
+            source: self.field("source")?,
+            loaded_at: self.field("loaded_at")?,
         })
     }
 
     fn dossier(&self) -> Result<DossierRecord, RepoError> {
         Ok(DossierRecord {
-            reference: self.try_get("reference")?,
-            campaign: self.try_get("campaign")?,
-            candidate: self.try_get("candidate")?,
-            state: self.try_get("state")?,
-            state_reason: self.try_get("state_reason")?,
-            corrections: self.try_get("corrections")?,
-            extension: self.try_get("extension")?,
-            version: self.try_get("version")?,
-            created_at: self.try_get("created_at")?,
-            updated_at: self.try_get("updated_at")?,
+            reference: self.field("reference")?,
+            campaign: self.field("campaign")?,
+            candidate: self.field("candidate")?,
+            state: self.field("state")?,
+            state_reason: self.field("state_reason")?,
+            corrections: self.field("corrections")?,
+            extension: self.field("extension")?,
+            version: self.field("version")?,
+            created_at: self.field("created_at")?,
+            updated_at: self.field("updated_at")?,
         })
     }
 
     fn document(&self) -> Result<DocumentRecord, RepoError> {
-        let size: i64 = self.try_get("size")?;
-        let pages: Option<i32> = self.try_get("pages")?;
+        let size: i64 = self.field("size")?;
+        let pages: Option<i32> = self.field("pages")?;
         Ok(DocumentRecord {
-            id: self.try_get("id")?,
-            dossier: self.try_get("dossier")?,
-            piece: self.try_get("piece")?,
-            filename: self.try_get("filename")?,
-            declared_type: self.try_get("declared_type")?,
-            sha256: self.try_get("sha256")?,
+            id: self.field("id")?,
+            dossier: self.field("dossier")?,
+            piece: self.field("piece")?,
+            filename: self.field("filename")?,
+            declared_type: self.field("declared_type")?,
+            sha256: self.field("sha256")?,
             size: u64::try_from(size).map_err(|_| RepoError::Corrupt("negative size".into()))?,
-            kind: self.try_get("kind")?,
-            mime: self.try_get("mime")?,
+            kind: self.field("kind")?,
+            mime: self.field("mime")?,
             pages: pages.and_then(|p| u32::try_from(p).ok()),
-            channel: self.try_get("channel")?,
-            origin: self.try_get("origin")?,
-            verdict: self.try_get("verdict")?,
-            reasons: self.try_get("reasons")?,
-            review: self.try_get("review")?,
-            review_reason: self.try_get("review_reason")?,
-            reviewed_by: self.try_get("reviewed_by")?,
-            reviewed_at: self.try_get("reviewed_at")?,
-            withdrawn_at: self.try_get("withdrawn_at")?,
-            late: self.try_get("late")?,
-            received_at: self.try_get("received_at")?,
-            scan: self.try_get("scan")?,
-            scan_signature: self.try_get("scan_signature")?,
-            display_sha256: self.try_get("display_sha256")?,
-            purged_at: self.try_get("purged_at")?,
-            purge_rule: self.try_get("purge_rule")?,
+            channel: self.field("channel")?,
+            origin: self.field("origin")?,
+            verdict: self.field("verdict")?,
+            reasons: self.field("reasons")?,
+            review: self.field("review")?,
+            review_reason: self.field("review_reason")?,
+            reviewed_by: self.field("reviewed_by")?,
+            reviewed_at: self.field("reviewed_at")?,
+            withdrawn_at: self.field("withdrawn_at")?,
+            late: self.field("late")?,
+            received_at: self.field("received_at")?,
+            scan: self.field("scan")?,
+            scan_signature: self.field("scan_signature")?,
+            display_sha256: self.field("display_sha256")?,
+            purged_at: self.field("purged_at")?,
+            purge_rule: self.field("purge_rule")?,
         })
     }
 
     fn event(&self) -> Result<EventRecord, RepoError> {
         Ok(EventRecord {
-            id: self.try_get("id")?,
-            kind: self.try_get("type")?,
-            actor: self.try_get("actor")?,
-            dossier: self.try_get("dossier")?,
-            document: self.try_get("document")?,
-            at: self.try_get("at")?,
-            data: self.try_get("data")?,
+            id: self.field("id")?,
+            kind: self.field("type")?,
+            actor: self.field("actor")?,
+            dossier: self.field("dossier")?,
+            document: self.field("document")?,
+            at: self.field("at")?,
+            data: self.field("data")?,
         })
     }
 
     fn job(&self) -> Result<Job, RepoError> {
-        let state: String = self.try_get("state")?;
-        let attempts: i32 = self.try_get("attempts")?;
+        let state: String = self.field("state")?;
+        let attempts: i32 = self.field("attempts")?;
         Ok(Job {
-            id: self.try_get("id")?,
-            kind: self.try_get("kind")?,
-            key: self.try_get("key")?,
-            payload: self.try_get("payload")?,
+            id: self.field("id")?,
+            kind: self.field("kind")?,
+            key: self.field("key")?,
+            payload: self.field("payload")?,
             state: state.parse()?,
             attempts: u32::try_from(attempts)
                 .map_err(|_| RepoError::Corrupt("negative attempts".into()))?,
-            lease_owner: self.try_get("lease_owner")?,
-            lease_until: self.try_get("lease_until")?,
-            last_error: self.try_get("last_error")?,
-            run_after: self.try_get("run_after")?,
-            created_at: self.try_get("created_at")?,
-            updated_at: self.try_get("updated_at")?,
+            lease_owner: self.field("lease_owner")?,
+            lease_until: self.field("lease_until")?,
+            last_error: self.field("last_error")?,
+            run_after: self.field("run_after")?,
+            created_at: self.field("created_at")?,
+            updated_at: self.field("updated_at")?,
         })
     }
 }

@@ -12,12 +12,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::Utc;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{PgConnection, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, Postgres, Transaction};
 
-use super::columns::{RecordRow, dossier_params, event_params};
+use super::columns::{Columns, RecordRow, dossier_params, event_params};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
-use super::statement;
+use super::statement::{self, Statement, params};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
@@ -189,6 +189,27 @@ async fn enqueue(conn: &mut PgConnection, job: &NewJob) -> Result<i64, RepoError
     }
 }
 
+impl PostgresRepository {
+    /// The rows `statement` selects, each mapped by `map` (SQLite's twin reads on its own
+    /// connections).
+    pub(super) async fn read_all<T>(
+        &self,
+        statement: Statement,
+        map: impl FnMut(&PgRow) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        statement::query(&self.pool, &statement, map).await
+    }
+
+    /// The first row `statement` selects, mapped by `map`.
+    pub(super) async fn read_one<T>(
+        &self,
+        statement: Statement,
+        map: impl FnMut(&PgRow) -> Result<T, RepoError>,
+    ) -> Result<Option<T>, RepoError> {
+        Ok(self.read_all(statement, map).await?.into_iter().next())
+    }
+}
+
 repository_impl! {
     PostgresRepository;
 
@@ -232,12 +253,11 @@ repository_impl! {
     }
 
     async fn documents(&self, reference: &str) -> Result<Vec<DocumentRecord>, RepoError> {
-        let rows =
-            sqlx::query("SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, seq")
-                .bind(reference)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(RecordRow::document).collect()
+        let select = Statement::new(
+            "SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, seq",
+            params![reference],
+        );
+        self.read_all(select, |row| row.document()).await
     }
 
     async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {

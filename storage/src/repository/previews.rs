@@ -7,9 +7,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{ColumnIndex, Row};
 
-use super::columns::Column;
+use super::columns::Columns;
+use super::statement::{Statement, params};
 use super::{PostgresRepository, RepoError, SqliteRepository};
 
 /// The rendering of one content: its pages, or why it could not be rendered.
@@ -80,39 +80,24 @@ const SELECT_UNRENDERED: &str = "SELECT d.id FROM documents d
 const SELECT_IMAGE: &str =
     "SELECT * FROM preview_pages WHERE source_sha256 = $1 AND page = $2 AND width = $3";
 
-fn set<R>(row: &R) -> Result<PreviewSet, RepoError>
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    String: Column<R::Database>,
-    Option<String>: Column<R::Database>,
-    i32: Column<R::Database>,
-    DateTime<Utc>: Column<R::Database>,
-{
+fn set(row: &impl Columns) -> Result<PreviewSet, RepoError> {
     Ok(PreviewSet {
-        source: row.try_get("source_sha256")?,
-        pages: from_i32(row.try_get("pages")?)?,
-        failure: row.try_get("failure")?,
-        created_at: row.try_get("created_at")?,
+        source: row.field("source_sha256")?,
+        pages: from_i32(row.field("pages")?)?,
+        failure: row.field("failure")?,
+        created_at: row.field("created_at")?,
         images: Vec::new(),
     })
 }
 
-fn image<R>(row: &R) -> Result<PreviewImage, RepoError>
-where
-    R: Row,
-    for<'a> &'a str: ColumnIndex<R>,
-    String: Column<R::Database>,
-    Option<String>: Column<R::Database>,
-    i32: Column<R::Database>,
-{
+fn image(row: &impl Columns) -> Result<PreviewImage, RepoError> {
     Ok(PreviewImage {
-        page: from_i32(row.try_get("page")?)?,
-        width: from_i32(row.try_get("width")?)?,
-        image_sha256: row.try_get("image_sha256")?,
-        pixel_width: from_i32(row.try_get("pixel_width")?)?,
-        pixel_height: from_i32(row.try_get("pixel_height")?)?,
-        failure: row.try_get("failure")?,
+        page: from_i32(row.field("page")?)?,
+        width: from_i32(row.field("width")?)?,
+        image_sha256: row.field("image_sha256")?,
+        pixel_width: from_i32(row.field("pixel_width")?)?,
+        pixel_height: from_i32(row.field("pixel_height")?)?,
+        failure: row.field("failure")?,
     })
 }
 
@@ -161,19 +146,13 @@ macro_rules! previews_impl {
             }
 
             async fn previews(&self, source: &str) -> Result<Option<PreviewSet>, RepoError> {
-                let row = sqlx::query(SELECT_SET)
-                    .bind(source)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map(set).transpose()
+                let select = Statement::new(SELECT_SET, params![source]);
+                self.read_one(select, |row| set(row)).await
             }
 
             async fn preview_images(&self, source: &str) -> Result<Vec<PreviewImage>, RepoError> {
-                let rows = sqlx::query(SELECT_IMAGES)
-                    .bind(source)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(image).collect()
+                let select = Statement::new(SELECT_IMAGES, params![source]);
+                self.read_all(select, |row| image(row)).await
             }
 
             async fn documents_without_previews(
@@ -192,13 +171,11 @@ macro_rules! previews_impl {
                 page: u32,
                 width: u32,
             ) -> Result<Option<PreviewImage>, RepoError> {
-                let row = sqlx::query(SELECT_IMAGE)
-                    .bind(source)
-                    .bind(to_i32(page)?)
-                    .bind(to_i32(width)?)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                row.as_ref().map(image).transpose()
+                let select = Statement::new(
+                    SELECT_IMAGE,
+                    params![source, Some(to_i32(page)?), Some(to_i32(width)?)],
+                );
+                self.read_one(select, |row| image(row)).await
             }
         }
     };

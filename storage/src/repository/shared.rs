@@ -1,11 +1,12 @@
 //! The methods of [`Repository`](super::Repository) that read the same on every backend:
-//! one plain statement on the pool, the rows turned into records by the shared columns. Each
+//! one plain statement, the rows turned into records by the shared columns. Reads go through
+//! the backend's `read_one` and `read_all`, which SQLite runs on its reader connections. Each
 //! backend's `impl Repository` expands them, so the SQL and the mapping are written once;
 //! what differs (transactions, locks, job claims) stays in the backend's own file.
 
 /// `impl Repository for TYPE` (a type with a `pool` field) with the methods shared by every
-/// backend, followed by the backend's own. Paths (`sql`, `RecordRow`, the records) resolve
-/// where it is expanded. The whole impl is generated so that `async_trait` sees every method.
+/// backend, followed by the backend's own. Paths (`sql`, `RecordRow`, `Columns`, `Statement`,
+/// `params`, the records) resolve where it is expanded. The whole impl is generated so that `async_trait` sees every method.
 macro_rules! repository_impl {
     ($backend:ty; $($own:tt)*) => {
         #[async_trait::async_trait]
@@ -28,18 +29,13 @@ macro_rules! repository_impl {
         }
 
         async fn campaign(&self, id: &str) -> Result<Option<CampaignRecord>, RepoError> {
-            let row = sqlx::query(sql::SELECT_CAMPAIGN)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(RecordRow::campaign).transpose()
+            let select = Statement::new(sql::SELECT_CAMPAIGN, params![id]);
+            self.read_one(select, |row| row.campaign()).await
         }
 
         async fn campaigns(&self) -> Result<Vec<CampaignRecord>, RepoError> {
-            let rows = sqlx::query(sql::SELECT_CAMPAIGNS)
-                .fetch_all(&self.pool)
-                .await?;
-            rows.iter().map(RecordRow::campaign).collect()
+            let select = Statement::new(sql::SELECT_CAMPAIGNS, vec![]);
+            self.read_all(select, |row| row.campaign()).await
         }
 
         async fn insert_token(&self, hash: &str, token: &TokenRecord) -> Result<(), RepoError> {
@@ -57,25 +53,22 @@ macro_rules! repository_impl {
         }
 
         async fn token(&self, hash: &str) -> Result<Option<TokenRecord>, RepoError> {
-            let row = sqlx::query(sql::SELECT_TOKEN)
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.map(|row| {
-                let campaigns: Option<String> = row.try_get("campaigns")?;
+            let select = Statement::new(sql::SELECT_TOKEN, params![hash]);
+            self.read_one(select, |row| {
+                let campaigns: Option<String> = row.field("campaigns")?;
                 Ok(TokenRecord {
-                    role: row.try_get("role")?,
-                    name: row.try_get("name")?,
+                    role: row.field("role")?,
+                    name: row.field("name")?,
                     campaigns: campaigns
                         .map(|c| serde_json::from_str(&c))
                         .transpose()
                         .map_err(|e| RepoError::Corrupt(format!("token campaigns: {e}")))?,
-                    expires_at: row.try_get("expires_at")?,
-                    revoked_at: row.try_get("revoked_at")?,
-                    last_used_at: row.try_get("last_used_at")?,
+                    expires_at: row.field("expires_at")?,
+                    revoked_at: row.field("revoked_at")?,
+                    last_used_at: row.field("last_used_at")?,
                 })
             })
-            .transpose()
+            .await
         }
 
         async fn touch_token(
@@ -103,19 +96,13 @@ macro_rules! repository_impl {
         }
 
         async fn dossier(&self, reference: &str) -> Result<Option<DossierRecord>, RepoError> {
-            let row = sqlx::query(sql::SELECT_DOSSIER)
-                .bind(reference)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(RecordRow::dossier).transpose()
+            let select = Statement::new(sql::SELECT_DOSSIER, params![reference]);
+            self.read_one(select, |row| row.dossier()).await
         }
 
         async fn document(&self, id: &str) -> Result<Option<DocumentRecord>, RepoError> {
-            let row = sqlx::query(sql::SELECT_DOCUMENT)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(RecordRow::document).transpose()
+            let select = Statement::new(sql::SELECT_DOCUMENT, params![id]);
+            self.read_one(select, |row| row.document()).await
         }
 
         async fn events_after(
@@ -180,11 +167,8 @@ macro_rules! repository_impl {
         }
 
         async fn job(&self, id: i64) -> Result<Option<Job>, RepoError> {
-            let row = sqlx::query(sql::SELECT_JOB)
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-            row.as_ref().map(RecordRow::job).transpose()
+            let select = Statement::new(sql::SELECT_JOB, params![id]);
+            self.read_one(select, |row| row.job()).await
         }
 
         async fn outbox_cursor(&self, name: &str) -> Result<i64, RepoError> {

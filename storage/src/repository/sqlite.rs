@@ -27,7 +27,7 @@ use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::change;
-use super::columns::{RecordRow, dossier_params, event_params};
+use super::columns::{Columns, RecordRow, dossier_params, event_params};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
 use super::statement::{self, Check, Statement, params};
 use super::{
@@ -44,6 +44,10 @@ pub struct SqliteRepository {
     writer: SqlitePool,
     /// Dossier changes on their way to the writer (see the module's text).
     changes: mpsc::Sender<QueuedChange>,
+    /// Connections for the reads on every request's path (tokens, dossiers, documents,
+    /// duplicates, previews), used directly on the blocking pool: one hand-off a read, not
+    /// sqlx's two a statement.
+    readers: deadpool::unmanaged::Pool<rusqlite::Connection>,
 }
 
 /// A dossier change waiting for its group's commit, and who to tell.
@@ -56,6 +60,9 @@ struct QueuedChange {
 /// How long a connection waits for a lock another holds (a writer of another process, or a
 /// read-write statement on a reader connection) before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many reader connections [`SqliteRepository::read_all`] uses; more reads wait.
+const READERS: usize = 4;
 
 /// The most dossier changes committed together.
 const MAX_GROUP: usize = 64;
@@ -90,13 +97,42 @@ impl SqliteRepository {
             .connect_with(options.clone())
             .await?;
         let direct = open_direct(options.get_filename())?;
+        let readers = (0..READERS)
+            .map(|_| open_reader(options.get_filename()))
+            .collect::<Result<Vec<_>, _>>()?;
         let (changes, queue) = mpsc::channel(QUEUE_DEPTH);
         tokio::spawn(commit_changes(writer.clone(), direct, queue));
         Ok(SqliteRepository {
             pool,
             writer,
             changes,
+            readers: readers.into(),
         })
+    }
+
+    /// The rows `statement` selects, each mapped by `map`, read on a reader connection.
+    pub(super) async fn read_all<T: Send + 'static>(
+        &self,
+        statement: Statement,
+        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError> + Send + 'static,
+    ) -> Result<Vec<T>, RepoError> {
+        let conn = self
+            .readers
+            .get()
+            .await
+            .map_err(|e| RepoError::Unavailable(format!("no reader connection: {e}")))?;
+        tokio::task::spawn_blocking(move || statement::query_direct(&conn, &statement, map))
+            .await
+            .map_err(|e| RepoError::Unavailable(format!("a read stopped: {e}")))?
+    }
+
+    /// The first row `statement` selects, mapped by `map`, read on a reader connection.
+    pub(super) async fn read_one<T: Send + 'static>(
+        &self,
+        statement: Statement,
+        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError> + Send + 'static,
+    ) -> Result<Option<T>, RepoError> {
+        Ok(self.read_all(statement, map).await?.into_iter().next())
     }
 
     pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, RepoError> {
@@ -132,6 +168,13 @@ impl SqliteRepository {
 }
 
 journal_impl!(SqliteRepository, Sqlite);
+
+/// A reader connection to the database at `path`: the group commit's settings, and no write.
+fn open_reader(path: &std::path::Path) -> Result<rusqlite::Connection, RepoError> {
+    let conn = open_direct(path)?;
+    conn.execute_batch("PRAGMA query_only = ON;")?;
+    Ok(conn)
+}
 
 /// The group commit's connection to the database at `path`, set as sqlx sets the others (see
 /// [`SqliteRepository::connect`]).
@@ -268,9 +311,10 @@ impl ChangeWrites {
             return Ok(());
         }
         let last = journal::last_entry(&self.reference);
-        let previous = statement::query_row_direct(conn, &last, |row| {
+        let previous = statement::query_direct(conn, &last, |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-        })?;
+        })?
+        .pop();
         let entries = journal::append_statements(&self.reference, previous, self.at, &self.journal);
         statement::run_direct(conn, &entries)
     }
@@ -361,12 +405,11 @@ repository_impl! {
     }
 
     async fn documents(&self, reference: &str) -> Result<Vec<DocumentRecord>, RepoError> {
-        let rows =
-            sqlx::query("SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, rowid")
-                .bind(reference)
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(RecordRow::document).collect()
+        let select = Statement::new(
+            "SELECT * FROM documents WHERE dossier = $1 ORDER BY received_at, rowid",
+            params![reference],
+        );
+        self.read_all(select, |row| row.document()).await
     }
 
     async fn apply(&self, reference: &str, change: DossierChange) -> Result<(), RepoError> {

@@ -24,6 +24,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::columns::Columns;
+use super::statement::{Param, Statement, params};
 use super::{PostgresRepository, RepoError, SqliteRepository};
 
 /// A staff account. `role` is `reviewer` or `admin`.
@@ -783,14 +785,11 @@ macro_rules! staff_impl {
                 content: Option<&str>,
                 limit: u32,
             ) -> Result<Vec<SameContent>, RepoError> {
-                let statement = same_content_statement($same_content, None);
-                let rows = sqlx::query(sqlx::AssertSqlSafe(statement))
-                    .bind(dossier)
-                    .bind(i64::from(limit))
-                    .bind(content)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.iter().map(same_content_of).collect()
+                let select = Statement::new(
+                    same_content_statement($same_content, None),
+                    params![dossier, i64::from(limit), content],
+                );
+                self.read_all(select, |row| same_content_of(row)).await
             }
 
             async fn same_content_in_campaigns(
@@ -800,20 +799,15 @@ macro_rules! staff_impl {
                 limit: u32,
                 campaigns: &[String],
             ) -> Result<Vec<SameContent>, RepoError> {
-                let statement = same_content_statement($same_content, Some(campaigns.len()));
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(statement))
-                    .bind(dossier)
-                    .bind(i64::from(limit))
-                    .bind(content);
+                let mut values = params![dossier, i64::from(limit), content];
                 if campaigns.is_empty() {
                     // No campaign: nothing matches (a campaign id is never empty).
-                    query = query.bind("");
+                    values.extend(params![""]);
                 }
-                for campaign in campaigns {
-                    query = query.bind(campaign.as_str());
-                }
-                let rows = query.fetch_all(&self.pool).await?;
-                rows.iter().map(same_content_of).collect()
+                values.extend(campaigns.iter().map(Param::from));
+                let statement = same_content_statement($same_content, Some(campaigns.len()));
+                let select = Statement::new(statement, values);
+                self.read_all(select, |row| same_content_of(row)).await
             }
 
             async fn spread_stale_content(&self, limit: u32) -> Result<usize, RepoError> {
@@ -886,81 +880,45 @@ use sqlx::Row;
 staff_impl!(SqliteRepository, usize::MAX, SameContentLookup::InList);
 staff_impl!(PostgresRepository, 1, SameContentLookup::Lateral);
 
-/// Reads the columns common to both backends' rows, whatever their database.
-trait StaffRow {
-    fn text(&self, column: &str) -> Result<String, RepoError>;
-    fn optional_text(&self, column: &str) -> Result<Option<String>, RepoError>;
-    fn flag(&self, column: &str) -> Result<bool, RepoError>;
-    fn number(&self, column: &str) -> Result<i64, RepoError>;
-    fn instant(&self, column: &str) -> Result<DateTime<Utc>, RepoError>;
-}
-
-impl<R> StaffRow for R
-where
-    R: Row,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> Option<String>: sqlx::Decode<'r, R::Database>,
-    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn text(&self, column: &str) -> Result<String, RepoError> {
-        Ok(self.try_get(column)?)
-    }
-    fn optional_text(&self, column: &str) -> Result<Option<String>, RepoError> {
-        Ok(self.try_get(column)?)
-    }
-    fn flag(&self, column: &str) -> Result<bool, RepoError> {
-        Ok(self.try_get(column)?)
-    }
-    fn number(&self, column: &str) -> Result<i64, RepoError> {
-        Ok(self.try_get(column)?)
-    }
-    fn instant(&self, column: &str) -> Result<DateTime<Utc>, RepoError> {
-        Ok(self.try_get(column)?)
-    }
-}
-
-fn user_of(row: &impl StaffRow, created: &str) -> Result<StaffUser, RepoError> {
+fn user_of(row: &impl Columns, created: &str) -> Result<StaffUser, RepoError> {
     Ok(StaffUser {
-        name: row.text("name")?,
-        role: row.text("role")?,
-        password_hash: row.text("password_hash")?,
-        disabled: row.flag("disabled")?,
-        created_at: row.instant(created)?,
+        name: row.field("name")?,
+        role: row.field("role")?,
+        password_hash: row.field("password_hash")?,
+        disabled: row.field("disabled")?,
+        created_at: row.field(created)?,
         campaigns: row
-            .optional_text("campaigns")?
+            .field::<Option<String>>("campaigns")?
             .map(|c| serde_json::from_str(&c))
             .transpose()
             .map_err(|e| RepoError::Corrupt(format!("staff campaigns: {e}")))?,
     })
 }
 
-fn index_row_of(row: &impl StaffRow) -> Result<DossierIndexRow, RepoError> {
+fn index_row_of(row: &impl Columns) -> Result<DossierIndexRow, RepoError> {
     Ok(DossierIndexRow {
-        reference: row.text("reference")?,
-        campaign: row.text("campaign")?,
-        version: row.number("version")?,
-        state: row.text("state")?,
-        name: row.text("name")?,
-        name_key: row.text("name_key")?,
-        given_key: row.text("given_key")?,
-        complete: row.flag("complete")?,
-        missing: missing_codes(&row.text("missing")?),
-        awaiting: row.flag("awaiting")?,
-        late: row.flag("late")?,
-        duplicates: row.flag("duplicates")?,
-        updated_at: row.instant("updated_at")?,
+        reference: row.field("reference")?,
+        campaign: row.field("campaign")?,
+        version: row.field("version")?,
+        state: row.field("state")?,
+        name: row.field("name")?,
+        name_key: row.field("name_key")?,
+        given_key: row.field("given_key")?,
+        complete: row.field("complete")?,
+        missing: missing_codes(&row.field::<String>("missing")?),
+        awaiting: row.field("awaiting")?,
+        late: row.field("late")?,
+        duplicates: row.field("duplicates")?,
+        updated_at: row.field("updated_at")?,
     })
 }
 
-fn same_content_of(row: &impl StaffRow) -> Result<SameContent, RepoError> {
+fn same_content_of(row: &impl Columns) -> Result<SameContent, RepoError> {
     Ok(SameContent {
-        sha256: row.text("sha256")?,
-        document: row.text("id")?,
-        dossier: row.text("dossier")?,
-        piece: row.optional_text("piece")?,
+        sha256: row.field("sha256")?,
+        document: row.field("id")?,
+        dossier: row.field("dossier")?,
+        piece: row.field("piece")?,
     })
 }
 

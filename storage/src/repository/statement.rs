@@ -46,6 +46,12 @@ impl From<&String> for Param {
     }
 }
 
+impl From<Option<&str>> for Param {
+    fn from(value: Option<&str>) -> Self {
+        Param::Text(value.map(str::to_string))
+    }
+}
+
 impl From<&Option<String>> for Param {
     fn from(value: &Option<String>) -> Self {
         Param::Text(value.clone())
@@ -301,18 +307,47 @@ pub(super) fn run_direct(
     Ok(())
 }
 
-/// The first row `statement` selects on `conn`, mapped by `map`.
-pub(super) fn query_row_direct<T>(
+/// The rows `statement` selects on `conn`, each mapped by `map`.
+pub(super) fn query_direct<T>(
     conn: &rusqlite::Connection,
     statement: &Statement,
-    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Option<T>, RepoError> {
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError>,
+) -> Result<Vec<T>, RepoError> {
     let mut prepared = prepared(conn, statement)?;
     let mut rows = prepared.raw_query();
-    match rows.next()? {
-        Some(row) => Ok(Some(map(row)?)),
-        None => Ok(None),
+    let mut mapped = Vec::new();
+    while let Some(row) = rows.next()? {
+        mapped.push(map(row)?);
     }
+    Ok(mapped)
+}
+
+/// The rows `statement` selects from `pool`, each mapped by `map`: [`query_direct`]'s twin
+/// through sqlx.
+pub(super) async fn query<DB, T>(
+    pool: &sqlx::Pool<DB>,
+    statement: &Statement,
+    map: impl FnMut(&DB::Row) -> Result<T, RepoError>,
+) -> Result<Vec<T>, RepoError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'p> &'p sqlx::Pool<DB>: Executor<'p, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    Option<String>: Column<DB>,
+    Option<i64>: Column<DB>,
+    Option<i32>: Column<DB>,
+    bool: Column<DB>,
+    Option<DateTime<Utc>>: Column<DB>,
+    Option<Value>: Column<DB>,
+{
+    let rows = bind(
+        sqlx::query::<DB>(sqlx::AssertSqlSafe(statement.sql.to_string())),
+        &statement.params,
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(map).collect()
 }
 
 impl From<rusqlite::Error> for RepoError {
