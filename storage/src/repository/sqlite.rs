@@ -45,8 +45,8 @@ pub struct SqliteRepository {
     /// Dossier changes on their way to the writer (see the module's text).
     changes: mpsc::Sender<QueuedChange>,
     /// Connections for the reads on every request's path (tokens, dossiers, documents,
-    /// duplicates, previews), used directly on the blocking pool: one hand-off a read, not
-    /// sqlx's two a statement.
+    /// duplicates, previews), used directly (see [`SqliteRepository::read_all`]), not handed
+    /// to a connection's thread and back as sqlx does.
     readers: deadpool::unmanaged::Pool<rusqlite::Connection>,
 }
 
@@ -110,27 +110,27 @@ impl SqliteRepository {
         })
     }
 
-    /// The rows `statement` selects, each mapped by `map`, read on a reader connection.
-    pub(super) async fn read_all<T: Send + 'static>(
+    /// The rows `statement` selects, each mapped by `map`, read on a reader connection in
+    /// the calling task: these reads are short lookups by key of pages the page cache holds,
+    /// which take less time than handing them to another thread and back would.
+    pub(super) async fn read_all<T>(
         &self,
         statement: Statement,
-        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError> + Send + 'static,
+        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
         let conn = self
             .readers
             .get()
             .await
             .map_err(|e| RepoError::Unavailable(format!("no reader connection: {e}")))?;
-        tokio::task::spawn_blocking(move || statement::query_direct(&conn, &statement, map))
-            .await
-            .map_err(|e| RepoError::Unavailable(format!("a read stopped: {e}")))?
+        statement::query_direct(&conn, &statement, map)
     }
 
     /// The first row `statement` selects, mapped by `map`, read on a reader connection.
-    pub(super) async fn read_one<T: Send + 'static>(
+    pub(super) async fn read_one<T>(
         &self,
         statement: Statement,
-        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError> + Send + 'static,
+        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError>,
     ) -> Result<Option<T>, RepoError> {
         Ok(self.read_all(statement, map).await?.into_iter().next())
     }
