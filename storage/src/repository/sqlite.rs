@@ -141,6 +141,10 @@ impl SqliteRepository {
 
     /// Moves a job of `owner`'s out of `running`, due again `due_in` from now (when it is
     /// queued again); `false` when it is no longer theirs.
+    ///
+    /// On the writer, in turn with the other writes, as the lease's renewal: run on another
+    /// connection, it would take SQLite's lock between two group commits, and the next would
+    /// wait for it in SQLite's busy handler, whose sleeps grow to 100 ms a try.
     async fn finish_job(
         &self,
         id: i64,
@@ -161,7 +165,7 @@ impl SqliteRepository {
         .bind(id)
         .bind(owner)
         .bind(lease_end(now, due_in))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -471,7 +475,7 @@ repository_impl! {
         .bind(now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(renewed.rows_affected() == 1)
     }
