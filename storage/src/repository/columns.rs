@@ -10,21 +10,11 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::FromSql;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Database, Decode, Encode, Postgres, Row, Sqlite, Type};
+use sqlx::{Postgres, Row, Sqlite};
 
+pub(super) use super::statement::Column;
 use super::statement::{Param, params};
 use super::{CampaignRecord, DocumentRecord, DossierRecord, EventRecord, Job, NewEvent, RepoError};
-
-/// A Rust type that the database `DB` stores in a column and reads back.
-pub(super) trait Column<DB: Database>:
-    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
-{
-}
-
-impl<DB: Database, T> Column<DB> for T where
-    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
-{
-}
 
 /// A Rust type every driver reads from a column: sqlx on SQLite and PostgreSQL, rusqlite on
 /// SQLite's reader connections.

@@ -17,10 +17,20 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use serde_json::Value;
 use sqlx::query::Query;
-use sqlx::{Database, Executor, IntoArguments};
+use sqlx::{Database, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::RepoError;
-use super::columns::Column;
+
+/// A Rust type that the database `DB` stores in a column and reads back.
+pub(super) trait Column<DB: Database>:
+    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
+
+impl<DB: Database, T> Column<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
+{
+}
 
 /// One bound value.
 #[derive(Debug, Clone, PartialEq)]
