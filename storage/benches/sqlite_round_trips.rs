@@ -1,14 +1,13 @@
-//! What a statement costs through the SQLite repository, against the same statement on the same
-//! database run by a driver that hands a whole batch of statements to a thread at once.
+//! What a statement costs through the SQLite repository and through each way of running it.
 //!
-//! The repository (sqlx) runs each SQLite connection on a thread of its own and hands it every
-//! statement over a channel: a wake-up there and one back, a statement. This measures the
-//! repository's token lookup (`Repository::token`, one indexed row, the first statement of every
-//! API request), then the same SQL through `rusqlite` on the runtime's blocking pool, one
-//! statement a hand-off and sixteen a hand-off (about an upload's statements: what a driver
-//! running a transaction a call would pay). Each from one task and from sixteen at once, on a
-//! two-worker runtime; CPU time is the whole process's (`getrusage`), so every thread's share
-//! of a statement is counted.
+//! The repository's token lookup (`Repository::token`, one indexed row, the first statement of
+//! every API request) runs on a rusqlite reader connection in the calling task. Against it,
+//! the same SQL on the same database: through a sqlx pool (sqlx runs each SQLite connection on
+//! a thread of its own and hands it every statement over a channel: a wake-up there and one
+//! back, a statement), and through `rusqlite` on the runtime's blocking pool, one statement a
+//! hand-off and sixteen a hand-off (about an upload's statements, as SQLite's group commit runs
+//! them). Each from one task and from sixteen at once, on a two-worker runtime; CPU time is the
+//! whole process's (`getrusage`), so every thread's share of a statement is counted.
 //!
 //!   cargo bench -p storage --bench sqlite_round_trips            # 20,000 statements a line
 //!   ROUND_TRIPS=2000 cargo bench -p storage --bench sqlite_round_trips
@@ -78,7 +77,35 @@ async fn measure(statements: usize) {
             }
         })
         .await;
-        report(&format!("repository (sqlx), {tasks:2} tasks"), figures);
+        report(&format!("repository, {tasks:2} tasks"), figures);
+    }
+
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("sqlx opens");
+    for tasks in CONCURRENCY {
+        let figures = timed(statements, || async {
+            let lookups = (0..tasks).map(|task| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    for n in 0..statements / tasks {
+                        let role: String = sqlx::query_scalar(SELECT_TOKEN)
+                            .bind(hash(n * 7 + task))
+                            .fetch_one(&pool)
+                            .await
+                            .expect("every token looked up exists");
+                        assert_eq!(role, "portal");
+                    }
+                })
+            });
+            for lookup in futures::future::join_all(lookups).await {
+                lookup.expect("a lookup task");
+            }
+        })
+        .await;
+        report(&format!("sqlx, a hand-off a statement, {tasks:2} tasks"), figures);
     }
 
     let connections: Vec<_> = (0..8)
@@ -145,7 +172,7 @@ where
 }
 
 fn report(label: &str, (cpu, wall): (f64, f64)) {
-    println!("{label:<36} {cpu:6.1} µs of CPU a statement, {wall:6.1} µs of wall clock");
+    println!("{label:<40} {cpu:6.1} µs of CPU a statement, {wall:6.1} µs of wall clock");
 }
 
 /// The process's user and system time so far, every thread's.
