@@ -105,7 +105,10 @@ async fn measure(statements: usize) {
             }
         })
         .await;
-        report(&format!("sqlx, a hand-off a statement, {tasks:2} tasks"), figures);
+        report(
+            &format!("sqlx, a hand-off a statement, {tasks:2} tasks"),
+            figures,
+        );
     }
 
     let connections: Vec<_> = (0..8)
