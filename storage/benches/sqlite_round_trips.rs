@@ -62,18 +62,13 @@ async fn measure(statements: usize) {
     println!("{statements} token lookups a line, by one task and by sixteen at once");
 
     for tasks in CONCURRENCY {
-        let figures = timed(statements, || async {
-            let lookups = (0..tasks).map(|task| {
-                let repo = repo.clone();
-                tokio::spawn(async move {
-                    for n in 0..statements / tasks {
-                        let found = repo.token(&hash(n * 7 + task)).await.expect("token");
-                        assert!(found.is_some(), "every token looked up exists");
-                    }
-                })
-            });
-            for lookup in futures::future::join_all(lookups).await {
-                lookup.expect("a lookup task");
+        let figures = timed_tasks(statements, tasks, |task| {
+            let repo = repo.clone();
+            async move {
+                for n in 0..statements / tasks {
+                    let found = repo.token(&hash(n * 7 + task)).await.expect("token");
+                    assert!(found.is_some(), "every token looked up exists");
+                }
             }
         })
         .await;
@@ -86,22 +81,17 @@ async fn measure(statements: usize) {
         .await
         .expect("sqlx opens");
     for tasks in CONCURRENCY {
-        let figures = timed(statements, || async {
-            let lookups = (0..tasks).map(|task| {
-                let pool = pool.clone();
-                tokio::spawn(async move {
-                    for n in 0..statements / tasks {
-                        let role: String = sqlx::query_scalar(SELECT_TOKEN)
-                            .bind(hash(n * 7 + task))
-                            .fetch_one(&pool)
-                            .await
-                            .expect("every token looked up exists");
-                        assert_eq!(role, "portal");
-                    }
-                })
-            });
-            for lookup in futures::future::join_all(lookups).await {
-                lookup.expect("a lookup task");
+        let figures = timed_tasks(statements, tasks, |task| {
+            let pool = pool.clone();
+            async move {
+                for n in 0..statements / tasks {
+                    let role: String = sqlx::query_scalar(SELECT_TOKEN)
+                        .bind(hash(n * 7 + task))
+                        .fetch_one(&pool)
+                        .await
+                        .expect("every token looked up exists");
+                    assert_eq!(role, "portal");
+                }
             }
         })
         .await;
@@ -119,31 +109,26 @@ async fn measure(statements: usize) {
         .collect();
     for per_hand_off in [1, 16] {
         for tasks in CONCURRENCY {
-            let figures = timed(statements, || async {
-                let lookups = (0..tasks).map(|task| {
-                    let connection = connections[task % connections.len()].clone();
-                    tokio::spawn(async move {
-                        for call in 0..statements / tasks / per_hand_off {
-                            let connection = connection.clone();
-                            tokio::task::spawn_blocking(move || {
-                                let connection = connection.lock().expect("the connection");
-                                let mut statement =
-                                    connection.prepare_cached(SELECT_TOKEN).expect("prepare");
-                                for n in 0..per_hand_off {
-                                    let key = hash(call * per_hand_off * 7 + n * 7 + task);
-                                    let role: String = statement
-                                        .query_row([key], |row| row.get(0))
-                                        .expect("every token looked up exists");
-                                    assert_eq!(role, "portal");
-                                }
-                            })
-                            .await
-                            .expect("a blocking call");
-                        }
-                    })
-                });
-                for lookup in futures::future::join_all(lookups).await {
-                    lookup.expect("a lookup task");
+            let figures = timed_tasks(statements, tasks, |task| {
+                let connection = connections[task % connections.len()].clone();
+                async move {
+                    for call in 0..statements / tasks / per_hand_off {
+                        let connection = connection.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let connection = connection.lock().expect("the connection");
+                            let mut statement =
+                                connection.prepare_cached(SELECT_TOKEN).expect("prepare");
+                            for n in 0..per_hand_off {
+                                let key = hash(call * per_hand_off * 7 + n * 7 + task);
+                                let role: String = statement
+                                    .query_row([key], |row| row.get(0))
+                                    .expect("every token looked up exists");
+                                assert_eq!(role, "portal");
+                            }
+                        })
+                        .await
+                        .expect("a blocking call");
+                    }
                 }
             })
             .await;
@@ -157,6 +142,22 @@ async fn measure(statements: usize) {
 
 fn hash(n: usize) -> String {
     format!("{:064x}", n % TOKENS)
+}
+
+/// Runs `lookups(task)` for each of `tasks` tasks at once and returns their (CPU, wall-clock)
+/// microseconds a statement, `statements` in all.
+async fn timed_tasks<F, Fut>(statements: usize, tasks: usize, lookups: F) -> (f64, f64)
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    timed(statements, || async {
+        let running = (0..tasks).map(|task| tokio::spawn(lookups(task)));
+        for lookup in futures::future::join_all(running).await {
+            lookup.expect("a lookup task");
+        }
+    })
+    .await
 }
 
 /// Runs `work` and returns its (CPU, wall-clock) microseconds a statement.
