@@ -17,6 +17,7 @@ use validators::clamd::Clamd;
 
 use crate::error::Error;
 use crate::pipeline::activity::IntakeActivity;
+use crate::pipeline::jobs::JobSignals;
 use crate::pipeline::render::Rendering;
 use crate::secrets::Secrets;
 
@@ -78,9 +79,9 @@ pub struct Inner {
     pub previous_secrets: Vec<Vec<u8>>,
     /// Where page pictures are rendered, within what limits.
     pub rendering: Rendering,
-    /// Woken when this process enqueues jobs, so that its idle workers need not wait for
-    /// their next poll.
-    pub jobs_enqueued: tokio::sync::Notify,
+    /// Wakes this process's idle workers of a kind when it enqueues jobs of that kind, so
+    /// that they need not wait for their next poll.
+    pub jobs_enqueued: JobSignals,
     /// The intakes in flight, which deferred background work gives way to.
     pub intake_activity: IntakeActivity,
     campaigns: RwLock<HashMap<String, Cached>>,
@@ -133,7 +134,7 @@ impl App {
                 secret: current,
                 previous_secrets: previous,
                 rendering,
-                jobs_enqueued: tokio::sync::Notify::new(),
+                jobs_enqueued: JobSignals::default(),
                 campaigns: RwLock::new(HashMap::new()),
             }),
         };

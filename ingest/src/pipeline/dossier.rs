@@ -268,12 +268,14 @@ pub async fn change_from<T>(
         }
         plan.change.expected_version = snapshot.record.version;
         plan.change.actor = actor.to_string();
-        let enqueues = !plan.change.jobs.is_empty();
+        let mut enqueued: Vec<String> = plan.change.jobs.iter().map(|j| j.kind.clone()).collect();
+        enqueued.sort_unstable();
+        enqueued.dedup();
         match app.repo.apply(reference, plan.change).await {
             Ok(()) => {
-                if enqueues {
-                    // This process's idle workers look at once (others poll).
-                    app.jobs_enqueued.notify_waiters();
+                // This process's idle workers of those kinds look at once (others poll).
+                for kind in &enqueued {
+                    app.jobs_enqueued.enqueued(kind);
                 }
                 return Ok(plan.outcome);
             }

@@ -232,6 +232,17 @@ pub trait ObjectStore: Send + Sync {
     /// [`StoreError::DigestMismatch`] with the staged key when they differ.
     async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError>;
 
+    /// [`ObjectStore::write`], unless an object is at `path` already (the same content, as
+    /// paths name digests): [`Put::AlreadyPresent`] then, and the staged file goes. A backend
+    /// that can look and write in one step does.
+    async fn write_new(&self, path: &str, staged: StagedFile) -> Result<Put, StoreError> {
+        if self.contains(path).await? {
+            return Ok(Put::AlreadyPresent);
+        }
+        self.write(path, staged).await?;
+        Ok(Put::Stored)
+    }
+
     /// Stores a small object held in memory (a data key, a marker), replacing any.
     async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError>;
 
@@ -273,6 +284,10 @@ impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
 
     async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError> {
         (**self).write(path, staged).await
+    }
+
+    async fn write_new(&self, path: &str, staged: StagedFile) -> Result<Put, StoreError> {
+        (**self).write_new(path, staged).await
     }
 
     async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -334,11 +349,7 @@ impl<T: ObjectStore> BlobStore for T {
 
     async fn put(&self, staged: StagedFile) -> Result<Put, StoreError> {
         let path = staged.key().path();
-        if self.contains(&path).await? {
-            return Ok(Put::AlreadyPresent);
-        }
-        self.write(&path, staged).await?;
-        Ok(Put::Stored)
+        self.write_new(&path, staged).await
     }
 
     async fn open(&self, key: &ContentKey) -> Result<Option<Blob>, StoreError> {

@@ -234,7 +234,7 @@ macro_rules! retention_impl {
 
 /// SQLite: writers are serialised by `BEGIN IMMEDIATE` already.
 pub(super) async fn lock_nothing(
-    _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    _tx: &mut sqlx::SqliteConnection,
     _sha256: &str,
 ) -> Result<(), RepoError> {
     Ok(())
@@ -243,12 +243,12 @@ pub(super) async fn lock_nothing(
 /// PostgreSQL: a transaction-scoped advisory lock on the object's name, taken by the purge's
 /// check and by an intake's insert of the same bytes alike.
 pub(super) async fn lock_content(
-    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    tx: &mut sqlx::PgConnection,
     sha256: &str,
 ) -> Result<(), RepoError> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('content:' || $1, 0))")
         .bind(sha256)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }

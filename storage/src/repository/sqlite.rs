@@ -14,8 +14,15 @@
 //! connection of its own (rusqlite's, on the blocking pool), during the writer's turn: sqlx
 //! hands each statement to its connection's thread and back, which cost more than SQLite's
 //! own work on them.
+//!
+//! The writer's turn is a fair lock of this process ([`WriteTurn`]), taken by the group commit
+//! and by every write transaction on sqlx's writer connection, not that connection itself:
+//! sqlx hands a connection back to its pool in a task of its own after a round trip to the
+//! connection's thread, and a group commit waiting for that waited about a millisecond each
+//! turn under load, with the writer's turns back to back.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -24,7 +31,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 
 use super::change;
 use super::columns::{Columns, RecordRow, dossier_params, event_params};
@@ -38,9 +45,11 @@ use super::{
 pub struct SqliteRepository {
     // Visible to the sibling modules that add traits over the same database (staff.rs).
     pub(super) pool: SqlitePool,
-    /// The one connection write transactions take, in turn: writers queue here, in order,
-    /// rather than in SQLite's busy handler, whose growing sleeps (up to 100 ms a try) made
-    /// the slowest uploads wait for a lock long free.
+    /// Writers queue for their turn here, in order, rather than in SQLite's busy handler,
+    /// whose growing sleeps (up to 100 ms a try) made the slowest uploads wait for a lock long
+    /// free.
+    turn: WriteTurn,
+    /// The one connection of the write transactions other than the group commit's.
     writer: SqlitePool,
     /// Dossier changes on their way to the writer (see the module's text).
     changes: mpsc::Sender<QueuedChange>,
@@ -48,6 +57,36 @@ pub struct SqliteRepository {
     /// duplicates, previews), used directly (see [`SqliteRepository::read_all`]), not handed
     /// to a connection's thread and back as sqlx does.
     readers: deadpool::unmanaged::Pool<rusqlite::Connection>,
+}
+
+/// The writer's turn: one writer at a time, in the order they came.
+type WriteTurn = Arc<Mutex<()>>;
+
+/// A write transaction on sqlx's writer connection, holding the writer's turn until it ends;
+/// used as the connection it runs on.
+pub(super) struct WriteTransaction {
+    tx: Transaction<'static, Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl WriteTransaction {
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTransaction {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 /// A dossier change waiting for its group's commit, and who to tell.
@@ -91,8 +130,11 @@ impl SqliteRepository {
             .run(&pool)
             .await
             .map_err(|e| RepoError::Database(format!("migration failed: {e}")))?;
+        // Not pinged before each turn (a round trip to its thread): a connection to a local
+        // file does not go stale.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
@@ -101,9 +143,11 @@ impl SqliteRepository {
             .map(|_| open_reader(options.get_filename()))
             .collect::<Result<Vec<_>, _>>()?;
         let (changes, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(commit_changes(writer.clone(), direct, queue));
+        let turn = WriteTurn::default();
+        tokio::spawn(commit_changes(turn.clone(), direct, queue));
         Ok(SqliteRepository {
             pool,
+            turn,
             writer,
             changes,
             readers: readers.into(),
@@ -135,8 +179,12 @@ impl SqliteRepository {
         Ok(self.read_all(statement, map).await?.into_iter().next())
     }
 
-    pub(super) async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, RepoError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    pub(super) async fn begin_write(&self) -> Result<WriteTransaction, RepoError> {
+        let turn = self.turn.clone().lock_owned().await;
+        Ok(WriteTransaction {
+            tx: self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            _turn: turn,
+        })
     }
 
     /// Moves a job of `owner`'s out of `running`, due again `due_in` from now (when it is
@@ -154,6 +202,7 @@ impl SqliteRepository {
         due_in: Duration,
     ) -> Result<bool, RepoError> {
         let now = Utc::now();
+        let _turn = self.turn.lock().await;
         let done = sqlx::query(
             "UPDATE jobs SET state = $1, last_error = coalesce($2, last_error),
                 lease_until = NULL, updated_at = $3, run_after = $6
@@ -248,7 +297,7 @@ async fn enqueue(
 /// Commits the queued dossier changes, those waiting together in one transaction, on `direct`
 /// until the repository is dropped.
 async fn commit_changes(
-    writer: SqlitePool,
+    turn: WriteTurn,
     direct: rusqlite::Connection,
     mut queue: mpsc::Receiver<QueuedChange>,
 ) {
@@ -267,7 +316,7 @@ async fn commit_changes(
             continue;
         }
         let writes = group.iter().map(ChangeWrites::of).collect();
-        let outcomes = match commit_group(&writer, &mut direct, writes).await {
+        let outcomes = match commit_group(&turn, &mut direct, writes).await {
             Ok(outcomes) => outcomes,
             Err(e) => group.iter().map(|_| Err(e.clone())).collect(),
         };
@@ -328,16 +377,15 @@ impl ChangeWrites {
 /// outcome, or an error for all of them when the transaction itself fails.
 ///
 /// The whole group runs in one call on the blocking pool, on the group commit's own
-/// connection (`direct`), during the writer's turn: the writer pool's one connection is held
-/// meanwhile, so writers still take turns in order, but the statements are not handed to
-/// sqlx's connection thread and back one by one.
+/// connection (`direct`), during the writer's turn, so writers still take turns in order, but
+/// the statements are not handed to sqlx's connection thread and back one by one.
 async fn commit_group(
-    writer: &SqlitePool,
+    turn: &WriteTurn,
     direct: &mut Option<rusqlite::Connection>,
     writes: Vec<ChangeWrites>,
 ) -> Result<Vec<Result<(), RepoError>>, RepoError> {
     let stopped = || RepoError::Unavailable("the group commit's connection was lost".into());
-    let _turn = writer.acquire().await?;
+    let _turn = turn.lock().await;
     let mut conn = direct.take().ok_or_else(stopped)?;
     let (conn, outcomes) = tokio::task::spawn_blocking(move || {
         let outcomes = commit_group_direct(&mut conn, &writes);
@@ -467,6 +515,7 @@ repository_impl! {
 
     async fn renew_lease(&self, id: i64, owner: &str, lease: Duration) -> Result<bool, RepoError> {
         let now = Utc::now();
+        let _turn = self.turn.lock().await;
         let renewed = sqlx::query(
             "UPDATE jobs SET lease_until = $1, updated_at = $2
              WHERE id = $3 AND lease_owner = $4 AND state = 'running'",

@@ -90,6 +90,7 @@ where
             payload: json!({}),
         })
         .await?;
+    app.jobs_enqueued.enqueued(JOB_KIND);
     if created {
         tracing::info!(batch = %batch.id, station, size, format, "mailroom batch received");
     }
