@@ -5,7 +5,7 @@
 local body = io.open(os.getenv("BODY"), "rb"):read("*a")
 local at = body:find("%GUICHETBENCH0000000000", 1, true)
 local prefix, suffix = body:sub(1, at + 1), body:sub(at + 22)
-local dossiers = tonumber(os.getenv("DOSSIERS") or "100")
+local dossiers = tonumber(os.getenv("DOSSIERS") or "1000")
 local token = os.getenv("TOKEN")
 local run = tonumber(os.getenv("RUN") or "0")
 local threads = 0
