@@ -16,8 +16,7 @@ use validators::Limits;
 use validators::clamd::Clamd;
 
 use crate::error::Error;
-use crate::pipeline::activity::IntakeActivity;
-use crate::pipeline::jobs::JobSignals;
+use crate::pipeline::activity::{IntakeActivity, JobSignals};
 use crate::pipeline::render::Rendering;
 use crate::secrets::Secrets;
 

@@ -7,9 +7,13 @@
 //! a bound so that a steady stream of uploads delays it without starving it. Receiving is not
 //! counted: a phone's upload may take minutes to come in and costs the server little while it
 //! does, so it holds back no picture.
+//!
+//! Idle workers of a kind of job are woken when this process enqueues jobs of that kind
+//! ([`JobSignals`]).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -66,9 +70,60 @@ impl Drop for InFlight {
     }
 }
 
+/// Wakes this process's idle workers of a kind when it enqueues jobs of that kind (other
+/// processes' workers poll). Only that kind's: every claim takes a turn at the database's
+/// writer, and workers of the other kinds woken by every upload's picture job took turns
+/// from the uploads' commits for nothing.
+#[derive(Debug, Default)]
+pub struct JobSignals(Mutex<HashMap<String, Arc<Notify>>>);
+
+impl JobSignals {
+    fn of(&self, kind: &str) -> Arc<Notify> {
+        let mut kinds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match kinds.get(kind) {
+            Some(signal) => signal.clone(),
+            None => kinds.entry(kind.to_string()).or_default().clone(),
+        }
+    }
+
+    /// Wakes the idle workers of `kind`: jobs of that kind were enqueued.
+    pub fn enqueued(&self, kind: &str) {
+        self.of(kind).notify_waiters();
+    }
+
+    /// Returns once jobs of `kind` are enqueued in this process.
+    pub(super) async fn wait(&self, kind: &str) {
+        self.of(kind).notified().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_workers_of_the_kind_enqueued_are_woken() {
+        let signals = Arc::new(JobSignals::default());
+        let waiting = |kind: &'static str| {
+            let signals = signals.clone();
+            tokio::spawn(async move { signals.wait(kind).await })
+        };
+        let (render, scan) = (waiting("render"), waiting("scan"));
+        // Both waiters are registered before the signal.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        signals.enqueued("render");
+        tokio::time::timeout(Duration::from_secs(5), render)
+            .await
+            .expect("the render worker is woken")
+            .expect("the waiter ends");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!scan.is_finished(), "the scan worker sleeps on");
+        signals.enqueued("scan");
+        tokio::time::timeout(Duration::from_secs(5), scan)
+            .await
+            .expect("the scan worker is woken by its own kind")
+            .expect("the waiter ends");
+    }
 
     #[tokio::test]
     async fn quiet_returns_when_the_last_intake_ends() {
