@@ -13,7 +13,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Postgres, Row, Sqlite};
 
 pub(super) use super::statement::Column;
-use super::statement::{Param, params};
+use super::statement::{NamedRow, Param, params};
 use super::{CampaignRecord, DocumentRecord, DossierRecord, EventRecord, Job, NewEvent, RepoError};
 
 /// A Rust type every driver reads from a column: sqlx on SQLite and PostgreSQL, rusqlite on
@@ -39,9 +39,9 @@ impl Columns for PgRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
+impl Columns for NamedRow<'_> {
     fn field<T: Stored>(&self, column: &str) -> Result<T, RepoError> {
-        Ok(rusqlite::Row::get(self, column)?)
+        Ok(self.named(column)?)
     }
 }
 

@@ -36,7 +36,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use super::change;
 use super::columns::{Columns, RecordRow, dossier_params, event_params};
 use super::journal::{self, JournalEntry, JournalRepository, NewJournalEntry, journal_impl};
-use super::statement::{self, Check, Statement, params};
+use super::statement::{self, Check, NamedRow, Statement, params};
 use super::{
     CampaignRecord, DocumentRecord, DossierChange, DossierRecord, EventRecord, Job, JobState,
     NewEvent, NewJob, RepoError, Repository, TokenRecord, lease_millis, sql,
@@ -160,7 +160,7 @@ impl SqliteRepository {
     pub(super) async fn read_all<T>(
         &self,
         statement: Statement,
-        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError>,
+        map: impl FnMut(&NamedRow<'_>) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
         let conn = self
             .readers
@@ -174,7 +174,7 @@ impl SqliteRepository {
     pub(super) async fn read_one<T>(
         &self,
         statement: Statement,
-        map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, RepoError>,
+        map: impl FnMut(&NamedRow<'_>) -> Result<T, RepoError>,
     ) -> Result<Option<T>, RepoError> {
         Ok(self.read_all(statement, map).await?.into_iter().next())
     }
