@@ -873,11 +873,13 @@ macro_rules! staff_impl {
 use sqlx::Row;
 
 // How many index rows (and contents spread) are written in one transaction. On SQLite,
-// writers take turns on one connection: a whole batch is one transaction, one sync of the log,
-// where a transaction a row made the background refresher take the writer's turn (and its
-// sync) once for every upload. On PostgreSQL, one a row: a batch would hold its rows' stale
-// marks, in reference order, while a move marks its two dossiers in its own order.
-staff_impl!(SqliteRepository, usize::MAX, SameContentLookup::InList);
+// writers take turns: 32 rows a transaction, one sync of the log for them, where a
+// transaction a row made the background refresher take the writer's turn (and its sync) once
+// for every upload; and not a whole batch of 200, whose 400 statements, each a round trip to
+// sqlx's thread, held the writer's turn for tens of milliseconds while uploads waited. On
+// PostgreSQL, one a row: a batch would hold its rows' stale marks, in reference order, while
+// a move marks its two dossiers in its own order.
+staff_impl!(SqliteRepository, 32, SameContentLookup::InList);
 staff_impl!(PostgresRepository, 1, SameContentLookup::Lateral);
 
 fn user_of(row: &impl Columns, created: &str) -> Result<StaffUser, RepoError> {
