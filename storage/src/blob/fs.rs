@@ -38,7 +38,7 @@ impl FsBlobStore {
 
     /// Renames `source` to `target`, creating its directory, and makes the rename durable,
     /// in one blocking call; with `keep_existing`, removes `source` instead when `target` is
-    /// there already. Either way `source` is gone, unless this fails.
+    /// there already. Either way, and when this fails too, `source` is gone.
     async fn place(
         &self,
         source: &Path,
@@ -47,7 +47,8 @@ impl FsBlobStore {
     ) -> Result<Put, StoreError> {
         let (source, target) = (source.to_path_buf(), target.to_path_buf());
         let joined = |e| StoreError::io(&self.root, std::io::Error::other(e));
-        tokio::task::spawn_blocking(move || {
+        let removed_on_failure = source.clone();
+        let placed = match tokio::task::spawn_blocking(move || {
             if keep_existing
                 && target
                     .try_exists()
@@ -63,20 +64,12 @@ impl FsBlobStore {
             Ok(Put::Stored)
         })
         .await
-        .map_err(joined)?
-    }
-
-    /// Places a staged file (see [`FsBlobStore::place`]), removing it when that fails.
-    async fn place_staged(
-        &self,
-        path: &str,
-        staged: StagedFile,
-        keep_existing: bool,
-    ) -> Result<Put, StoreError> {
-        let source = staged.into_path();
-        let placed = self.place(&source, &self.file(path), keep_existing).await;
+        {
+            Ok(placed) => placed,
+            Err(e) => Err(joined(e)),
+        };
         if placed.is_err() {
-            let _ = tokio::fs::remove_file(&source).await;
+            let _ = tokio::fs::remove_file(&removed_on_failure).await;
         }
         placed
     }
@@ -114,13 +107,16 @@ impl ObjectStore for FsBlobStore {
     }
 
     async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError> {
-        self.place_staged(path, staged, false).await.map(|_| ())
+        let source = staged.into_path();
+        self.place(&source, &self.file(path), false).await?;
+        Ok(())
     }
 
     /// Looks, renames and syncs in one blocking call, not one for the look and one for the
     /// rest: a hand-off to the blocking pool less on every upload.
     async fn write_new(&self, path: &str, staged: StagedFile) -> Result<Put, StoreError> {
-        self.place_staged(path, staged, true).await
+        let source = staged.into_path();
+        self.place(&source, &self.file(path), true).await
     }
 
     async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -139,11 +135,7 @@ impl ObjectStore for FsBlobStore {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(StoreError::io(&tmp, e));
         }
-        let placed = self.place(&tmp, &self.file(path), false).await;
-        if placed.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        placed.map(|_| ())
+        self.place(&tmp, &self.file(path), false).await.map(|_| ())
     }
 
     fn local_file(&self, path: &str) -> Option<PathBuf> {
