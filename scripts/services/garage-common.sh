@@ -38,8 +38,9 @@ garage_find_binary() {
 garage_alive() {
   local state
   state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
-  [[ -n "$state" && "$state" != Z ]] &&
-    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q garage
+  # grep reads the file itself: in a pipe under pipefail, the writer could die of SIGPIPE
+  # when grep -q stops at the first match, and a live node would be reported gone.
+  [[ -n "$state" && "$state" != Z ]] && grep -qa garage "/proc/$1/cmdline" 2>/dev/null
 }
 
 # The pid recorded in FILE, when that process runs; nothing otherwise.
@@ -101,11 +102,14 @@ garage_config_port() {
 
 # Starts the node of NODE_DIR with the RPC secret of SECRET_FILE (made if absent, shared by
 # the nodes of a cluster) and REPLICATION copies of everything, and waits for it to answer
-# the command line. Sets node_config, node_log, node_pid (also written to NODE_DIR/pid),
-# node_s3_port and node_rpc_port. A node started again keeps its ports, as under a service
-# manager: clients find it where it was. The node keeps no fsync: it is for tests only.
+# the command line and on its S3 port. Sets node_config, node_log, node_pid (also written to
+# NODE_DIR/pid), node_s3_port and node_rpc_port. A node started again keeps its ports, as
+# under a service manager: clients find it where it was. A new node that exits while it
+# starts is started again on other ports, twice at most: a port free-port found free may be
+# taken by another process before the node binds it. The node keeps no fsync: it is for
+# tests only.
 garage_node_start() {
-  local node_dir=$1 secret_file=$2 replication=$3 node_admin_port
+  local node_dir=$1 secret_file=$2 replication=$3 node_admin_port fresh="" attempt
   mkdir -p "$node_dir"
   node_config="$node_dir/garage.toml"
   node_log="$node_dir/garage.log"
@@ -115,15 +119,34 @@ garage_node_start() {
     node_admin_port=$(garage_config_port "$node_config" admin)
     node_rpc_port=$(sed -n 's/^rpc_bind_addr = "127.0.0.1:\([0-9]*\)"/\1/p' "$node_config")
   else
-    garage_pick_port node_s3_port
-    garage_pick_port node_rpc_port
-    garage_pick_port node_admin_port
+    fresh=1
   fi
 
   # The RPC secret and the node identity are kept across restarts.
   if [[ ! -f "$secret_file" ]]; then
     (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >"$secret_file")
   fi
+  for attempt in 1 2 3; do
+    if [[ -n "$fresh" ]]; then
+      garage_pick_port node_s3_port
+      garage_pick_port node_rpc_port
+      garage_pick_port node_admin_port
+    fi
+    garage_write_config "$node_dir" "$secret_file" "$replication" "$node_admin_port"
+    if garage_node_launch; then
+      return 0
+    fi
+    [[ -n "$fresh" && $attempt -lt 3 ]] || garage_fail "the server $garage_exit"
+    echo "$garage_script: the new node $garage_exit while starting (ports $node_s3_port," \
+      "$node_rpc_port, $node_admin_port); starting it on other ports; its log:" >&2
+    tail -n 5 "$node_log" >&2 || true
+  done
+}
+
+# Writes the configuration of the node of NODE_DIR (see garage_node_start) to node_config,
+# with the ports node_s3_port, node_rpc_port and ADMIN_PORT.
+garage_write_config() {
+  local node_dir=$1 secret_file=$2 replication=$3 admin_port=$4
   cat >"$node_config" <<EOF
 metadata_dir = "$node_dir/meta"
 data_dir = "$node_dir/data"
@@ -146,23 +169,37 @@ api_bind_addr = "127.0.0.1:$node_s3_port"
 s3_region = "$garage_region"
 
 [admin]
-api_bind_addr = "127.0.0.1:$node_admin_port"
+api_bind_addr = "127.0.0.1:$admin_port"
 EOF
+}
 
+# Runs the server of node_config, and waits (10 s at most) until it answers the command line
+# and its S3 API answers as Garage's does. Fails when the server exits meanwhile, with
+# garage_exit saying how ("exited with status N", "was killed by signal N"); the server that
+# does not answer in time fails the script.
+garage_node_launch() {
   RUST_LOG=${RUST_LOG:-warn} setsid "$garage" -c "$node_config" server >"$node_log" 2>&1 </dev/null &
   node_pid=$!
-  echo "$node_pid" >"$node_dir/pid"
+  echo "$node_pid" >"$(dirname "$node_config")/pid"
 
-  local booted=
+  local status=0
   for _ in $(seq 1 100); do
-    garage_alive "$node_pid" || garage_fail "the server exited"
-    if "$garage" -c "$node_config" status >/dev/null 2>&1; then
-      booted=1
-      break
+    if ! garage_alive "$node_pid"; then
+      wait "$node_pid" 2>/dev/null || status=$?
+      if ((status > 128)); then
+        garage_exit="was killed by signal $((status - 128))"
+      else
+        garage_exit="exited with status $status"
+      fi
+      return 1
+    fi
+    if "$garage" -c "$node_config" status >/dev/null 2>&1 &&
+      [[ $(curl -s "http://127.0.0.1:$node_s3_port/" 2>/dev/null) == *'<Error>'* ]]; then
+      return 0
     fi
     sleep 0.1
   done
-  [[ -n "$booted" ]] || garage_fail "the server did not answer within 10 s"
+  garage_fail "the server did not answer within 10 s"
 }
 
 # The full id (`HEX@ADDRESS`) of the node whose configuration is CONFIG.
@@ -199,7 +236,7 @@ garage_wait_s3() {
   local port=$1 ready=
   for _ in $(seq 1 100); do
     garage_alive "$node_pid" || garage_fail "the server exited"
-    if curl -s "http://127.0.0.1:$port/" 2>/dev/null | grep -q '<Error>'; then
+    if [[ $(curl -s "http://127.0.0.1:$port/" 2>/dev/null) == *'<Error>'* ]]; then
       ready=1
       break
     fi
