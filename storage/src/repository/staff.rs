@@ -431,24 +431,26 @@ const SELECT_STALE_CONTENT: &str =
 const DELETE_STALE_CONTENT: &str = "DELETE FROM staff_stale_content WHERE id = $1";
 /// Marks stale the holders of the content `$1` whose row is missing or whose flag differs
 /// from what it is now, in reference order (two refreshers lock the marks in one order).
-const MARK_HOLDERS_STALE: &str = concat!(
-    "INSERT INTO staff_stale (reference, version)
-    SELECT d.reference, d.version FROM dossiers d
-        LEFT JOIN staff_dossiers s ON s.reference = d.reference
-    WHERE d.reference IN (SELECT dossier FROM documents WHERE sha256 = $1)
-        AND (s.reference IS NULL OR s.duplicates <> ",
-    has_duplicates!("d.reference"),
-    ")
-    ORDER BY d.reference
-    ON CONFLICT (reference) DO UPDATE SET version = CASE
-        WHEN excluded.version > staff_stale.version THEN excluded.version
-        ELSE staff_stale.version END"
-);
+/// `$holders` are the clauses that give each holder as `d` (its dossier), `s` (its index row,
+/// if any) and keep those whose flag moved; see [`SameContentLookup::mark_holders_stale`].
+macro_rules! mark_holders_stale {
+    ($($holders:tt)*) => {
+        concat!(
+            "INSERT INTO staff_stale (reference, version) SELECT d.reference, d.version ",
+            $($holders)*,
+            " ORDER BY d.reference
+            ON CONFLICT (reference) DO UPDATE SET version = CASE
+                WHEN excluded.version > staff_stale.version THEN excluded.version
+                ELSE staff_stale.version END"
+        )
+    };
+}
 const TOKENS: &str = "SELECT hash, role, name, campaigns, created_at, expires_at, revoked_at,
         last_used_at
     FROM tokens ORDER BY created_at, name";
 /// How a backend's planner is led to find other dossiers' documents by content: through the
-/// `sha256` index, once for each content of the dossier, whatever the number of documents.
+/// `sha256` index, once for each content of the dossier (or holder of a content), whatever
+/// the number of documents.
 #[derive(Debug, Clone, Copy)]
 enum SameContentLookup {
     /// `sha256 IN (the dossier's contents)`: SQLite searches the index for each.
@@ -457,6 +459,35 @@ enum SameContentLookup {
     /// hash join over a scan of every document (one upload's answer then costs in proportion
     /// to the whole table); a lateral subquery can only run as an index lookup.
     Lateral,
+}
+
+impl SameContentLookup {
+    /// The statement that marks stale the holders of content `$1` whose duplicates flag
+    /// moved. On PostgreSQL, the flag is worked out in a `LATERAL` subquery that is not
+    /// flattened (`OFFSET 0`): in a filter, the planner may instead work out once which
+    /// dossiers of the whole table have a duplicate, a scan of every document, and does so
+    /// while the table's statistics are those of a small one (3.7 ms a content at 1,000
+    /// documents, against 0.55 ms this way; 0.26 to 0.28 ms both ways once analysed).
+    fn mark_holders_stale(self) -> &'static str {
+        match self {
+            SameContentLookup::InList => mark_holders_stale!(
+                "FROM dossiers d LEFT JOIN staff_dossiers s ON s.reference = d.reference
+                WHERE d.reference IN (SELECT dossier FROM documents WHERE sha256 = $1)
+                    AND (s.reference IS NULL OR s.duplicates <> ",
+                has_duplicates!("d.reference"),
+                ")"
+            ),
+            SameContentLookup::Lateral => mark_holders_stale!(
+                "FROM (SELECT DISTINCT dossier FROM documents WHERE sha256 = $1) holder
+                    JOIN dossiers d ON d.reference = holder.dossier
+                    LEFT JOIN staff_dossiers s ON s.reference = d.reference
+                    CROSS JOIN LATERAL (SELECT ",
+                has_duplicates!("d.reference"),
+                " AS duplicates OFFSET 0) now
+                WHERE s.reference IS NULL OR s.duplicates <> now.duplicates"
+            ),
+        }
+    }
 }
 
 /// The active documents of other dossiers with a content of dossier `$1`'s documents (only
@@ -828,7 +859,7 @@ macro_rules! staff_impl {
                 for batch in taken.chunks($per_transaction) {
                     let mut tx = self.begin_write().await?;
                     for (sha256, ids) in batch {
-                        sqlx::query(MARK_HOLDERS_STALE)
+                        sqlx::query($same_content.mark_holders_stale())
                             .bind(sha256)
                             .execute(&mut *tx)
                             .await?;
