@@ -8,7 +8,7 @@ use std::io::Cursor;
 use dossiers::Kind;
 use image::{DynamicImage, ImageFormat, RgbImage, Rgba, RgbaImage};
 use previews::{Isolation, Limits, RenderError, Rendered, render_file};
-use support::{SHORT, TiffPage, dark_share, file, grey, levels, pdf, text_page, tiff};
+use support::{SHORT, TiffPage, dark_share, file, grey, levels, pdf, pdf_with, text_page, tiff};
 
 const A4: [f32; 4] = [0.0, 0.0, 595.0, 842.0];
 
@@ -98,6 +98,54 @@ fn long_pages_are_scaled_down_to_the_height_limit() {
     let rendered = render_file(&path, Kind::Pdf, &Isolation::InProcess, &limits).expect("renders");
     let page = &rendered.pages[0];
     assert_eq!((page.reading.width, page.reading.height), (320, 3200));
+}
+
+/// A band from black to dark blue, 400 × 100 points at (100, 350) on an A4 page, painted by
+/// `content` with `resources` and `streams` (see `support::pdf_with`): what the band's part of
+/// the picture is, dark, and the page around it, white.
+fn band_is_drawn(content: &str, resources: &str, streams: &[(&str, &str)]) {
+    let rendered = drawn(
+        &pdf_with(&[(A4, "", content)], resources, streams),
+        Kind::Pdf,
+    );
+    let page = grey(&rendered.pages[0].reading);
+    // 1600 × 2264 pixels: the band is x 269–1344, y 1054–1323.
+    let band = image::imageops::crop_imm(&page, 320, 1100, 960, 180).to_image();
+    let above = image::imageops::crop_imm(&page, 320, 700, 960, 180).to_image();
+    assert!(
+        dark_share(&band) > 0.95,
+        "{} of the band is dark",
+        dark_share(&band)
+    );
+    assert_eq!(dark_share(&above), 0.0, "above the band");
+}
+
+/// The shading of the band, from black to dark blue along x, in the space it is painted in.
+const BAND_SHADING: &str = "<< /ShadingType 2 /ColorSpace /DeviceRGB /Coords [0 50 400 50] \
+    /Function << /FunctionType 2 /Domain [0 1] /C0 [0 0 0] /C1 [0 0 0.4] /N 1 >> \
+    /Extend [true true] >>";
+
+#[test]
+fn a_shading_painted_in_a_tiling_pattern_cell_is_drawn() {
+    // As WeasyPrint draws a CSS gradient: the area clipped, then filled with a tiling pattern
+    // whose one cell paints a shading with `sh` (in WeasyPrint, through a form in the cell).
+    // Without the clip, hayro-interpret 0.9.0 drew it; with it, nothing (third_party/README.md).
+    let cell = format!(
+        "/Type /Pattern /PatternType 1 /PaintType 1 /TilingType 1 /BBox [0 0 400 100] \
+         /XStep 400 /YStep 100 /Matrix [1 0 0 1 100 350] \
+         /Resources << /Shading << /S0 {BAND_SHADING} >> >>"
+    );
+    band_is_drawn(
+        "q 100 350 400 100 re W n /Pattern cs /P0 scn 100 350 400 100 re f Q",
+        "/Pattern << /P0 5 0 R >>",
+        &[(&cell, "/S0 sh")],
+    );
+    // The same shading painted on the page itself, as it always was.
+    band_is_drawn(
+        "q 1 0 0 1 100 350 cm 0 0 400 100 re W n /S0 sh Q",
+        &format!("/Shading << /S0 {BAND_SHADING} >>"),
+        &[],
+    );
 }
 
 #[test]

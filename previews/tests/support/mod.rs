@@ -45,12 +45,28 @@ pub fn levels(image: &GrayImage) -> usize {
 /// A PDF of pages given as (media box, extra page entries, content stream), its text in
 /// Helvetica (`/F1`) and Times (`/F2`), neither embedded: readers bring their own.
 pub fn pdf(pages: &[([f32; 4], &str, &str)]) -> Vec<u8> {
+    pdf_with(pages, "", &[])
+}
+
+/// [`pdf`], every page's resources also holding the entries `resources`, which may refer to
+/// the `streams` given as (the entries of its dictionary, its data): objects 5, 6...
+pub fn pdf_with(
+    pages: &[([f32; 4], &str, &str)],
+    resources: &str,
+    streams: &[(&str, &str)],
+) -> Vec<u8> {
     let mut objects: Vec<String> = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".into(),
         String::new(), // the page tree, once the pages are numbered
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".into(),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Times-Roman >>".into(),
     ];
+    for (entries, data) in streams {
+        objects.push(format!(
+            "<< {entries} /Length {} >>\nstream\n{data}\nendstream",
+            data.len()
+        ));
+    }
     let mut kids = Vec::new();
     for (media_box, extra, content) in pages {
         let page = objects.len() + 1;
@@ -58,7 +74,7 @@ pub fn pdf(pages: &[([f32; 4], &str, &str)]) -> Vec<u8> {
         let [x0, y0, x1, y1] = media_box;
         objects.push(format!(
             "<< /Type /Page /Parent 2 0 R /MediaBox [{x0} {y0} {x1} {y1}] {extra} \
-             /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {} 0 R >>",
+             /Resources << /Font << /F1 3 0 R /F2 4 0 R >> {resources} >> /Contents {} 0 R >>",
             page + 1
         ));
         objects.push(format!(
