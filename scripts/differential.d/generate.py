@@ -7,7 +7,8 @@ OUT/generation-failures.tsv (recipe, error) for recipes whose tool failed. Inter
 content (photos, PostScript programs, source PDFs of the transformations) goes to OUT/work/.
 
 A recipe is one file: a producer (the tool that wrote the file) and a variant. Recipes marked
-`full` (LibreOffice, tesseract, cairo: heavy or slow to install) run only with --full.
+`full` (LibreOffice, tesseract, cairo, WeasyPrint, Chromium, Typst: heavy or slow to install)
+run only with --full.
 --sample N takes about N recipes among the others, round-robin over producers.
 """
 
@@ -851,6 +852,112 @@ def libreoffice_recipes():
 
 
 # ---------------------------------------------------------------------------------------------
+# Web documents: HTML and CSS printed by WeasyPrint and by Chromium ("Print to PDF"), as
+# services generate attestations and candidates save web pages; and Typst.
+
+
+def web_source(ctx, which):
+    """An attestation as a web page: text, a table, an inline SVG, photos, a CSS gradient
+    band with white text on it, a background image, a second page; `form` adds form fields."""
+    photo_jpg = src_photo(ctx, 640, 480, key="web", fmt="jpg")
+    alpha = src_png_alpha(ctx)
+
+    def build(p):
+        r = rng("web-" + which)
+        rows = "".join(f"<tr><td>{sentence(r, 3)}</td><td>{r.randrange(1000)},00 €</td></tr>"
+                       for _ in range(8))
+        body = "".join(f"<p>{t}</p>" for t in paragraphs("web-" + which, count=8))
+        form = ("<form><p>Nom : <input type='text' name='nom' value='Lefèvre'></p>"
+                "<p><input type='checkbox' name='majeur' checked> majeur</p>"
+                "<p><select name='session'><option>CAP 2026</option></select></p></form>"
+                if which == "form" else "")
+        p.write_text(f"""<!doctype html><html lang="fr"><head><meta charset="utf-8">
+<title>Attestation</title><style>
+@page {{ size: A4; margin: 1.5cm }}
+body {{ font-family: 'DejaVu Serif', serif }}
+.band {{ background: linear-gradient(90deg, #1d3557, #457b9d); color: white; padding: 12px }}
+.round {{ background: radial-gradient(circle, #e63946, #f1faee); height: 60px }}
+.logo {{ background: url('{alpha}') no-repeat; background-size: contain; height: 80px }}
+table {{ border-collapse: collapse }} td {{ border: 1px solid #888; padding: 3px }}
+</style></head><body>
+<div class="band"><h1>Attestation d'hébergement — n° 12345</h1></div>
+<div class="logo"></div>{body[:1500]}
+<svg width="220" height="60"><path d="M10 50 C 40 0, 70 0, 100 50 S 160 100, 210 40"
+ stroke="navy" fill="none" stroke-width="3"/></svg>
+<table>{rows}</table><img src="{photo_jpg}" style="width: 8cm"><div class="round"></div>{form}
+<p style="page-break-before: always">{body[1500:]}</p></body></html>""", encoding="utf-8")
+
+    return ctx.src(f"web-{which}.html", build)
+
+
+def weasyprint_recipes():
+    P, kw = "weasyprint", dict(full=True, needs=("py:weasyprint",))
+
+    def make(which, variant=None, forms=False):
+        def fn(c, d):
+            import weasyprint
+
+            weasyprint.HTML(filename=str(web_source(c, which))).write_pdf(
+                d, pdf_variant=variant, pdf_forms=forms)
+
+        return fn
+
+    add(P, "attestation", "pdf", make("letter"), **kw)
+    add(P, "attestation-pdfa-3b", "pdf", make("letter", "pdf/a-3b"), **kw)
+    add(P, "attestation-pdfua-1", "pdf", make("letter", "pdf/ua-1"), **kw)
+    add(P, "form-fields", "pdf", make("form", forms=True), **kw)
+
+
+def chromium_recipes():
+    P, kw = "chromium", dict(full=True, needs=("chromium",))
+
+    def make(which, *flags):
+        def fn(c, d):
+            profile = c.work / "chromium-profile"
+            run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}", *flags, f"--print-to-pdf={d}",
+                 web_source(c, which).as_uri()], timeout=120)
+
+        return fn
+
+    add(P, "print-with-header-footer", "pdf", make("letter"), **kw)
+    add(P, "print", "pdf", make("letter", "--no-pdf-header-footer"), **kw)
+    add(P, "print-outline", "pdf", make("letter", "--no-pdf-header-footer",
+                                        "--generate-pdf-document-outline"), **kw)
+    add(P, "print-form", "pdf", make("form", "--no-pdf-header-footer"), **kw)
+
+
+def typst_recipes():
+    P, kw = "typst", dict(full=True, needs=("py:typst",))
+
+    def make(standard=None):
+        def fn(c, d):
+            import typst
+
+            photo_jpg = src_photo(c, 640, 480, key="web", fmt="jpg")
+            src = c.tmp(f"typst-{d.stem}/doc.typ")
+            shutil.copy(photo_jpg, src.with_name("photo.jpg"))
+            text = " ".join(paragraphs("typst", count=4))
+            src.write_text(f"""#set page(paper: "a4")
+#set text(lang: "fr")
+= Attestation de réussite
+{text}
+#image("photo.jpg", width: 50%)
+#table(columns: 2, [Épreuve], [Note], [Français], [14,5], [Mathématiques], [12])
+$ sum_(i=1)^n i = (n(n+1))/2 $
+#pagebreak()
+Fait à Paris, le 3 décembre 2026.
+""", encoding="utf-8")
+            extra = {"pdf_standards": standard} if standard else {}
+            typst.compile(str(src), output=str(d), **extra)
+
+        return fn
+
+    add(P, "attestation", "pdf", make(), **kw)
+    add(P, "attestation-pdfa-2b", "pdf", make("a-2b"), **kw)
+
+
+# ---------------------------------------------------------------------------------------------
 # Hand-written PDFs: active content (JavaScript, Launch, page actions) and the classic small
 # defects every viewer repairs (offsets, lengths, missing cross-reference table).
 
@@ -1318,7 +1425,8 @@ def available(need):
 
 def register_all():
     for f in (reportlab_recipes, fpdf2_recipes, cairo_recipes, gs_recipes, img2pdf_recipes, qpdf_recipes,
-              mutool_recipes, pdftocairo_recipes, tesseract_recipes, libreoffice_recipes, handmade_recipes,
+              mutool_recipes, pdftocairo_recipes, tesseract_recipes, libreoffice_recipes,
+              weasyprint_recipes, chromium_recipes, typst_recipes, handmade_recipes,
               jpeg_recipes, tiff_recipes, png_recipes, exif_recipes):
         f()
 
