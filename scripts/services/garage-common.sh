@@ -32,15 +32,22 @@ garage_find_binary() {
   fi
 }
 
-# Whether process PID runs and is a garage: an ended process may stay a zombie until its
-# parent (often the system's init) collects it, and a stale pid may have been given to
-# another process since.
-garage_alive() {
+# Whether process PID runs: it exists and is not a zombie (an ended process stays one until
+# its parent collects it). Enough for a node this script started: its pid is its own.
+garage_running() {
   local state
   state=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
-  # grep reads the file itself: in a pipe under pipefail, the writer could die of SIGPIPE
-  # when grep -q stops at the first match, and a live node would be reported gone.
-  [[ -n "$state" && "$state" != Z ]] && grep -qa garage "/proc/$1/cmdline" 2>/dev/null
+  [[ -n "$state" && "$state" != Z ]]
+}
+
+# Whether process PID runs and is a garage, for a pid read from a file: it may have been
+# given to another process since. While a process replaces its program (`exec`), its command
+# line reads empty for a moment: that counts as a garage, not as another process.
+garage_alive() {
+  garage_running "$1" || return 1
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
+  [[ -z "$cmdline" || "$cmdline" == *garage* ]]
 }
 
 # The pid recorded in FILE, when that process runs; nothing otherwise.
@@ -184,7 +191,7 @@ garage_node_launch() {
 
   local status=0
   for _ in $(seq 1 100); do
-    if ! garage_alive "$node_pid"; then
+    if ! garage_running "$node_pid"; then
       wait "$node_pid" 2>/dev/null || status=$?
       if ((status > 128)); then
         garage_exit="was killed by signal $((status - 128))"
@@ -235,7 +242,7 @@ print("export AWS_SECRET_ACCESS_KEY=" + key["secretAccessKey"])
 garage_wait_s3() {
   local port=$1 ready=
   for _ in $(seq 1 100); do
-    garage_alive "$node_pid" || garage_fail "the server exited"
+    garage_running "$node_pid" || garage_fail "the server exited"
     if [[ $(curl -s "http://127.0.0.1:$port/" 2>/dev/null) == *'<Error>'* ]]; then
       ready=1
       break
