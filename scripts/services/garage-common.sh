@@ -181,7 +181,9 @@ EOF
 }
 
 # Runs the server of node_config, and waits (10 s at most) until it answers the command line
-# and its S3 API answers as Garage's does. Fails when the server exits meanwhile, with
+# and its S3 API answers as Garage's does (an anonymous request is refused with an S3 XML
+# error: anything else on that port is another process that took it after free-port chose
+# it, and the node must not be reported ready). Fails when the server exits meanwhile, with
 # garage_exit saying how ("exited with status N", "was killed by signal N"); the server that
 # does not answer in time fails the script.
 garage_node_launch() {
@@ -233,23 +235,6 @@ print("export AWS_SECRET_ACCESS_KEY=" + key["secretAccessKey"])
     garage_fail "bucket permission failed"
   g key allow --create-bucket "$garage_key_name" >/dev/null || garage_fail "key permission failed"
   mv "$credentials.new" "$credentials"
-}
-
-# Waits until the S3 API on PORT answers as Garage does (an anonymous request is refused with
-# an S3 XML error). Anything else on that port is another process that took it after
-# free-port chose it: then the node (node_pid) could not bind it, and it must not be reported
-# ready.
-garage_wait_s3() {
-  local port=$1 ready=
-  for _ in $(seq 1 100); do
-    garage_running "$node_pid" || garage_fail "the server exited"
-    if [[ $(curl -s "http://127.0.0.1:$port/" 2>/dev/null) == *'<Error>'* ]]; then
-      ready=1
-      break
-    fi
-    sleep 0.1
-  done
-  [[ -n "$ready" ]] || garage_fail "the S3 API on port $port does not answer"
 }
 
 # The nodes of a cluster made by garage-cluster-up: DIR/node1 .. DIR/node$garage_cluster_nodes,
