@@ -36,16 +36,16 @@ impl FsBlobStore {
         self.root.join(path)
     }
 
-    /// Renames `source` to `target`, creating its directory, and makes the rename durable,
-    /// in one blocking call; with `keep_existing`, removes `source` instead when `target` is
-    /// there already. Either way, and when this fails too, `source` is gone.
+    /// Renames `source` to the object `path`, creating its directory, and makes the rename
+    /// durable, in one blocking call; with `keep_existing`, removes `source` instead when the
+    /// object is there already. Either way, and when this fails too, `source` is gone.
     async fn place(
         &self,
-        source: &Path,
-        target: &Path,
+        source: PathBuf,
+        path: &str,
         keep_existing: bool,
     ) -> Result<Put, StoreError> {
-        let (source, target) = (source.to_path_buf(), target.to_path_buf());
+        let target = self.file(path);
         let joined = |e| StoreError::io(&self.root, std::io::Error::other(e));
         let removed_on_failure = source.clone();
         let placed = match tokio::task::spawn_blocking(move || {
@@ -107,16 +107,15 @@ impl ObjectStore for FsBlobStore {
     }
 
     async fn write(&self, path: &str, staged: StagedFile) -> Result<(), StoreError> {
-        let source = staged.into_path();
-        self.place(&source, &self.file(path), false).await?;
-        Ok(())
+        self.place(staged.into_path(), path, false)
+            .await
+            .map(|_| ())
     }
 
     /// Looks, renames and syncs in one blocking call, not one for the look and one for the
     /// rest: a hand-off to the blocking pool less on every upload.
     async fn write_new(&self, path: &str, staged: StagedFile) -> Result<Put, StoreError> {
-        let source = staged.into_path();
-        self.place(&source, &self.file(path), true).await
+        self.place(staged.into_path(), path, true).await
     }
 
     async fn write_small(&self, path: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
@@ -135,7 +134,7 @@ impl ObjectStore for FsBlobStore {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(StoreError::io(&tmp, e));
         }
-        self.place(&tmp, &self.file(path), false).await.map(|_| ())
+        self.place(tmp, path, false).await.map(|_| ())
     }
 
     fn local_file(&self, path: &str) -> Option<PathBuf> {
